@@ -1,0 +1,77 @@
+/**
+ * wsgate: a WebSocket to TCP gateway for legacy services. A browser opens a
+ * WebSocket to wsgate; wsgate opens one TCP connection to the configured
+ * backend and relays both ways, turning each WebSocket message into one
+ * length-prefixed TCP frame and each complete TCP frame into one message.
+ *
+ * Run it as a proxy:
+ *
+ * ```sh
+ * deno run --allow-net mod.ts --listen 127.0.0.1:8080 --target 127.0.0.1:9000 --framing u32be
+ * ```
+ *
+ * or use it as a library:
+ *
+ * @example Start a gateway on a free port and stop it
+ * ```ts
+ * import { createGateway } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * const gateway = createGateway({
+ *   port: 0,
+ *   routes: [{ path: "/", target: "127.0.0.1:9000", framing: "u32be" }],
+ * });
+ * const addr = await gateway.listen();
+ * assert.ok(addr.port > 0);
+ * await gateway.close();
+ * ```
+ *
+ * @module
+ */
+
+// The gateway
+export { createGateway, type Gateway } from "./src/server/gateway.ts";
+export type {
+  BackendTarget,
+  GatewayOptions,
+  RouteOptions,
+} from "./src/config/config.ts";
+
+// Framing codecs
+export type {
+  FrameDecoder,
+  FrameEncoder,
+  MessageSink,
+} from "./src/framing/codec.ts";
+export {
+  createFrameDecoder,
+  createFrameEncoder,
+} from "./src/framing/create_codec.ts";
+export {
+  formatFramingSpec,
+  type FramingSpec,
+  FramingSpecError,
+  maxMessageBytes,
+  parseFramingSpec,
+} from "./src/framing/spec.ts";
+
+// Close codes
+export { CloseCode } from "./src/session/close_codes.ts";
+
+// Errors
+export {
+  BackendConnectError,
+  ConfigError,
+  FrameTooLargeError,
+  InvalidMessageError,
+  MalformedFrameError,
+  TruncatedFrameError,
+  WebSocketProtocolError,
+} from "./src/errors.ts";
+
+// Events
+export type { EventSink, GatewayEvent } from "./src/observability/events.ts";
+
+if (import.meta.main) {
+  const { runCli } = await import("./src/cli/main.ts");
+  Deno.exit(await runCli(Deno.args));
+}

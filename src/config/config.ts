@@ -1,0 +1,446 @@
+/**
+ * Gateway options: the public {@linkcode GatewayOptions} shape with
+ * documented defaults, and {@linkcode resolveOptions}, which applies the
+ * defaults, validates everything up front (reporting every problem with its
+ * path) and returns a frozen, compiled configuration. Pure.
+ *
+ * @module
+ */
+
+import { ConfigError } from "../errors.ts";
+import {
+  type FramingSpec,
+  maxMessageBytes,
+  parseFramingSpec,
+} from "../framing/spec.ts";
+import type { EventSink } from "../observability/events.ts";
+
+/** One route: a URL path mapped to one backend. */
+export interface RouteOptions {
+  /** The exact URL path, for example `/vnc`. */
+  path: string;
+  /** The backend as `host:port`, `[v6]:port`, or `unix:/path`. */
+  target: string;
+  /**
+   * The framing for both directions (see the README's SPEC grammar).
+   * @default {"u32be"}
+   */
+  framing?: string;
+  /** Overrides `framing` for browser -> backend. */
+  framingToBackend?: string;
+  /** Overrides `framing` for backend -> browser. */
+  framingToBrowser?: string;
+  /**
+   * Accepted `Sec-WebSocket-Protocol` values, in no particular order.
+   * @default {[]}
+   */
+  subprotocols?: string[];
+  /** High-water mark per direction in bytes; overrides the gateway's `bufferBytes`. */
+  bufferBytes?: number;
+  /** Application heartbeat sent to the backend after this many ms without backend-bound traffic. @default {0} (off) */
+  backendHeartbeatMs?: number;
+  /** The heartbeat message as hex (framed like any message); empty means an empty message. @default {""} */
+  backendHeartbeatHex?: string;
+  /** Close with 4000 when the backend sends nothing for this many ms. @default {0} (off) */
+  backendSilenceMs?: number;
+  /** Close with 4001 when no data moves either way for this many ms; overrides the gateway's. */
+  idleTimeoutMs?: number;
+  /** Close with 4002 when the session is this many ms old; overrides the gateway's. */
+  maxLifetimeMs?: number;
+}
+
+/** Options of {@linkcode createGateway}. Every duration is in milliseconds. */
+export interface GatewayOptions {
+  /** The address to listen on. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** The port to listen on; 0 picks a free one. @default {8080} */
+  port?: number;
+  /** The routes; no routes means nothing is reachable. @default {[]} */
+  routes?: RouteOptions[];
+  /** WebSocket ping interval. @default {20000} */
+  pingIntervalMs?: number;
+  /** How long a ping may go unanswered before the browser is considered gone. @default {20000} */
+  pingTimeoutMs?: number;
+  /** Backend connect timeout. @default {10000} */
+  connectTimeoutMs?: number;
+  /** Longest time to receive the request head (slow-loris guard). @default {10000} */
+  handshakeTimeoutMs?: number;
+  /** Largest request head in bytes (431 beyond). @default {8192} */
+  maxHeadBytes?: number;
+  /** How long a session may take to flush and finish the close handshake. @default {5000} */
+  closeTimeoutMs?: number;
+  /** How long a graceful shutdown waits for sessions to drain. @default {10000} */
+  drainTimeoutMs?: number;
+  /** High-water mark per direction per session, in bytes. @default {1048576} */
+  bufferBytes?: number;
+  /** Idle timeout for every route (0 = off). @default {0} */
+  idleTimeoutMs?: number;
+  /** Maximum session lifetime for every route (0 = off). @default {0} */
+  maxLifetimeMs?: number;
+  /** Serve the demo page at `/`. @default {false} */
+  demoPage?: boolean;
+  /** Receives every gateway event (logs). @default {undefined} */
+  onEvent?: EventSink;
+}
+
+/** A backend address, parsed. */
+export type BackendTarget =
+  | { transport: "tcp"; hostname: string; port: number }
+  | { transport: "unix"; path: string };
+
+/** A route after validation. */
+export interface ResolvedRoute {
+  /** The exact URL path. */
+  readonly path: string;
+  /** The target as configured (for logs). */
+  readonly targetText: string;
+  /** The parsed target. */
+  readonly target: BackendTarget;
+  /** Framing for browser -> backend. */
+  readonly toBackend: FramingSpec;
+  /** Framing for backend -> browser. */
+  readonly toBrowser: FramingSpec;
+  /** The largest browser message accepted. */
+  readonly maxMessageBytes: number;
+  /** Accepted subprotocols. */
+  readonly subprotocols: readonly string[];
+  /** High-water mark per direction. */
+  readonly bufferBytes: number;
+  /** Heartbeat interval to the backend (0 = off). */
+  readonly backendHeartbeatMs: number;
+  /** The heartbeat message. */
+  readonly backendHeartbeatMessage: Uint8Array;
+  /** Backend silence timeout (0 = off). */
+  readonly backendSilenceMs: number;
+  /** Idle timeout (0 = off). */
+  readonly idleTimeoutMs: number;
+  /** Maximum lifetime (0 = off). */
+  readonly maxLifetimeMs: number;
+}
+
+/** The configuration after defaults and validation. */
+export interface ResolvedGatewayConfig {
+  /** The address to listen on. */
+  readonly hostname: string;
+  /** The port to listen on. */
+  readonly port: number;
+  /** Routes by exact path. */
+  readonly routes: ReadonlyMap<string, ResolvedRoute>;
+  /** Ping interval. */
+  readonly pingIntervalMs: number;
+  /** Ping timeout. */
+  readonly pingTimeoutMs: number;
+  /** Connect timeout. */
+  readonly connectTimeoutMs: number;
+  /** Handshake timeout. */
+  readonly handshakeTimeoutMs: number;
+  /** Largest request head. */
+  readonly maxHeadBytes: number;
+  /** Close timeout. */
+  readonly closeTimeoutMs: number;
+  /** Drain timeout. */
+  readonly drainTimeoutMs: number;
+  /** Whether the demo page is served. */
+  readonly demoPage: boolean;
+}
+
+const DEFAULT_BUFFER_BYTES = 1024 * 1024;
+
+/**
+ * Applies defaults and validates options. Throws a {@linkcode ConfigError}
+ * listing every problem, each prefixed with its path.
+ *
+ * @example
+ * ```ts
+ * import { resolveOptions } from "./config.ts";
+ * import assert from "node:assert/strict";
+ * const config = resolveOptions({ routes: [{ path: "/", target: "127.0.0.1:9000" }] });
+ * assert.equal(config.routes.get("/")?.toBackend.kind, "length");
+ * assert.throws(() => resolveOptions({ routes: [{ path: "/", target: "nope" }] }), /routes\[0\]\.target/);
+ * ```
+ *
+ * @param options The options as given.
+ * @returns The resolved configuration.
+ */
+export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
+  const problems: string[] = [];
+  const {
+    hostname = "127.0.0.1",
+    port = 8080,
+    routes = [],
+    pingIntervalMs = 20000,
+    pingTimeoutMs = 20000,
+    connectTimeoutMs = 10000,
+    handshakeTimeoutMs = 10000,
+    maxHeadBytes = 8192,
+    closeTimeoutMs = 5000,
+    drainTimeoutMs = 10000,
+    bufferBytes = DEFAULT_BUFFER_BYTES,
+    idleTimeoutMs = 0,
+    maxLifetimeMs = 0,
+    demoPage = false,
+  } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    problems.push(
+      `port: must be an integer from 0 to 65535: current value is ${port}`,
+    );
+  }
+  const durations = {
+    pingIntervalMs,
+    pingTimeoutMs,
+    connectTimeoutMs,
+    handshakeTimeoutMs,
+    closeTimeoutMs,
+    drainTimeoutMs,
+    idleTimeoutMs,
+    maxLifetimeMs,
+  };
+  for (const [name, value] of Object.entries(durations)) {
+    checkNonNegative(problems, name, value);
+  }
+  checkPositive(problems, "maxHeadBytes", maxHeadBytes);
+  checkPositive(problems, "bufferBytes", bufferBytes);
+  const resolvedRoutes = new Map<string, ResolvedRoute>();
+  routes.forEach((route, index) => {
+    const resolved = resolveRoute(route, `routes[${index}]`, problems, {
+      bufferBytes,
+      idleTimeoutMs,
+      maxLifetimeMs,
+    });
+    if (resolved === undefined) return;
+    if (resolvedRoutes.has(resolved.path)) {
+      problems.push(`routes[${index}].path: duplicate path "${resolved.path}"`);
+      return;
+    }
+    resolvedRoutes.set(resolved.path, resolved);
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    hostname,
+    port,
+    routes: resolvedRoutes,
+    pingIntervalMs,
+    pingTimeoutMs,
+    connectTimeoutMs,
+    handshakeTimeoutMs,
+    maxHeadBytes,
+    closeTimeoutMs,
+    drainTimeoutMs,
+    demoPage,
+  });
+}
+
+function resolveRoute(
+  route: RouteOptions,
+  at: string,
+  problems: string[],
+  defaults: {
+    bufferBytes: number;
+    idleTimeoutMs: number;
+    maxLifetimeMs: number;
+  },
+): ResolvedRoute | undefined {
+  const before = problems.length;
+  if (typeof route.path !== "string" || !route.path.startsWith("/")) {
+    problems.push(
+      `${at}.path: must start with "/": current value is ${
+        JSON.stringify(route.path)
+      }`,
+    );
+  }
+  let target: BackendTarget | undefined;
+  try {
+    target = parseTarget(route.target);
+  } catch (error) {
+    problems.push(`${at}.target: ${(error as Error).message}`);
+  }
+  const framing = route.framing ?? "u32be";
+  const toBackend = parseSpecAt(
+    problems,
+    `${at}.framingToBackend`,
+    route.framingToBackend ?? framing,
+    route.framingToBackend === undefined ? `${at}.framing` : undefined,
+  );
+  const toBrowser = parseSpecAt(
+    problems,
+    `${at}.framingToBrowser`,
+    route.framingToBrowser ?? framing,
+    route.framingToBrowser === undefined ? `${at}.framing` : undefined,
+  );
+  const {
+    subprotocols = [],
+    bufferBytes = defaults.bufferBytes,
+    backendHeartbeatMs = 0,
+    backendHeartbeatHex = "",
+    backendSilenceMs = 0,
+    idleTimeoutMs = defaults.idleTimeoutMs,
+    maxLifetimeMs = defaults.maxLifetimeMs,
+  } = route;
+  checkPositive(problems, `${at}.bufferBytes`, bufferBytes);
+  checkNonNegative(problems, `${at}.backendHeartbeatMs`, backendHeartbeatMs);
+  checkNonNegative(problems, `${at}.backendSilenceMs`, backendSilenceMs);
+  checkNonNegative(problems, `${at}.idleTimeoutMs`, idleTimeoutMs);
+  checkNonNegative(problems, `${at}.maxLifetimeMs`, maxLifetimeMs);
+  const heartbeat = parseHex(backendHeartbeatHex);
+  if (heartbeat === undefined) {
+    problems.push(
+      `${at}.backendHeartbeatHex: must be an even number of hex digits: current value is ${
+        JSON.stringify(backendHeartbeatHex)
+      }`,
+    );
+  }
+  if (
+    !Array.isArray(subprotocols) ||
+    subprotocols.some((p) => typeof p !== "string" || p.trim() === "")
+  ) {
+    problems.push(`${at}.subprotocols: must be a list of non-empty strings`);
+  }
+  if (
+    problems.length > before || target === undefined ||
+    toBackend === undefined || toBrowser === undefined
+  ) {
+    return undefined;
+  }
+  return Object.freeze({
+    path: route.path,
+    targetText: route.target,
+    target,
+    toBackend,
+    toBrowser,
+    maxMessageBytes: maxMessageBytes(toBackend),
+    subprotocols: Object.freeze([...subprotocols]),
+    bufferBytes,
+    backendHeartbeatMs,
+    backendHeartbeatMessage: heartbeat ?? new Uint8Array(0),
+    backendSilenceMs,
+    idleTimeoutMs,
+    maxLifetimeMs,
+  });
+}
+
+function parseSpecAt(
+  problems: string[],
+  at: string,
+  spec: string,
+  inheritedAt: string | undefined,
+): FramingSpec | undefined {
+  try {
+    return parseFramingSpec(spec);
+  } catch (error) {
+    problems.push(`${inheritedAt ?? at}: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+/**
+ * Parses a backend address: `host:port`, `[v6]:port` or `unix:/path`.
+ *
+ * @example
+ * ```ts
+ * import { parseTarget } from "./config.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseTarget("[::1]:9000"), { transport: "tcp", hostname: "::1", port: 9000 });
+ * ```
+ *
+ * @param text The address.
+ * @returns The parsed target.
+ */
+export function parseTarget(text: string): BackendTarget {
+  if (typeof text !== "string") {
+    throw new TypeError("Cannot parse target as it must be a string");
+  }
+  if (text.startsWith("unix:")) {
+    const path = text.slice(5);
+    if (!path.startsWith("/")) {
+      throw new TypeError(
+        `Cannot parse target "${text}": expected unix:/absolute/path`,
+      );
+    }
+    return { transport: "unix", path };
+  }
+  const { hostname, port } = parseHostPort(text, "target");
+  if (port === 0) {
+    throw new RangeError(
+      `Cannot parse target "${text}": port must be from 1 to 65535`,
+    );
+  }
+  return { transport: "tcp", hostname, port };
+}
+
+/**
+ * Parses `HOST:PORT` or `[V6]:PORT`.
+ *
+ * @example
+ * ```ts
+ * import { parseHostPort } from "./config.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseHostPort("127.0.0.1:0", "listen"), { hostname: "127.0.0.1", port: 0 });
+ * ```
+ *
+ * @param text The address.
+ * @param what What the address is, for messages.
+ * @returns Host and port.
+ */
+export function parseHostPort(
+  text: string,
+  what: string,
+): { hostname: string; port: number } {
+  let hostname: string;
+  let portText: string;
+  if (text.startsWith("[")) {
+    const close = text.indexOf("]:");
+    if (close < 0) {
+      throw new TypeError(
+        `Cannot parse ${what} "${text}": expected [IPv6]:PORT`,
+      );
+    }
+    hostname = text.slice(1, close);
+    portText = text.slice(close + 2);
+  } else {
+    const colon = text.lastIndexOf(":");
+    if (colon <= 0 || text.indexOf(":") !== colon) {
+      throw new TypeError(`Cannot parse ${what} "${text}": expected HOST:PORT`);
+    }
+    hostname = text.slice(0, colon);
+    portText = text.slice(colon + 1);
+  }
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+    throw new RangeError(
+      `Cannot parse ${what} "${text}": port must be from 0 to 65535`,
+    );
+  }
+  if (hostname === "") {
+    throw new TypeError(`Cannot parse ${what} "${text}": expected HOST:PORT`);
+  }
+  return { hostname, port: Number(portText) };
+}
+
+function parseHex(text: string): Uint8Array | undefined {
+  const clean = text.replace(/\s+/g, "");
+  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) return undefined;
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = parseInt(clean.slice(i * 2, i * 2 + 2), 16);
+  }
+  return out;
+}
+
+function checkNonNegative(
+  problems: string[],
+  at: string,
+  value: unknown,
+): void {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    problems.push(
+      `${at}: must be a number >= 0: current value is ${JSON.stringify(value)}`,
+    );
+  }
+}
+
+function checkPositive(problems: string[], at: string, value: unknown): void {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    problems.push(
+      `${at}: must be a number > 0: current value is ${JSON.stringify(value)}`,
+    );
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Dialling a backend with a connect timeout, and socket options for
+ * long-lived relays (TCP_NODELAY and keepalive).
+ *
+ * @module
+ */
+
+import type { BackendTarget } from "../config/config.ts";
+import { BackendConnectError } from "../errors.ts";
+
+/**
+ * Connects to `target`, giving up after `timeoutMs` with a
+ * {@linkcode BackendConnectError}.
+ *
+ * @example Refused connections become BackendConnectError
+ * ```ts
+ * import { connectBackend } from "./backend_connect.ts";
+ * import { BackendConnectError } from "../errors.ts";
+ * import assert from "node:assert/strict";
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = listener.addr.port;
+ * listener.close();
+ * await assert.rejects(
+ *   connectBackend({ transport: "tcp", hostname: "127.0.0.1", port }, 1000),
+ *   BackendConnectError,
+ * );
+ * ```
+ *
+ * @param target Where to connect.
+ * @param timeoutMs The connect timeout in milliseconds.
+ * @returns The connection.
+ */
+export async function connectBackend(
+  target: BackendTarget,
+  timeoutMs: number,
+): Promise<Deno.Conn> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const label = formatTarget(target);
+  try {
+    if (target.transport === "unix") {
+      return await Deno.connect({ transport: "unix", path: target.path });
+    }
+    const conn = await Deno.connect({
+      hostname: target.hostname,
+      port: target.port,
+      signal: controller.signal,
+    });
+    conn.setNoDelay(true);
+    conn.setKeepAlive(true);
+    return conn;
+  } catch (error) {
+    const cause = controller.signal.aborted
+      ? new Deno.errors.TimedOut(`connect timed out after ${timeoutMs} ms`)
+      : error;
+    throw new BackendConnectError(label, { cause });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Formats a target for logs: `host:port`, `[v6]:port` or `unix:/path`.
+ *
+ * @example
+ * ```ts
+ * import { formatTarget } from "./backend_connect.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(formatTarget({ transport: "tcp", hostname: "::1", port: 1 }), "[::1]:1");
+ * ```
+ *
+ * @param target The target.
+ * @returns The text form.
+ */
+export function formatTarget(target: BackendTarget): string {
+  if (target.transport === "unix") return `unix:${target.path}`;
+  return target.hostname.includes(":")
+    ? `[${target.hostname}]:${target.port}`
+    : `${target.hostname}:${target.port}`;
+}

@@ -1,0 +1,611 @@
+/**
+ * One relay session: a browser WebSocket connection and a backend TCP
+ * connection joined by two one-way pumps (`pumpBrowserToBackend`,
+ * `pumpBackendToBrowser`) and a single idempotent close path. Flow control
+ * is plain TCP: a pump stops reading while the bytes held for the other side
+ * are above the high-water mark.
+ *
+ * @module
+ */
+
+import type { FrameDecoder, FrameEncoder } from "../framing/codec.ts";
+import {
+  frameHeaderLength,
+  Opcode,
+  validateUtf8,
+  writeFrameHeader,
+  WsFrameParser,
+} from "../websocket/ws_frame_codec.ts";
+import {
+  encodeClosePayload,
+  parseClosePayload,
+} from "../websocket/close_frame.ts";
+import { SocketWriter } from "./socket_writer.ts";
+import { CloseCode, closeCodeForError } from "./close_codes.ts";
+
+/** A duplex byte socket (`Deno.Conn` fits). */
+export interface DuplexSocket {
+  /** Reads into `buffer`; resolves to the count, or null at end of stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some of `bytes`; resolves to the count written. */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Closes the socket. */
+  close(): void;
+}
+
+/** How a session ended; reported once through `onClose`. */
+export interface SessionSummary {
+  /** The close code sent to (or received from) the browser. */
+  code: number;
+  /** The short reason. */
+  reason: string;
+  /** Detail for the log (error message), if any. */
+  detail: string | undefined;
+  /** Which side ended the session first. */
+  initiator: "browser" | "backend" | "gateway";
+  /** Payload bytes relayed browser -> backend (messages). */
+  bytesToBackend: number;
+  /** Payload bytes relayed backend -> browser (messages). */
+  bytesToBrowser: number;
+  /** Messages relayed browser -> backend. */
+  messagesToBackend: number;
+  /** Messages relayed backend -> browser. */
+  messagesToBrowser: number;
+  /** Session duration in milliseconds. */
+  durationMs: number;
+}
+
+/** Liveness and timeout settings of a session (all in milliseconds; 0 = off). */
+export interface SessionTimers {
+  /** Send a WebSocket ping after this long without hearing from the browser. @default {20000} */
+  pingIntervalMs: number;
+  /** Consider the browser gone when a ping is unanswered this long. @default {20000} */
+  pingTimeoutMs: number;
+  /** Close with 4001 when no data moved either way this long. @default {0} */
+  idleTimeoutMs: number;
+  /** Close with 4002 when the session is this old. @default {0} */
+  maxLifetimeMs: number;
+  /** Send the heartbeat message to the backend after this long without backend-bound traffic. @default {0} */
+  backendHeartbeatMs: number;
+  /** Close with 4000 when the backend sent nothing this long. @default {0} */
+  backendSilenceMs: number;
+}
+
+/** Options of a {@linkcode RelaySession}. */
+export interface RelaySessionOptions {
+  /** Frames browser messages for the backend. */
+  encoder: FrameEncoder;
+  /** Splits the backend stream into messages. */
+  decoder: FrameDecoder;
+  /** Whether backend messages go to the browser as text (validated UTF-8). */
+  isTextToBrowser: boolean;
+  /** Largest browser message accepted. */
+  maxMessageBytes: number;
+  /** High-water mark per direction in bytes. */
+  highWaterBytes: number;
+  /** How long to wait for flushing and the close handshake. */
+  closeTimeoutMs: number;
+  /** Liveness timers. */
+  timers: SessionTimers;
+  /** The message sent to the backend as an application heartbeat. */
+  heartbeatMessage: Uint8Array | undefined;
+  /** Bytes that followed the request head in the first read. */
+  initialBrowserBytes: Uint8Array | undefined;
+  /** Clock in milliseconds. */
+  now: () => number;
+  /** Called once when the session has fully ended. */
+  onClose: (summary: SessionSummary) => void;
+}
+
+const MIN_READ_BYTES = 1024;
+const MAX_READ_BYTES = 256 * 1024;
+const COPY_THRESHOLD_BYTES = 16 * 1024;
+
+/** An end of the session, decided by whichever side ended first. */
+interface EndCause {
+  code: number;
+  reason: string;
+  detail: string | undefined;
+  initiator: "browser" | "backend" | "gateway";
+  /** The browser cannot be written to any more. */
+  isBrowserGone?: boolean;
+  /** The backend cannot be written to any more. */
+  isBackendGone?: boolean;
+}
+
+/**
+ * Relays one browser WebSocket connection to one backend TCP connection.
+ *
+ * @example Construct and start (needs two real sockets)
+ * ```ts ignore
+ * const session = new RelaySession("s1", browserConn, backendConn, options);
+ * session.start();
+ * ```
+ */
+export class RelaySession {
+  /** The session id used in logs. */
+  readonly id: string;
+  #browser: DuplexSocket;
+  #backend: DuplexSocket;
+  #options: RelaySessionOptions;
+  #parser: WsFrameParser;
+  #toBrowser: SocketWriter;
+  #toBackend: SocketWriter;
+  #now: () => number;
+
+  #openedAtMs: number;
+  #lastFromBrowserMs: number;
+  #lastFromBackendMs: number;
+  #lastToBackendMs: number;
+  #lastDataMs: number;
+  #pingSentAtMs = 0;
+  #isBrowserPaused = false;
+
+  #isEnding = false;
+  #isCloseSent = false;
+  #isCloseReceived = false;
+  #closeReceived = Promise.withResolvers<void>();
+  #ended = Promise.withResolvers<SessionSummary>();
+  #isBrowserReadRetained = false;
+  #isBackendReadRetained = false;
+
+  #bytesToBackend = 0;
+  #bytesToBrowser = 0;
+  #messagesToBackend = 0;
+  #messagesToBrowser = 0;
+
+  /**
+   * Constructs a session; call {@linkcode RelaySession.start} to relay.
+   * @param id The session id.
+   * @param browser The upgraded browser connection.
+   * @param backend The connected backend.
+   * @param options Codecs, limits and callbacks.
+   */
+  constructor(
+    id: string,
+    browser: DuplexSocket,
+    backend: DuplexSocket,
+    options: RelaySessionOptions,
+  ) {
+    this.id = id;
+    this.#browser = browser;
+    this.#backend = backend;
+    this.#options = options;
+    this.#now = options.now;
+    const now = options.now();
+    this.#openedAtMs = now;
+    this.#lastFromBrowserMs = now;
+    this.#lastFromBackendMs = now;
+    this.#lastToBackendMs = now;
+    this.#lastDataMs = now;
+    this.#parser = new WsFrameParser(this, {
+      maxMessageBytes: options.maxMessageBytes,
+      expectMasked: true,
+    });
+    this.#toBrowser = new SocketWriter(browser, {
+      highWaterBytes: options.highWaterBytes,
+      copyThresholdBytes: COPY_THRESHOLD_BYTES,
+      onError: (error) =>
+        this.#end({
+          code: CloseCode.ABNORMAL,
+          reason: "browser gone",
+          detail: errorText(error),
+          initiator: "browser",
+          isBrowserGone: true,
+        }),
+    });
+    this.#toBackend = new SocketWriter(backend, {
+      highWaterBytes: options.highWaterBytes,
+      copyThresholdBytes: COPY_THRESHOLD_BYTES,
+      onError: (error) =>
+        this.#end({
+          ...closeCodeForError(error, "backend"),
+          detail: `backend write failed: ${errorText(error)}`,
+          initiator: "backend",
+          isBackendGone: true,
+        }),
+    });
+  }
+
+  /** Resolves with the summary once the session has fully ended. */
+  get ended(): Promise<SessionSummary> {
+    return this.#ended.promise;
+  }
+
+  /** Bytes currently held for both sides. */
+  get bufferedBytes(): number {
+    return this.#toBrowser.pendingBytes + this.#toBackend.pendingBytes +
+      this.#parser.pendingBytes + this.#options.decoder.pendingBytes;
+  }
+
+  /** Payload bytes relayed so far, per direction. */
+  get traffic(): { toBackend: number; toBrowser: number } {
+    return { toBackend: this.#bytesToBackend, toBrowser: this.#bytesToBrowser };
+  }
+
+  /** When the session opened (clock milliseconds). */
+  get openedAtMs(): number {
+    return this.#openedAtMs;
+  }
+
+  /** Starts both pumps. */
+  start(): void {
+    this.#pumpBrowserToBackend();
+    this.#pumpBackendToBrowser();
+  }
+
+  /**
+   * Ends the session from the gateway side (shutdown, policy): flushes what
+   * is in flight both ways, then closes with `code`.
+   * @param code The close code.
+   * @param reason The short reason.
+   * @returns The summary once ended.
+   */
+  close(code: number, reason: string): Promise<SessionSummary> {
+    this.#end({ code, reason, detail: undefined, initiator: "gateway" });
+    return this.#ended.promise;
+  }
+
+  /**
+   * Runs the liveness checks; called by the gateway's shared sweep.
+   * @param now The current clock value in milliseconds.
+   */
+  tick(now: number): void {
+    if (this.#isEnding) return;
+    const timers = this.#options.timers;
+    if (
+      timers.maxLifetimeMs > 0 && now - this.#openedAtMs >= timers.maxLifetimeMs
+    ) {
+      this.#end({
+        code: CloseCode.LIFETIME_EXCEEDED,
+        reason: "session lifetime exceeded",
+        detail: `session older than ${timers.maxLifetimeMs} ms`,
+        initiator: "gateway",
+      });
+      return;
+    }
+    if (
+      timers.idleTimeoutMs > 0 && now - this.#lastDataMs >= timers.idleTimeoutMs
+    ) {
+      this.#end({
+        code: CloseCode.IDLE_TIMEOUT,
+        reason: "idle timeout",
+        detail: `no data either way for ${timers.idleTimeoutMs} ms`,
+        initiator: "gateway",
+      });
+      return;
+    }
+    if (
+      timers.backendSilenceMs > 0 &&
+      now - this.#lastFromBackendMs >= timers.backendSilenceMs
+    ) {
+      this.#end({
+        code: CloseCode.BACKEND_SILENT,
+        reason: "backend silent",
+        detail: `nothing from the backend for ${timers.backendSilenceMs} ms`,
+        initiator: "backend",
+      });
+      return;
+    }
+    if (timers.pingIntervalMs > 0) {
+      if (this.#pingSentAtMs > 0) {
+        // A browser we are not reading from (paused for flow control)
+        // cannot be blamed for a missing pong.
+        if (
+          !this.#isBrowserPaused &&
+          now - this.#pingSentAtMs >= timers.pingTimeoutMs
+        ) {
+          this.#end({
+            code: CloseCode.ABNORMAL,
+            reason: "browser gone",
+            detail: `no pong within ${timers.pingTimeoutMs} ms`,
+            initiator: "browser",
+            isBrowserGone: true,
+          });
+          return;
+        }
+      } else if (now - this.#lastFromBrowserMs >= timers.pingIntervalMs) {
+        this.#pingSentAtMs = now;
+        this.#sendControl(Opcode.PING, new Uint8Array(0));
+      }
+    }
+    if (
+      timers.backendHeartbeatMs > 0 &&
+      now - this.#lastToBackendMs >= timers.backendHeartbeatMs
+    ) {
+      this.#lastToBackendMs = now;
+      this.#toBackend.append(
+        this.#options.encoder.encode(
+          this.#options.heartbeatMessage ?? new Uint8Array(0),
+        ),
+      );
+      this.#toBackend.flush();
+    }
+    if (now - this.#lastDataMs >= 5000) {
+      this.#toBrowser.trim();
+      this.#toBackend.trim();
+    }
+  }
+
+  // ---- browser -> backend -------------------------------------------------
+
+  async #pumpBrowserToBackend(): Promise<void> {
+    let buffer: Uint8Array = new Uint8Array(MIN_READ_BYTES);
+    try {
+      const initial = this.#options.initialBrowserBytes;
+      if (initial !== undefined && initial.length > 0) {
+        this.#parser.push(initial);
+        this.#toBackend.flush();
+      }
+      while (!this.#isCloseReceived) {
+        if (this.#toBackend.isAboveHighWater) {
+          this.#isBrowserPaused = true;
+          await this.#toBackend.belowLowWater();
+          this.#isBrowserPaused = false;
+          if (this.#isEnding && this.#isCloseReceived) break;
+        }
+        const count = await this.#browser.read(buffer);
+        if (count === null) {
+          this.#end({
+            code: CloseCode.ABNORMAL,
+            reason: "browser gone",
+            detail: "browser closed the connection without a close frame",
+            initiator: "browser",
+            isBrowserGone: true,
+          });
+          return;
+        }
+        this.#lastFromBrowserMs = this.#now();
+        this.#pingSentAtMs = 0;
+        this.#isBrowserReadRetained = false;
+        this.#parser.push(buffer.subarray(0, count));
+        this.#toBackend.flush();
+        buffer = nextReadBuffer(buffer, count, this.#isBrowserReadRetained);
+      }
+    } catch (error) {
+      if (this.#isEnding && this.#isCloseSent) {
+        // The socket was closed by our own close path; nothing to report.
+        this.#closeReceived.resolve();
+        return;
+      }
+      if (isSocketError(error)) {
+        this.#end({
+          code: CloseCode.ABNORMAL,
+          reason: "browser gone",
+          detail: errorText(error),
+          initiator: "browser",
+          isBrowserGone: true,
+        });
+      } else {
+        this.#end({
+          ...closeCodeForError(error, "browser"),
+          detail: errorText(error),
+          initiator: "browser",
+        });
+      }
+    }
+  }
+
+  /** Called by the parser for each complete browser message. */
+  onMessage(_isText: boolean, payload: Uint8Array): void {
+    if (this.#isEnding) return;
+    const encoder = this.#options.encoder;
+    // Validates first: nothing of a message that cannot be framed is queued.
+    const frameLength = encoder.frameLength(payload);
+    const writer = this.#toBackend;
+    if (frameLength < COPY_THRESHOLD_BYTES) {
+      const { buffer, offset } = writer.reserve(frameLength);
+      writer.commit(encoder.encodeInto(payload, buffer, offset));
+    } else {
+      const { buffer, offset } = writer.reserve(encoder.bodyOffset + 16);
+      writer.commit(encoder.encodeHeadInto(payload, buffer, offset));
+      if (writer.append(payload.subarray(encoder.bodyOffset))) {
+        this.#isBrowserReadRetained = true;
+      }
+      if (encoder.trailer.length > 0) writer.append(encoder.trailer);
+    }
+    this.#bytesToBackend += payload.length;
+    this.#messagesToBackend++;
+    const now = this.#now();
+    this.#lastToBackendMs = now;
+    this.#lastDataMs = now;
+  }
+
+  /** Called by the parser for each control frame from the browser. */
+  onControl(opcode: number, payload: Uint8Array): void {
+    if (opcode === Opcode.PING) {
+      if (!this.#isCloseSent) this.#sendControl(Opcode.PONG, payload);
+      return;
+    }
+    if (opcode === Opcode.PONG) {
+      this.#pingSentAtMs = 0;
+      return;
+    }
+    const { code, reason } = parseClosePayload(payload);
+    this.#isCloseReceived = true;
+    this.#closeReceived.resolve();
+    this.#end({
+      code,
+      reason,
+      detail: "browser sent a close frame",
+      initiator: "browser",
+    });
+  }
+
+  // ---- backend -> browser -------------------------------------------------
+
+  async #pumpBackendToBrowser(): Promise<void> {
+    let buffer: Uint8Array = new Uint8Array(MIN_READ_BYTES);
+    const decoder = this.#options.decoder;
+    const sendToBrowser = (message: Uint8Array) => this.#sendToBrowser(message);
+    try {
+      while (!this.#isEnding) {
+        if (this.#toBrowser.isAboveHighWater) {
+          await this.#toBrowser.belowLowWater();
+          if (this.#isEnding) return;
+        }
+        const count = await this.#backend.read(buffer);
+        if (this.#isEnding) return;
+        if (count === null) {
+          decoder.finish();
+          this.#end({
+            code: CloseCode.NORMAL,
+            reason: "backend closed",
+            detail: undefined,
+            initiator: "backend",
+          });
+          return;
+        }
+        const now = this.#now();
+        this.#lastFromBackendMs = now;
+        this.#isBackendReadRetained = false;
+        decoder.push(buffer.subarray(0, count), sendToBrowser);
+        this.#toBrowser.flush();
+        buffer = nextReadBuffer(buffer, count, this.#isBackendReadRetained);
+      }
+    } catch (error) {
+      if (this.#isEnding) return;
+      const decision = closeCodeForError(error, "backend");
+      this.#end({
+        ...decision,
+        detail: errorText(error),
+        initiator: "backend",
+        isBackendGone: isSocketError(error),
+      });
+    }
+  }
+
+  #sendToBrowser(message: Uint8Array): void {
+    const isText = this.#options.isTextToBrowser;
+    if (isText) validateUtf8(message);
+    const opcode = isText ? Opcode.TEXT : Opcode.BINARY;
+    const length = message.length;
+    const writer = this.#toBrowser;
+    const headerLength = frameHeaderLength(length);
+    if (length < COPY_THRESHOLD_BYTES) {
+      const { buffer, offset } = writer.reserve(headerLength + length);
+      writeFrameHeader(buffer, offset, opcode, length);
+      buffer.set(message, offset + headerLength);
+      writer.commit(headerLength + length);
+    } else {
+      const { buffer, offset } = writer.reserve(headerLength);
+      writer.commit(writeFrameHeader(buffer, offset, opcode, length));
+      if (writer.append(message)) this.#isBackendReadRetained = true;
+    }
+    this.#bytesToBrowser += length;
+    this.#messagesToBrowser++;
+    this.#lastDataMs = this.#lastFromBackendMs;
+  }
+
+  #sendControl(opcode: number, payload: Uint8Array): void {
+    const writer = this.#toBrowser;
+    const { buffer, offset } = writer.reserve(2 + payload.length);
+    const header = writeFrameHeader(buffer, offset, opcode, payload.length);
+    buffer.set(payload, offset + header);
+    writer.commit(header + payload.length);
+    writer.flush();
+  }
+
+  // ---- the single close path ---------------------------------------------
+
+  #end(cause: EndCause): void {
+    if (this.#isEnding) return;
+    this.#isEnding = true;
+    this.#finish(cause).then(
+      (summary) => {
+        this.#ended.resolve(summary);
+        this.#options.onClose(summary);
+      },
+    );
+  }
+
+  async #finish(cause: EndCause): Promise<SessionSummary> {
+    const timeoutMs = this.#options.closeTimeoutMs;
+    if (cause.isBrowserGone) this.#toBrowser.abandon();
+    if (cause.isBackendGone) this.#toBackend.abandon();
+    // Backend side: deliver every complete message already received, then
+    // close the TCP connection.
+    const backendDone = withTimeout(this.#toBackend.drained(), timeoutMs)
+      .then(() => closeQuietly(this.#backend));
+    if (!cause.isBrowserGone) {
+      // Browser side: queued messages first, then our close frame (an echo
+      // of the browser's code when it closed first).
+      const code = cause.code === CloseCode.NO_STATUS
+        ? CloseCode.NO_STATUS
+        : cause.code;
+      const payload = encodeClosePayload(code, cause.reason);
+      this.#isCloseSent = true;
+      this.#sendControl(Opcode.CLOSE, payload);
+      await withTimeout(this.#toBrowser.drained(), timeoutMs);
+      if (!this.#isCloseReceived && !this.#toBrowser.hasFailed) {
+        await withTimeout(this.#closeReceived.promise, timeoutMs);
+      }
+    }
+    this.#isCloseSent = true;
+    this.#toBrowser.abandon();
+    closeQuietly(this.#browser);
+    await backendDone;
+    this.#toBackend.abandon();
+    return {
+      code: cause.code,
+      reason: cause.reason,
+      detail: cause.detail,
+      initiator: cause.initiator,
+      bytesToBackend: this.#bytesToBackend,
+      bytesToBrowser: this.#bytesToBrowser,
+      messagesToBackend: this.#messagesToBackend,
+      messagesToBrowser: this.#messagesToBrowser,
+      durationMs: this.#now() - this.#openedAtMs,
+    };
+  }
+}
+
+/** Picks the buffer for the next read: grow when full, fresh when retained. */
+function nextReadBuffer(
+  buffer: Uint8Array,
+  count: number,
+  isRetained: boolean,
+): Uint8Array {
+  const size = buffer.length;
+  if (count === size && size < MAX_READ_BYTES) {
+    return new Uint8Array(size * 2);
+  }
+  if (count < size >>> 3 && size > MIN_READ_BYTES) {
+    return new Uint8Array(size >>> 1);
+  }
+  return isRetained ? new Uint8Array(size) : buffer;
+}
+
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([promise.then(() => {}), timeout]).finally(() =>
+    clearTimeout(timer)
+  );
+}
+
+function closeQuietly(socket: DuplexSocket): void {
+  try {
+    socket.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+function isSocketError(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.Interrupted ||
+    error instanceof Deno.errors.TimedOut;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error
+    ? `${error.name}: ${error.message}`
+    : String(error);
+}

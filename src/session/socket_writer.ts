@@ -1,0 +1,314 @@
+/**
+ * An ordered, batching write queue in front of one socket, with high- and
+ * low-water marks for flow control. Small pieces are copied into one batch
+ * buffer and written with one call; large payloads are queued by reference
+ * and written without a copy.
+ *
+ * @module
+ */
+
+/** The part of a socket the writer needs (`Deno.Conn` fits). */
+export interface ByteSink {
+  /** Writes some bytes; may write fewer than given. */
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/** Options for {@linkcode SocketWriter}. */
+export interface SocketWriterOptions {
+  /**
+   * Pending bytes above which the writer reports back-pressure.
+   * @default {1048576}
+   */
+  highWaterBytes?: number;
+  /**
+   * Pending bytes at or below which a paused reader may resume.
+   * @default {highWaterBytes / 4}
+   */
+  lowWaterBytes?: number;
+  /**
+   * Payloads of at least this many bytes are queued by reference instead of
+   * being copied into the batch buffer.
+   * @default {16384}
+   */
+  copyThresholdBytes?: number;
+  /** Called once when a write fails; later writes are dropped. */
+  onError?: (error: unknown) => void;
+}
+
+interface Waiter {
+  lowWater: boolean;
+  resolve: () => void;
+}
+
+const MIN_BATCH_BYTES = 4096;
+const MAX_BATCH_BYTES = 256 * 1024;
+
+/**
+ * Ordered write queue for one socket.
+ *
+ * @example Batch two small writes into one socket write
+ * ```ts
+ * import { SocketWriter } from "./socket_writer.ts";
+ * import assert from "node:assert/strict";
+ * const written: number[][] = [];
+ * const writer = new SocketWriter({
+ *   write: (bytes) => { written.push([...bytes]); return Promise.resolve(bytes.length); },
+ * });
+ * writer.append(new Uint8Array([1]));
+ * writer.append(new Uint8Array([2]));
+ * writer.flush();
+ * await writer.drained();
+ * assert.deepEqual(written, [[1, 2]]);
+ * ```
+ */
+export class SocketWriter {
+  #sink: ByteSink;
+  #highWater: number;
+  #lowWater: number;
+  #copyThreshold: number;
+  #onError: ((error: unknown) => void) | undefined;
+
+  #segments: Uint8Array[] = [];
+  #segmentBytes = 0;
+  #batch: Uint8Array | null = null;
+  #batchStart = 0;
+  #batchEnd = 0;
+  #inFlightBytes = 0;
+  #isWriting = false;
+  #failure: unknown = undefined;
+  #hasFailed = false;
+  #waiters: Waiter[] = [];
+
+  /**
+   * Constructs a writer.
+   * @param sink The socket to write to.
+   * @param options Water marks and copy threshold.
+   */
+  constructor(sink: ByteSink, options: SocketWriterOptions = {}) {
+    const {
+      highWaterBytes = 1024 * 1024,
+      lowWaterBytes = Math.floor(highWaterBytes / 4),
+      copyThresholdBytes = 16384,
+      onError,
+    } = options;
+    this.#sink = sink;
+    this.#highWater = highWaterBytes;
+    this.#lowWater = lowWaterBytes;
+    this.#copyThreshold = copyThresholdBytes;
+    this.#onError = onError;
+  }
+
+  /** Bytes accepted but not yet written to the socket. */
+  get pendingBytes(): number {
+    return this.#segmentBytes + (this.#batchEnd - this.#batchStart) +
+      this.#inFlightBytes;
+  }
+
+  /** Whether pending bytes exceed the high-water mark. */
+  get isAboveHighWater(): boolean {
+    return this.pendingBytes > this.#highWater;
+  }
+
+  /** Whether a write has failed. */
+  get hasFailed(): boolean {
+    return this.#hasFailed;
+  }
+
+  /** Bytes of memory held by the idle batch buffer. */
+  get bufferCapacity(): number {
+    return this.#batch?.length ?? 0;
+  }
+
+  /**
+   * Returns a region of at least `length` bytes at the end of the batch to
+   * write into directly; follow with {@linkcode SocketWriter.commit}.
+   * @param length The bytes needed.
+   * @returns The batch buffer and the offset to write at.
+   */
+  reserve(length: number): { buffer: Uint8Array; offset: number } {
+    let batch = this.#batch;
+    if (batch === null || batch.length - this.#batchEnd < length) {
+      batch = this.#growBatch(length);
+    }
+    return { buffer: batch, offset: this.#batchEnd };
+  }
+
+  /**
+   * Marks `length` bytes written after a {@linkcode SocketWriter.reserve}.
+   * @param length The bytes written into the reserved region.
+   */
+  commit(length: number): void {
+    this.#batchEnd += length;
+  }
+
+  /**
+   * Queues bytes: copied into the batch when small, kept by reference when
+   * at least the copy threshold (the caller must not change them later).
+   * @param bytes The bytes to write.
+   * @returns Whether `bytes` was kept by reference.
+   */
+  append(bytes: Uint8Array): boolean {
+    if (this.#hasFailed) return false;
+    const length = bytes.length;
+    if (length >= this.#copyThreshold) {
+      this.#sealBatch();
+      this.#segments.push(bytes);
+      this.#segmentBytes += length;
+      return true;
+    }
+    const { buffer, offset } = this.reserve(length);
+    buffer.set(bytes, offset);
+    this.#batchEnd += length;
+    return false;
+  }
+
+  /** Starts writing what is queued, if not already writing. */
+  flush(): void {
+    if (!this.#isWriting && !this.#hasFailed && this.pendingBytes > 0) {
+      this.#isWriting = true;
+      this.#writeLoop();
+    }
+  }
+
+  /**
+   * Resolves when pending bytes are at or below the low-water mark (or the
+   * writer failed).
+   * @returns A promise that resolves on drain.
+   */
+  belowLowWater(): Promise<void> {
+    if (this.pendingBytes <= this.#lowWater || this.#hasFailed) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      this.#waiters.push({ lowWater: true, resolve })
+    );
+  }
+
+  /**
+   * Resolves when everything queued has been written (or the writer failed).
+   * @returns A promise that resolves when idle.
+   */
+  drained(): Promise<void> {
+    if (this.pendingBytes === 0 || this.#hasFailed) return Promise.resolve();
+    this.flush();
+    return new Promise((resolve) =>
+      this.#waiters.push({ lowWater: false, resolve })
+    );
+  }
+
+  /** Releases the batch buffer when nothing is pending (idle sessions). */
+  trim(): void {
+    if (this.pendingBytes === 0 && !this.#isWriting) this.#batch = null;
+  }
+
+  /** Drops everything queued and fails pending waits (the socket is gone). */
+  abandon(): void {
+    this.#fail(undefined, false);
+  }
+
+  #growBatch(length: number): Uint8Array {
+    const old = this.#batch;
+    if (
+      old !== null && this.#batchStart === this.#batchEnd && !this.#isWriting &&
+      this.#segments.length === 0
+    ) {
+      // Nothing references the old buffer any more: restart at its front.
+      this.#batchStart = this.#batchEnd = 0;
+      if (old.length >= length) return old;
+    }
+    this.#sealBatch();
+    const size = Math.max(
+      length,
+      Math.min(
+        MAX_BATCH_BYTES,
+        old === null ? MIN_BATCH_BYTES : old.length * 2,
+      ),
+    );
+    const batch = new Uint8Array(size);
+    this.#batch = batch;
+    this.#batchStart = this.#batchEnd = 0;
+    return batch;
+  }
+
+  /** Moves the open batch region into the segment list (keeps order). */
+  #sealBatch(): void {
+    if (this.#batch !== null && this.#batchEnd > this.#batchStart) {
+      this.#segments.push(
+        this.#batch.subarray(this.#batchStart, this.#batchEnd),
+      );
+      this.#segmentBytes += this.#batchEnd - this.#batchStart;
+      this.#batchStart = this.#batchEnd;
+    }
+  }
+
+  #nextChunk(): Uint8Array | undefined {
+    if (this.#segments.length > 0) {
+      const segment = this.#segments.shift()!;
+      this.#segmentBytes -= segment.length;
+      return segment;
+    }
+    if (this.#batch !== null && this.#batchEnd > this.#batchStart) {
+      const region = this.#batch.subarray(this.#batchStart, this.#batchEnd);
+      this.#batchStart = this.#batchEnd;
+      return region;
+    }
+    return undefined;
+  }
+
+  async #writeLoop(): Promise<void> {
+    try {
+      for (;;) {
+        let chunk = this.#nextChunk();
+        if (chunk === undefined) break;
+        this.#inFlightBytes = chunk.length;
+        while (chunk.length > 0) {
+          const written = await this.#sink.write(chunk);
+          chunk = chunk.subarray(written);
+          this.#inFlightBytes = chunk.length;
+        }
+        this.#notify();
+      }
+    } catch (error) {
+      this.#fail(error, true);
+      return;
+    } finally {
+      this.#isWriting = false;
+    }
+    if (this.#batchStart === this.#batchEnd) {
+      this.#batchStart = this.#batchEnd = 0;
+    }
+    this.#notify();
+  }
+
+  #notify(): void {
+    if (this.#waiters.length === 0) return;
+    const pending = this.pendingBytes;
+    const remaining: Waiter[] = [];
+    for (const waiter of this.#waiters) {
+      if (pending === 0 || (waiter.lowWater && pending <= this.#lowWater)) {
+        waiter.resolve();
+      } else {
+        remaining.push(waiter);
+      }
+    }
+    this.#waiters = remaining;
+  }
+
+  #fail(error: unknown, report: boolean): void {
+    if (this.#hasFailed) return;
+    this.#hasFailed = true;
+    this.#failure = error;
+    this.#segments = [];
+    this.#segmentBytes = 0;
+    this.#batchStart = this.#batchEnd = 0;
+    this.#inFlightBytes = 0;
+    for (const waiter of this.#waiters) waiter.resolve();
+    this.#waiters = [];
+    if (report) this.#onError?.(error);
+  }
+
+  /** The error that made a write fail, if any. */
+  get failure(): unknown {
+    return this.#failure;
+  }
+}

@@ -1,0 +1,329 @@
+/**
+ * The HTTP/1.1 request head: strict incremental parsing, and the checks and
+ * `Sec-WebSocket-Accept` computation of the WebSocket opening handshake
+ * (RFC 6455 section 4.2). Pure apart from WebCrypto.
+ *
+ * @module
+ */
+
+/** A parsed HTTP/1.1 request head. Header names are lower-cased. */
+export interface RequestHead {
+  /** The method, e.g. `GET`. */
+  method: string;
+  /** The request target as sent, e.g. `/chat?token=a`. */
+  target: string;
+  /** The path part of the target, e.g. `/chat`. */
+  path: string;
+  /** The query parameters. */
+  query: URLSearchParams;
+  /** Header values by lower-cased name; repeated headers joined with ", ". */
+  headers: Map<string, string>;
+  /** Length of the head in bytes, including the final empty line. */
+  headLength: number;
+}
+
+/** A refusal before the upgrade: an HTTP status and a short body. */
+export interface HttpRefusal {
+  /** The HTTP status code. */
+  status: number;
+  /** A short, fixed text for the client. */
+  body: string;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
+}
+
+/** The result of {@linkcode parseRequestHead}. */
+export type ParseHeadResult =
+  | { kind: "head"; head: RequestHead }
+  | { kind: "incomplete" }
+  | { kind: "refused"; refusal: HttpRefusal };
+
+const LATIN1 = new TextDecoder("latin1");
+const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Finds the end of the head (`\r\n\r\n`) in `bytes` and parses it.
+ * Returns `incomplete` when more bytes are needed, or a refusal: 431 when
+ * the head exceeds `maxHeadBytes`, 400 when it is malformed.
+ *
+ * @example
+ * ```ts
+ * import { parseRequestHead } from "./handshake.ts";
+ * import assert from "node:assert/strict";
+ * const bytes = new TextEncoder().encode("GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n");
+ * const result = parseRequestHead(bytes, 8192);
+ * assert.equal(result.kind, "head");
+ * if (result.kind === "head") assert.equal(result.head.query.get("x"), "1");
+ * ```
+ *
+ * @param bytes The bytes received so far.
+ * @param maxHeadBytes The largest head accepted.
+ * @returns The head, `incomplete`, or a refusal.
+ */
+export function parseRequestHead(
+  bytes: Uint8Array,
+  maxHeadBytes: number,
+): ParseHeadResult {
+  const end = findHeadEnd(bytes);
+  if (end < 0) {
+    return bytes.length >= maxHeadBytes
+      ? {
+        kind: "refused",
+        refusal: { status: 431, body: "Request head too large" },
+      }
+      : { kind: "incomplete" };
+  }
+  const headLength = end + 4;
+  if (headLength > maxHeadBytes) {
+    return {
+      kind: "refused",
+      refusal: { status: 431, body: "Request head too large" },
+    };
+  }
+  const text = LATIN1.decode(bytes.subarray(0, end));
+  const lines = text.split("\r\n");
+  const requestLine = lines[0]!.split(" ");
+  if (requestLine.length !== 3 || !requestLine[2]!.startsWith("HTTP/1.")) {
+    return badRequest("Malformed request line");
+  }
+  const [method, target, version] = requestLine as [string, string, string];
+  if (version !== "HTTP/1.1" && version !== "HTTP/1.0") {
+    return {
+      kind: "refused",
+      refusal: { status: 505, body: "HTTP version not supported" },
+    };
+  }
+  if (!TOKEN_CHARS.test(method) || !target.startsWith("/")) {
+    return badRequest("Malformed request line");
+  }
+  const headers = new Map<string, string>();
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(":");
+    if (colon <= 0) return badRequest("Malformed header line");
+    const name = line.slice(0, colon);
+    if (!TOKEN_CHARS.test(name)) return badRequest("Malformed header name");
+    const key = name.toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const previous = headers.get(key);
+    headers.set(key, previous === undefined ? value : `${previous}, ${value}`);
+  }
+  const question = target.indexOf("?");
+  const rawPath = question < 0 ? target : target.slice(0, question);
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    return badRequest("Malformed request path");
+  }
+  const query = new URLSearchParams(
+    question < 0 ? "" : target.slice(question + 1),
+  );
+  return {
+    kind: "head",
+    head: { method, target, path, query, headers, headLength },
+  };
+}
+
+function badRequest(body: string): ParseHeadResult {
+  return { kind: "refused", refusal: { status: 400, body } };
+}
+
+function findHeadEnd(bytes: Uint8Array): number {
+  const last = bytes.length - 3;
+  for (let i = 0; i < last; i++) {
+    if (
+      bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 &&
+      bytes[i + 3] === 10
+    ) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Whether the head asks for a WebSocket upgrade (`Upgrade: websocket`).
+ *
+ * @example
+ * ```ts
+ * import { isUpgradeRequest } from "./handshake.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(isUpgradeRequest(new Map([["upgrade", "WebSocket"]])), true);
+ * ```
+ *
+ * @param headers The request headers.
+ * @returns Whether an upgrade is requested.
+ */
+export function isUpgradeRequest(headers: Map<string, string>): boolean {
+  const upgrade = headers.get("upgrade");
+  return upgrade !== undefined && upgrade.toLowerCase() === "websocket";
+}
+
+/**
+ * Validates the WebSocket-specific parts of an upgrade request and returns
+ * the `Sec-WebSocket-Key`, or a refusal (400, or 426 with the supported
+ * version for a wrong `Sec-WebSocket-Version`).
+ *
+ * @example
+ * ```ts
+ * import { checkUpgradeHeaders } from "./handshake.ts";
+ * import assert from "node:assert/strict";
+ * const headers = new Map([
+ *   ["upgrade", "websocket"], ["connection", "Upgrade"], ["host", "h"],
+ *   ["sec-websocket-version", "13"], ["sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="],
+ * ]);
+ * assert.deepEqual(checkUpgradeHeaders("GET", headers), { key: "dGhlIHNhbXBsZSBub25jZQ==" });
+ * ```
+ *
+ * @param method The request method.
+ * @param headers The request headers.
+ * @returns The key, or a refusal.
+ */
+export function checkUpgradeHeaders(
+  method: string,
+  headers: Map<string, string>,
+): { key: string } | HttpRefusal {
+  if (method !== "GET") {
+    return {
+      status: 405,
+      body: "WebSocket upgrade requires GET",
+      headers: { allow: "GET" },
+    };
+  }
+  const connection = headers.get("connection")?.toLowerCase() ?? "";
+  if (!connection.split(",").some((token) => token.trim() === "upgrade")) {
+    return { status: 400, body: "Missing Connection: Upgrade" };
+  }
+  if (!headers.has("host")) return { status: 400, body: "Missing Host header" };
+  if (headers.get("sec-websocket-version") !== "13") {
+    return {
+      status: 426,
+      body: "Unsupported Sec-WebSocket-Version (expected 13)",
+      headers: { "sec-websocket-version": "13" },
+    };
+  }
+  const key = headers.get("sec-websocket-key");
+  if (key === undefined || !isValidKey(key)) {
+    return { status: 400, body: "Missing or invalid Sec-WebSocket-Key" };
+  }
+  return { key };
+}
+
+/** A key is the base64 form of 16 bytes: 22 characters then "==". */
+function isValidKey(key: string): boolean {
+  return key.length === 24 && key.endsWith("==") &&
+    /^[A-Za-z0-9+/]{22}==$/.test(key);
+}
+
+const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const ASCII = new TextEncoder();
+
+/**
+ * Computes `Sec-WebSocket-Accept` for a key (SHA-1 via WebCrypto, base64).
+ *
+ * @example The RFC 6455 sample
+ * ```ts
+ * import { computeAcceptKey } from "./handshake.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(await computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+ * ```
+ *
+ * @param key The client's `Sec-WebSocket-Key`.
+ * @returns The accept value.
+ */
+export async function computeAcceptKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-1",
+    ASCII.encode(key + WS_GUID),
+  );
+  return btoa(String.fromCharCode(...new Uint8Array(digest)));
+}
+
+/**
+ * Picks the subprotocol to answer with: the first one the client offered that
+ * the route accepts. `undefined` when the client offered none; `null` when it
+ * offered some and none is accepted (refuse with 400).
+ *
+ * @example
+ * ```ts
+ * import { selectSubprotocol } from "./handshake.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(selectSubprotocol("a, b", ["b", "a"]), "a");
+ * assert.equal(selectSubprotocol(undefined, ["a"]), undefined);
+ * assert.equal(selectSubprotocol("x", ["a"]), null);
+ * ```
+ *
+ * @param offered The `Sec-WebSocket-Protocol` header, if any.
+ * @param accepted The subprotocols the route accepts.
+ * @returns The chosen subprotocol, `undefined`, or `null`.
+ */
+export function selectSubprotocol(
+  offered: string | undefined,
+  accepted: readonly string[],
+): string | undefined | null {
+  if (offered === undefined || offered.trim() === "") return undefined;
+  for (const candidate of offered.split(",")) {
+    const name = candidate.trim();
+    if (accepted.includes(name)) return name;
+  }
+  return null;
+}
+
+/**
+ * Serialises a small HTTP/1.1 response head (plus body) with
+ * `Connection: close`.
+ *
+ * @example
+ * ```ts
+ * import { encodeHttpResponse } from "./handshake.ts";
+ * import assert from "node:assert/strict";
+ * const text = new TextDecoder().decode(encodeHttpResponse(404, { "content-type": "text/plain" }, "Not found\n"));
+ * assert.ok(text.startsWith("HTTP/1.1 404 Not Found\r\n"));
+ * ```
+ *
+ * @param status The status code.
+ * @param headers Response headers.
+ * @param body The body, if any.
+ * @param isHead Whether the request was HEAD (body omitted, length kept).
+ * @returns The response bytes.
+ */
+export function encodeHttpResponse(
+  status: number,
+  headers: Record<string, string>,
+  body: string | Uint8Array = "",
+  isHead = false,
+): Uint8Array {
+  const bodyBytes = typeof body === "string" ? ASCII.encode(body) : body;
+  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Unknown"}\r\n`;
+  for (const [name, value] of Object.entries(headers)) {
+    head += `${name}: ${value}\r\n`;
+  }
+  head += `content-length: ${bodyBytes.length}\r\nconnection: close\r\n\r\n`;
+  const headBytes = ASCII.encode(head);
+  if (isHead || bodyBytes.length === 0) return headBytes;
+  const out = new Uint8Array(headBytes.length + bodyBytes.length);
+  out.set(headBytes, 0);
+  out.set(bodyBytes, headBytes.length);
+  return out;
+}
+
+/** Reason phrases for the statuses wsgate sends. */
+export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  101: "Switching Protocols",
+  200: "OK",
+  204: "No Content",
+  304: "Not Modified",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
