@@ -77,7 +77,11 @@ export interface FrameEncoder {
    * @param offset Where in `target` to start.
    * @returns The number of bytes written.
    */
-  encodeHeadInto(message: Uint8Array, target: Uint8Array, offset: number): number;
+  encodeHeadInto(
+    message: Uint8Array,
+    target: Uint8Array,
+    offset: number,
+  ): number;
   /**
    * Writes the whole frame for `message` into `target` at `offset`.
    * The caller must have validated `message` with `frameLength` first and

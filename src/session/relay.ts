@@ -111,7 +111,12 @@ interface EndCause {
   isBrowserGone?: boolean;
   /** The backend cannot be written to any more. */
   isBackendGone?: boolean;
+  /** The browser broke the protocol: its close reply is awaited only briefly. */
+  isBrowserFaulty?: boolean;
 }
+
+/** How long a faulty browser gets to answer our close frame. */
+const FAULTY_CLOSE_WAIT_MS = 1000;
 
 /**
  * Relays one browser WebSocket connection to one backend TCP connection.
@@ -381,6 +386,7 @@ export class RelaySession {
           ...closeCodeForError(error, "browser"),
           detail: errorText(error),
           initiator: "browser",
+          isBrowserFaulty: true,
         });
       }
     }
@@ -538,7 +544,12 @@ export class RelaySession {
       this.#sendControl(Opcode.CLOSE, payload);
       await withTimeout(this.#toBrowser.drained(), timeoutMs);
       if (!this.#isCloseReceived && !this.#toBrowser.hasFailed) {
-        await withTimeout(this.#closeReceived.promise, timeoutMs);
+        await withTimeout(
+          this.#closeReceived.promise,
+          cause.isBrowserFaulty
+            ? Math.min(timeoutMs, FAULTY_CLOSE_WAIT_MS)
+            : timeoutMs,
+        );
       }
     }
     this.#isCloseSent = true;
