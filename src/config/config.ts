@@ -14,13 +14,14 @@ import {
   parseFramingSpec,
 } from "../framing/spec.ts";
 import type { EventSink } from "../observability/events.ts";
+import { compileBackendPolicy } from "../security/backend_policy.ts";
 
 /** One route: a URL path mapped to one backend. */
 export interface RouteOptions {
   /** The exact URL path, for example `/vnc`. */
   path: string;
-  /** The backend as `host:port`, `[v6]:port`, or `unix:/path`. */
-  target: string;
+  /** The backend as `host:port`, `[v6]:port`, or `unix:/path` (omit with `tokens` or `dynamic`). */
+  target?: string;
   /**
    * The framing for both directions (see the README's SPEC grammar).
    * @default {"u32be"}
@@ -47,6 +48,50 @@ export interface RouteOptions {
   idleTimeoutMs?: number;
   /** Close with 4002 when the session is this many ms old; overrides the gateway's. */
   maxLifetimeMs?: number;
+  /**
+   * Largest browser message in bytes; may only lower the framing's `max`.
+   * @default {the framing's max}
+   */
+  maxMessageBytes?: number;
+  /**
+   * A websockify-style token file (or directory): the target comes from
+   * `?token=` and `target` may be omitted. Re-read when it changes.
+   */
+  tokens?: string;
+  /**
+   * Lets the browser name the target with `?host=H&port=P`, only inside
+   * this allow-list. Loopback, link-local and private addresses are denied
+   * unless a listed CIDR covers them. Off when absent.
+   */
+  dynamic?: DynamicTargetOptions;
+  /** Require a signed ticket (needs the gateway's `ticketSecret`). @default {false} */
+  requireTicket?: boolean;
+  /** Refuse a ticket whose `jti` was already used. @default {false} */
+  singleUseTickets?: boolean;
+  /** Send a PROXY protocol header to the backend at connect. @default {undefined} (none) */
+  proxyProtocol?: "v1" | "v2";
+  /** Connect to the backend over TLS. @default {false} */
+  backendTls?: boolean | BackendTlsOptions;
+  /** Record every session of this route into a file per session in this directory. */
+  recordDir?: string;
+}
+
+/** The allow-list of a route with dynamic targets. */
+export interface DynamicTargetOptions {
+  /** Host name patterns, e.g. `db.internal`, `*.vnc.internal`. @default {[]} */
+  hosts?: string[];
+  /** CIDR ranges, e.g. `10.1.0.0/16`, `2001:db8::/32`. @default {[]} */
+  cidrs?: string[];
+  /** Ports and port ranges, e.g. `5900-5999`, `22`. @default {all ports} */
+  ports?: (number | string)[];
+}
+
+/** TLS to the backend. */
+export interface BackendTlsOptions {
+  /** A PEM file of CA certificates to trust in addition to the system roots. */
+  caFile?: string;
+  /** The name to verify the backend certificate against. @default {the target host} */
+  serverName?: string;
 }
 
 /** Options of {@linkcode createGateway}. Every duration is in milliseconds. */
@@ -79,6 +124,34 @@ export interface GatewayOptions {
   maxLifetimeMs?: number;
   /** Serve the demo page at `/`. @default {false} */
   demoPage?: boolean;
+  /**
+   * Allowed browser origins: exact (`https://app.example.com`) or
+   * `https://*.example.com` patterns, or `"*"` for any (logged as a warning).
+   * @default {same-origin only}
+   */
+  allowOrigins?: string[] | "*";
+  /** The shared secret (at least 32 bytes) that signs tickets. */
+  ticketSecret?: string | Uint8Array;
+  /** Maximum open sessions in total (HTTP 503 beyond). @default {10000} */
+  maxSessions?: number;
+  /** Maximum open sessions per client IP (HTTP 429 beyond; 0 = off). @default {0} */
+  maxSessionsPerIp?: number;
+  /** Front proxies (CIDRs) whose `X-Forwarded-For` is trusted for the client address. @default {[]} */
+  trustedProxies?: string[];
+  /** Serve `wss://` with this certificate and key (PEM files, re-read when they change). */
+  tls?: { certFile: string; keyFile: string };
+  /** Serve files from this directory for plain GETs. */
+  staticDir?: string;
+  /** Whether `staticDir` lists directories without an index.html. @default {false} */
+  listDirectories?: boolean;
+  /** Serve the web console at `/_console`. @default {true} */
+  console?: boolean;
+  /** Serve `/metrics` on the gateway port (turn off when using an admin listener). @default {true} */
+  metricsOnGatewayPort?: boolean;
+  /** Emit `traffic` events with hex dumps of this many bytes per message (0 = off). @default {0} */
+  logTrafficBytes?: number;
+  /** Set SO_REUSEPORT on the listener (several workers on one port). @default {false} */
+  reusePort?: boolean;
   /** Receives every gateway event (logs). @default {undefined} */
   onEvent?: EventSink;
 }
@@ -94,8 +167,8 @@ export interface ResolvedRoute {
   readonly path: string;
   /** The target as configured (for logs). */
   readonly targetText: string;
-  /** The parsed target. */
-  readonly target: BackendTarget;
+  /** The fixed target (undefined for token and dynamic routes). */
+  readonly target: BackendTarget | undefined;
   /** Framing for browser -> backend. */
   readonly toBackend: FramingSpec;
   /** Framing for backend -> browser. */
@@ -116,6 +189,20 @@ export interface ResolvedRoute {
   readonly idleTimeoutMs: number;
   /** Maximum lifetime (0 = off). */
   readonly maxLifetimeMs: number;
+  /** Token file, if the target comes from `?token=`. */
+  readonly tokens: string | undefined;
+  /** Dynamic target allow-list, if enabled. */
+  readonly dynamic: Readonly<DynamicTargetOptions> | undefined;
+  /** Whether a ticket is required. */
+  readonly requireTicket: boolean;
+  /** Whether tickets are single-use. */
+  readonly singleUseTickets: boolean;
+  /** PROXY protocol version sent to the backend. */
+  readonly proxyProtocol: "v1" | "v2" | undefined;
+  /** Backend TLS settings, if any. */
+  readonly backendTls: Readonly<BackendTlsOptions> | undefined;
+  /** Recording directory, if any. */
+  readonly recordDir: string | undefined;
 }
 
 /** The configuration after defaults and validation. */
@@ -142,6 +229,32 @@ export interface ResolvedGatewayConfig {
   readonly drainTimeoutMs: number;
   /** Whether the demo page is served. */
   readonly demoPage: boolean;
+  /** The origin allow-list, as given. */
+  readonly allowOrigins: readonly string[] | "*" | undefined;
+  /** The ticket secret, if any. */
+  readonly ticketSecret: string | Uint8Array | undefined;
+  /** Maximum sessions in total. */
+  readonly maxSessions: number;
+  /** Maximum sessions per client IP (0 = off). */
+  readonly maxSessionsPerIp: number;
+  /** Trusted front proxies. */
+  readonly trustedProxies: readonly string[];
+  /** TLS certificate and key files. */
+  readonly tls:
+    | { readonly certFile: string; readonly keyFile: string }
+    | undefined;
+  /** Static directory. */
+  readonly staticDir: string | undefined;
+  /** Directory listings. */
+  readonly listDirectories: boolean;
+  /** Whether the console is served. */
+  readonly console: boolean;
+  /** Whether /metrics is served on the gateway port. */
+  readonly metricsOnGatewayPort: boolean;
+  /** Traffic hex-dump cap (0 = off). */
+  readonly logTrafficBytes: number;
+  /** SO_REUSEPORT. */
+  readonly reusePort: boolean;
 }
 
 const DEFAULT_BUFFER_BYTES = 1024 * 1024;
@@ -179,7 +292,57 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     idleTimeoutMs = 0,
     maxLifetimeMs = 0,
     demoPage = false,
+    allowOrigins,
+    ticketSecret,
+    maxSessions = 10000,
+    maxSessionsPerIp = 0,
+    trustedProxies = [],
+    tls,
+    staticDir,
+    listDirectories = false,
+    console = true,
+    metricsOnGatewayPort = true,
+    logTrafficBytes = 0,
+    reusePort = false,
   } = options;
+  if (
+    allowOrigins !== undefined && allowOrigins !== "*" &&
+    !isStringList(allowOrigins)
+  ) {
+    problems.push(`allowOrigins: must be a list of origins or "*"`);
+  }
+  if (!Number.isInteger(maxSessions) || maxSessions < 1) {
+    problems.push(
+      `maxSessions: must be an integer >= 1: current value is ${
+        JSON.stringify(maxSessions)
+      }`,
+    );
+  }
+  if (!Number.isInteger(maxSessionsPerIp) || maxSessionsPerIp < 0) {
+    problems.push(
+      `maxSessionsPerIp: must be an integer >= 0: current value is ${
+        JSON.stringify(maxSessionsPerIp)
+      }`,
+    );
+  }
+  checkNonNegative(problems, "logTrafficBytes", logTrafficBytes);
+  if (!isStringList(trustedProxies)) {
+    problems.push("trustedProxies: must be a list of CIDR ranges");
+  }
+  if (
+    tls !== undefined &&
+    (typeof tls.certFile !== "string" || typeof tls.keyFile !== "string")
+  ) {
+    problems.push("tls: needs certFile and keyFile");
+  }
+  if (
+    ticketSecret !== undefined &&
+    (typeof ticketSecret === "string"
+        ? new TextEncoder().encode(ticketSecret).length
+        : ticketSecret.length) < 32
+  ) {
+    problems.push("ticketSecret: must be at least 32 bytes");
+  }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     problems.push(
       `port: must be an integer from 0 to 65535: current value is ${port}`,
@@ -212,6 +375,11 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
       problems.push(`routes[${index}].path: duplicate path "${resolved.path}"`);
       return;
     }
+    if (resolved.requireTicket && ticketSecret === undefined) {
+      problems.push(
+        `routes[${index}].requireTicket: needs a ticket secret (ticketSecret)`,
+      );
+    }
     resolvedRoutes.set(resolved.path, resolved);
   });
   if (problems.length > 0) throw new ConfigError(problems);
@@ -227,7 +395,24 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     closeTimeoutMs,
     drainTimeoutMs,
     demoPage,
+    allowOrigins,
+    ticketSecret,
+    maxSessions,
+    maxSessionsPerIp,
+    trustedProxies,
+    tls,
+    staticDir,
+    listDirectories,
+    console,
+    metricsOnGatewayPort,
+    logTrafficBytes,
+    reusePort,
   });
+}
+
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) &&
+    value.every((item) => typeof item === "string");
 }
 
 function resolveRoute(
@@ -249,10 +434,37 @@ function resolveRoute(
     );
   }
   let target: BackendTarget | undefined;
-  try {
-    target = parseTarget(route.target);
-  } catch (error) {
-    problems.push(`${at}.target: ${(error as Error).message}`);
+  const hasOtherTargets = route.tokens !== undefined ||
+    route.dynamic !== undefined;
+  if (route.target !== undefined || !hasOtherTargets) {
+    try {
+      target = parseTarget(route.target);
+    } catch (error) {
+      problems.push(`${at}.target: ${(error as Error).message}`);
+    }
+  }
+  if (route.tokens !== undefined && route.dynamic !== undefined) {
+    problems.push(`${at}: tokens and dynamic cannot be combined`);
+  }
+  if (route.tokens !== undefined && typeof route.tokens !== "string") {
+    problems.push(`${at}.tokens: must be a file or directory path`);
+  }
+  if (route.dynamic !== undefined) {
+    try {
+      compileBackendPolicy(route.dynamic);
+    } catch (error) {
+      problems.push(`${at}.dynamic: ${(error as Error).message}`);
+    }
+  }
+  if (
+    route.proxyProtocol !== undefined && route.proxyProtocol !== "v1" &&
+    route.proxyProtocol !== "v2"
+  ) {
+    problems.push(
+      `${at}.proxyProtocol: must be "v1" or "v2": current value is ${
+        JSON.stringify(route.proxyProtocol)
+      }`,
+    );
   }
   const framing = route.framing ?? "u32be";
   const toBackend = parseSpecAt(
@@ -281,6 +493,9 @@ function resolveRoute(
   checkNonNegative(problems, `${at}.backendSilenceMs`, backendSilenceMs);
   checkNonNegative(problems, `${at}.idleTimeoutMs`, idleTimeoutMs);
   checkNonNegative(problems, `${at}.maxLifetimeMs`, maxLifetimeMs);
+  if (route.maxMessageBytes !== undefined) {
+    checkPositive(problems, `${at}.maxMessageBytes`, route.maxMessageBytes);
+  }
   const heartbeat = parseHex(backendHeartbeatHex);
   if (heartbeat === undefined) {
     problems.push(
@@ -296,18 +511,25 @@ function resolveRoute(
     problems.push(`${at}.subprotocols: must be a list of non-empty strings`);
   }
   if (
-    problems.length > before || target === undefined ||
-    toBackend === undefined || toBrowser === undefined
+    problems.length > before || toBackend === undefined ||
+    toBrowser === undefined
   ) {
     return undefined;
   }
+  const framingMax = maxMessageBytes(toBackend);
+  const backendTls = route.backendTls === true
+    ? {}
+    : route.backendTls === false
+    ? undefined
+    : route.backendTls;
   return Object.freeze({
     path: route.path,
-    targetText: route.target,
+    targetText: route.target ??
+      (route.tokens !== undefined ? `tokens:${route.tokens}` : "dynamic"),
     target,
     toBackend,
     toBrowser,
-    maxMessageBytes: maxMessageBytes(toBackend),
+    maxMessageBytes: Math.min(framingMax, route.maxMessageBytes ?? framingMax),
     subprotocols: Object.freeze([...subprotocols]),
     bufferBytes,
     backendHeartbeatMs,
@@ -315,6 +537,13 @@ function resolveRoute(
     backendSilenceMs,
     idleTimeoutMs,
     maxLifetimeMs,
+    tokens: route.tokens,
+    dynamic: route.dynamic,
+    requireTicket: route.requireTicket ?? false,
+    singleUseTickets: route.singleUseTickets ?? false,
+    proxyProtocol: route.proxyProtocol,
+    backendTls,
+    recordDir: route.recordDir,
   });
 }
 
@@ -345,7 +574,7 @@ function parseSpecAt(
  * @param text The address.
  * @returns The parsed target.
  */
-export function parseTarget(text: string): BackendTarget {
+export function parseTarget(text: string | undefined): BackendTarget {
   if (typeof text !== "string") {
     throw new TypeError("Cannot parse target as it must be a string");
   }

@@ -8,6 +8,14 @@
 import type { BackendTarget } from "../config/config.ts";
 import { BackendConnectError } from "../errors.ts";
 
+/** TLS settings for a backend connection. */
+export interface BackendTlsSettings {
+  /** PEM CA certificates to trust besides the system roots. */
+  caCerts?: string[];
+  /** The name to verify the certificate against. @default {the target host} */
+  serverName?: string;
+}
+
 /**
  * Connects to `target`, giving up after `timeoutMs` with a
  * {@linkcode BackendConnectError}.
@@ -33,6 +41,7 @@ import { BackendConnectError } from "../errors.ts";
 export async function connectBackend(
   target: BackendTarget,
   timeoutMs: number,
+  tls?: BackendTlsSettings,
 ): Promise<Deno.Conn> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
@@ -48,7 +57,20 @@ export async function connectBackend(
     });
     conn.setNoDelay(true);
     conn.setKeepAlive(true);
-    return conn;
+    if (tls === undefined) return conn;
+    try {
+      return await Deno.startTls(conn, {
+        hostname: tls.serverName ?? target.hostname,
+        ...(tls.caCerts === undefined ? {} : { caCerts: tls.caCerts }),
+      });
+    } catch (error) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+      throw error;
+    }
   } catch (error) {
     const cause = controller.signal.aborted
       ? new Deno.errors.TimedOut(`connect timed out after ${timeoutMs} ms`)

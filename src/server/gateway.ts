@@ -1,9 +1,10 @@
 /**
- * The gateway: accepts TCP connections with `Deno.listen`, parses the HTTP
- * request head itself, answers plain GETs with the small HTTP responder,
- * upgrades WebSocket requests on configured routes, dials the route's
+ * The gateway: accepts TCP (or TLS) connections with `Deno.listen`, parses
+ * the HTTP request head itself, answers plain GETs with the small HTTP
+ * responder, decides upgrades with the {@linkcode UpgradePolicy}, dials the
  * backend and hands both sockets to a {@linkcode RelaySession}. One shared
- * coarse sweep drives every session's timers and the handshake deadlines.
+ * coarse sweep drives every session's timers, handshake deadlines, metrics
+ * and certificate reloads.
  *
  * @module
  */
@@ -14,33 +15,44 @@ import {
   type ResolvedRoute,
   resolveOptions,
 } from "../config/config.ts";
+import { ConfigError } from "../errors.ts";
 import {
   createFrameDecoder,
   createFrameEncoder,
 } from "../framing/create_codec.ts";
+import type { ConsoleStats } from "../http/console_page.ts";
+import { StaticFiles } from "../http/static_files.ts";
 import type { EventSink, GatewayEvent } from "../observability/events.ts";
+import { GatewayMetrics } from "../observability/metrics.ts";
+import { compileBackendPolicy } from "../security/backend_policy.ts";
+import { ClientLimits } from "../security/client_limits.ts";
+import {
+  encodeProxyHeaderV1,
+  encodeProxyHeaderV2,
+} from "../security/proxy_protocol.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import { RelaySession, type SessionSummary } from "../session/relay.ts";
 import { encodeClosePayload } from "../websocket/close_frame.ts";
 import {
-  checkUpgradeHeaders,
   computeAcceptKey,
   encodeHttpResponse,
   type HttpRefusal,
   isUpgradeRequest,
   parseRequestHead,
   type RequestHead,
-  selectSubprotocol,
 } from "../websocket/handshake.ts";
 import { encodeServerFrame, Opcode } from "../websocket/ws_frame_codec.ts";
-import { connectBackend, formatTarget } from "./backend_connect.ts";
+import { type BackendTlsSettings, connectBackend } from "./backend_connect.ts";
 import { respondToHttpRequest } from "./http_routes.ts";
+import { SessionRecorder } from "./session_recorder.ts";
+import { UpgradePolicy } from "./upgrade_policy.ts";
 
 /** A running (or ready to run) gateway. */
 export interface Gateway {
   /**
    * Starts listening; resolves with the bound address (the real port when 0
-   * was asked for).
+   * was asked for). Rejects with `ConfigError` when a token file or ticket
+   * secret cannot be loaded.
    */
   listen(): Promise<Deno.NetAddr>;
   /** The bound address; throws before {@linkcode Gateway.listen}. */
@@ -49,6 +61,15 @@ export interface Gateway {
   readonly sessionCount: number;
   /** Whether the gateway is draining (shutting down). */
   readonly isDraining: boolean;
+  /** The gateway's metrics. */
+  readonly metrics: GatewayMetrics;
+  /**
+   * Replaces routes, tokens, origins and limits atomically. New sessions use
+   * the new configuration; open sessions continue undisturbed. Rejects (and
+   * keeps the old configuration) when the new one is invalid. The listen
+   * address, TLS files and `onEvent` are not changed by a reload.
+   */
+  reload(options: GatewayOptions): Promise<void>;
   /**
    * Graceful shutdown: stops accepting at once, flushes every session both
    * ways and closes it with 1001, waits up to `drainTimeoutMs`, then
@@ -63,6 +84,25 @@ export interface Gateway {
 interface PendingHandshake {
   conn: Deno.Conn;
   deadlineMs: number;
+}
+
+/** One configuration generation: everything a reload swaps at once. */
+interface Generation {
+  config: ResolvedGatewayConfig;
+  policy: UpgradePolicy;
+  limits: ClientLimits;
+  trustedProxies: ((ip: string) => boolean) | undefined;
+  staticFiles: StaticFiles | undefined;
+  backendTls: Map<string, BackendTlsSettings>;
+}
+
+/** What the gateway keeps per open session. */
+interface SessionEntry {
+  session: RelaySession;
+  route: string;
+  client: string;
+  clientIp: string;
+  limits: ClientLimits;
 }
 
 /**
@@ -89,21 +129,25 @@ export function createGateway(options: GatewayOptions): Gateway {
 }
 
 let nextSessionNumber = 0;
+const SESSION_PREFIX = crypto.randomUUID().slice(0, 4);
 
 class GatewayServer implements Gateway {
-  #config: ResolvedGatewayConfig;
+  #generation: Generation;
   #onEvent: EventSink;
   #listener: Deno.Listener | undefined;
-  #sessions = new Set<RelaySession>();
+  #sessions = new Map<RelaySession, SessionEntry>();
   #handshakes = new Set<PendingHandshake>();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
-  #acceptLoop: Promise<void> | undefined;
+  #acceptLoops: Promise<void>[] = [];
   #closing: Promise<void> | undefined;
   #isDraining = false;
+  #certStamp = "";
+  #lastCertCheckMs = 0;
+  readonly metrics: GatewayMetrics = new GatewayMetrics();
 
   constructor(config: ResolvedGatewayConfig, onEvent: EventSink | undefined) {
-    this.#config = config;
     this.#onEvent = onEvent ?? (() => {});
+    this.#generation = buildGeneration(config);
   }
 
   get addr(): Deno.NetAddr {
@@ -123,30 +167,59 @@ class GatewayServer implements Gateway {
     return this.#isDraining;
   }
 
-  listen(): Promise<Deno.NetAddr> {
+  async listen(): Promise<Deno.NetAddr> {
     if (this.#listener !== undefined) {
-      return Promise.reject(
-        new TypeError("Cannot listen as the gateway is already listening"),
-      );
+      throw new TypeError("Cannot listen as the gateway is already listening");
     }
-    const listener = Deno.listen({
-      hostname: this.#config.hostname,
-      port: this.#config.port,
-    });
+    await initGeneration(this.#generation);
+    const config = this.#generation.config;
+    const listener = await this.#openListener(config, config.port);
     this.#listener = listener;
-    const addr = listener.addr;
+    const addr = listener.addr as Deno.NetAddr;
     this.#sweepTimer = setInterval(
       () => this.#sweep(),
-      sweepPeriodMs(this.#config),
+      sweepPeriodMs(config),
     );
-    this.#acceptLoop = this.#accept(listener);
+    this.#acceptLoops.push(this.#accept(listener));
+    if (config.allowOrigins === "*") {
+      this.#emit({
+        type: "warning",
+        message:
+          'origin checks are off (allowOrigins "*"): any web page may open sessions',
+      });
+    }
     this.#emit({
       type: "listening",
       hostname: addr.hostname,
       port: addr.port,
-      tls: false,
+      tls: config.tls !== undefined,
     });
-    return Promise.resolve(addr);
+    return addr;
+  }
+
+  async #openListener(
+    config: ResolvedGatewayConfig,
+    port: number,
+    reusePort = config.reusePort,
+  ): Promise<Deno.Listener> {
+    const options = {
+      hostname: config.hostname,
+      port,
+      ...(reusePort ? { reusePort: true } : {}),
+    };
+    if (config.tls === undefined) return Deno.listen(options);
+    const [cert, key] = await Promise.all([
+      Deno.readTextFile(config.tls.certFile),
+      Deno.readTextFile(config.tls.keyFile),
+    ]);
+    this.#certStamp = await certStamp(config);
+    return Deno.listenTls({ ...options, cert, key });
+  }
+
+  async reload(options: GatewayOptions): Promise<void> {
+    const generation = buildGeneration(resolveOptions(options));
+    await initGeneration(generation);
+    this.#generation = generation;
   }
 
   close(): Promise<void> {
@@ -165,16 +238,16 @@ class GatewayServer implements Gateway {
     } catch {
       // Already closed.
     }
-    await this.#acceptLoop;
+    await Promise.all(this.#acceptLoops);
     for (const pending of this.#handshakes) closeQuietly(pending.conn);
-    const ends = [...this.#sessions].map((session) =>
+    const ends = [...this.#sessions.keys()].map((session) =>
       session.close(CloseCode.GOING_AWAY, "gateway shutting down")
     );
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.all(ends),
       new Promise((resolve) => {
-        timer = setTimeout(resolve, this.#config.drainTimeoutMs);
+        timer = setTimeout(resolve, this.#generation.config.drainTimeoutMs);
       }),
     ]);
     clearTimeout(timer);
@@ -187,7 +260,7 @@ class GatewayServer implements Gateway {
         this.#handleConnection(conn);
       }
     } catch (error) {
-      if (!this.#isDraining) {
+      if (!this.#isDraining && listener === this.#listener) {
         this.#emit({
           type: "error",
           message: "accept loop failed",
@@ -213,20 +286,92 @@ class GatewayServer implements Gateway {
         closeQuietly(pending.conn);
       }
     }
-    for (const session of this.#sessions) session.tick(now);
+    let buffered = 0;
+    for (const [session, entry] of this.#sessions) {
+      session.tick(now);
+      this.#recordTraffic(session, entry.route);
+      buffered += session.bufferedBytes;
+    }
+    this.metrics.addBufferedBytes(buffered - this.#lastBuffered);
+    this.#lastBuffered = buffered;
+    if (
+      this.#generation.config.tls !== undefined &&
+      now - this.#lastCertCheckMs >= 5000
+    ) {
+      this.#lastCertCheckMs = now;
+      this.#reloadCertificateIfChanged();
+    }
+  }
+
+  #lastBuffered = 0;
+
+  #recordTraffic(session: RelaySession, route: string): void {
+    const delta = session.takeStats();
+    if (delta.messagesToBackend > 0) {
+      this.metrics.addTraffic(
+        route,
+        "to_backend",
+        delta.messagesToBackend,
+        delta.bytesToBackend,
+      );
+      this.metrics.addFrameSizes(
+        "to_backend",
+        delta.sizesToBackend,
+        delta.bytesToBackend,
+      );
+    }
+    if (delta.messagesToBrowser > 0) {
+      this.metrics.addTraffic(
+        route,
+        "to_browser",
+        delta.messagesToBrowser,
+        delta.bytesToBrowser,
+      );
+      this.metrics.addFrameSizes(
+        "to_browser",
+        delta.sizesToBrowser,
+        delta.bytesToBrowser,
+      );
+    }
+  }
+
+  /** Swaps in a new TLS listener when the certificate files change. */
+  async #reloadCertificateIfChanged(): Promise<void> {
+    const config = this.#generation.config;
+    const old = this.#listener;
+    if (old === undefined || this.#isDraining) return;
+    try {
+      const stamp = await certStamp(config);
+      if (stamp === this.#certStamp) return;
+      // SO_REUSEPORT lets the new listener bind before the old one closes,
+      // so no connection attempt is refused during the swap.
+      const next = await this.#openListener(config, this.addr.port, true);
+      this.#listener = next;
+      this.#acceptLoops.push(this.#accept(next));
+      old.close();
+      this.#emit({ type: "warning", message: "TLS certificate reloaded" });
+    } catch (error) {
+      this.#emit({
+        type: "error",
+        message: "TLS certificate reload failed; keeping the old one",
+        detail: String(error),
+      });
+    }
   }
 
   async #handleConnection(conn: Deno.Conn): Promise<void> {
+    const generation = this.#generation;
+    const config = generation.config;
     const pending: PendingHandshake = {
       conn,
-      deadlineMs: Date.now() + this.#config.handshakeTimeoutMs,
+      deadlineMs: Date.now() + config.handshakeTimeoutMs,
     };
     this.#handshakes.add(pending);
-    const client = formatRemote(conn.remoteAddr);
+    const peer = remoteAddress(conn.remoteAddr);
     let head: RequestHead | undefined;
     let leftover: Uint8Array | undefined;
     try {
-      const maxHead = this.#config.maxHeadBytes;
+      const maxHead = config.maxHeadBytes;
       let buffer = new Uint8Array(Math.min(2048, maxHead));
       let filled = 0;
       for (;;) {
@@ -249,9 +394,9 @@ class GatewayServer implements Gateway {
           await this.#refuse(
             conn,
             result.refusal,
-            client,
+            peer.text,
             "",
-            "malformed request",
+            result.refusal.body,
           );
           return;
         }
@@ -262,23 +407,18 @@ class GatewayServer implements Gateway {
         break;
       }
     } catch {
-      // Read failed or the sweep closed a slow handshake.
+      // Read failed, TLS failed, or the sweep closed a slow handshake.
       this.#handshakes.delete(pending);
       closeQuietly(conn);
       return;
     }
     this.#handshakes.delete(pending);
+    const client = clientAddress(peer, head, generation);
     try {
       if (isUpgradeRequest(head.headers)) {
-        await this.#upgrade(conn, head, client, leftover);
+        await this.#upgrade(conn, head, client, leftover, generation);
       } else {
-        const response = respondToHttpRequest(head, {
-          isDraining: this.#isDraining,
-          isDemoPageEnabled: this.#config.demoPage,
-          routes: [...this.#config.routes.keys()],
-        });
-        await writeAll(conn, response);
-        closeQuietly(conn);
+        await this.#respondHttp(conn, head, generation);
       }
     } catch (error) {
       closeQuietly(conn);
@@ -290,6 +430,77 @@ class GatewayServer implements Gateway {
     }
   }
 
+  async #respondHttp(
+    conn: Deno.Conn,
+    head: RequestHead,
+    generation: Generation,
+  ): Promise<void> {
+    const config = generation.config;
+    const response = await respondToHttpRequest(head, {
+      isDraining: this.#isDraining,
+      isDemoPageEnabled: config.demoPage,
+      isConsoleEnabled: config.console,
+      routes: [...config.routes.keys()],
+      renderMetrics: config.metricsOnGatewayPort
+        ? () => this.renderMetrics()
+        : undefined,
+      consoleStats: () => this.consoleStats(),
+      staticFiles: generation.staticFiles,
+    });
+    try {
+      await writeAll(conn, response.bytes);
+      if (response.file !== undefined) {
+        await response.file.readable.pipeTo(conn.writable, {
+          preventClose: true,
+        });
+      }
+    } finally {
+      try {
+        response.file?.close();
+      } catch {
+        // pipeTo already closed it.
+      }
+      closeQuietly(conn);
+    }
+  }
+
+  /** Renders the Prometheus text (after folding in live traffic). */
+  renderMetrics(): string {
+    for (const [session, entry] of this.#sessions) {
+      this.#recordTraffic(session, entry.route);
+    }
+    return this.metrics.renderPrometheus();
+  }
+
+  /** The console's live view. */
+  consoleStats(): ConsoleStats {
+    let bytesToBackend = 0;
+    let bytesToBrowser = 0;
+    const sessions = [];
+    for (const [session, entry] of this.#sessions) {
+      const traffic = session.traffic;
+      bytesToBackend += traffic.toBackend;
+      bytesToBrowser += traffic.toBrowser;
+      if (sessions.length < 100) {
+        sessions.push({
+          id: session.id,
+          route: entry.route,
+          client: entry.client,
+          openedAtMs: session.openedAtMs,
+          bytesToBackend: traffic.toBackend,
+          bytesToBrowser: traffic.toBrowser,
+        });
+      }
+    }
+    const totals = this.metrics.totals();
+    return {
+      sessionsOpen: this.#sessions.size,
+      bytesToBackend: Math.max(totals.bytesToBackend, bytesToBackend),
+      bytesToBrowser: Math.max(totals.bytesToBrowser, bytesToBrowser),
+      sessions,
+    };
+  }
+
   async #refuse(
     conn: Deno.Conn,
     refusal: HttpRefusal,
@@ -297,6 +508,7 @@ class GatewayServer implements Gateway {
     path: string,
     detail: string,
   ): Promise<void> {
+    this.metrics.handshakeRefused(refusal.body, refusal.status);
     this.#emit({
       type: "handshake_refused",
       status: refusal.status,
@@ -322,68 +534,78 @@ class GatewayServer implements Gateway {
   async #upgrade(
     conn: Deno.Conn,
     head: RequestHead,
-    client: string,
+    client: ClientAddress,
     leftover: Uint8Array | undefined,
+    generation: Generation,
   ): Promise<void> {
-    const route = this.#config.routes.get(head.path);
-    if (route === undefined) {
+    const decision = await generation.policy.decide(head);
+    if (decision.kind === "refuse") {
       return this.#refuse(
         conn,
-        { status: 404, body: "No such route" },
-        client,
+        decision.refusal,
+        client.text,
         head.path,
-        "no route for path",
-      );
-    }
-    const checked = checkUpgradeHeaders(head.method, head.headers);
-    if (!("key" in checked)) {
-      return this.#refuse(conn, checked, client, head.path, checked.body);
-    }
-    const subprotocol = selectSubprotocol(
-      head.headers.get("sec-websocket-protocol"),
-      route.subprotocols,
-    );
-    if (subprotocol === null) {
-      return this.#refuse(
-        conn,
-        {
-          status: 400,
-          body: "None of the offered subprotocols is accepted",
-        },
-        client,
-        head.path,
-        `offered: ${head.headers.get("sec-websocket-protocol")}`,
+        decision.detail,
       );
     }
     if (this.#isDraining) {
       return this.#refuse(
         conn,
         { status: 503, body: "Gateway shutting down" },
-        client,
+        client.text,
         head.path,
         "draining",
       );
     }
-    const sessionId = `s${(++nextSessionNumber).toString(36)}`;
-    const targetText = formatTarget(route.target);
-    const acceptPromise = computeAcceptKey(checked.key);
+    const limits = generation.limits;
+    const admitted = limits.acquire(client.ip);
+    if (admitted !== "ok") {
+      const isTotal = admitted === "total";
+      return this.#refuse(
+        conn,
+        {
+          status: isTotal ? 503 : 429,
+          body: isTotal
+            ? "Too many sessions"
+            : "Too many sessions from your address",
+          headers: { "retry-after": "5" },
+        },
+        client.text,
+        head.path,
+        isTotal
+          ? `session limit ${generation.config.maxSessions} reached`
+          : `per-address limit ${generation.config.maxSessionsPerIp} reached for ${client.ip}`,
+      );
+    }
+    const { route, target, targetText } = decision;
+    const sessionId = `${SESSION_PREFIX}-${(++nextSessionNumber).toString(36)}`;
+    const acceptPromise = computeAcceptKey(decision.key);
     let backend: Deno.Conn;
+    const connectStarted = performance.now();
     try {
       backend = await connectBackend(
-        route.target,
-        this.#config.connectTimeoutMs,
+        target,
+        generation.config.connectTimeoutMs,
+        generation.backendTls.get(route.path),
       );
+      this.metrics.observeBackendConnectMs(performance.now() - connectStarted);
+      if (route.proxyProtocol !== undefined) {
+        await writeAll(backend, proxyHeader(route.proxyProtocol, client, conn));
+      }
     } catch (error) {
+      limits.release(client.ip);
       const detail = error instanceof Error ? error.message : String(error);
       this.#emit({ type: "backend_error", sessionId, detail });
       await this.#acceptThenClose(
         conn,
         await acceptPromise,
-        subprotocol,
+        decision.subprotocol,
         CloseCode.INTERNAL_ERROR,
         "backend unreachable",
       );
-      this.#emitClose(sessionId, route, client, targetText, {
+      this.metrics.sessionOpened(route.path);
+      this.metrics.sessionClosed(route.path, CloseCode.INTERNAL_ERROR);
+      this.#emitClose(sessionId, route.path, client.text, targetText, {
         code: CloseCode.INTERNAL_ERROR,
         reason: "backend unreachable",
         detail,
@@ -396,28 +618,19 @@ class GatewayServer implements Gateway {
       });
       return;
     }
-    if (this.#isDraining) {
-      closeQuietly(backend);
-      return this.#refuse(
-        conn,
-        { status: 503, body: "Gateway shutting down" },
-        client,
-        head.path,
-        "draining",
-      );
-    }
     try {
       await writeAll(
         conn,
-        switchingProtocols(await acceptPromise, subprotocol),
+        switchingProtocols(await acceptPromise, decision.subprotocol),
       );
     } catch {
+      limits.release(client.ip);
       closeQuietly(conn);
       closeQuietly(backend);
       return;
     }
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    const session = this.#startSession(
+    this.#startSession(
       sessionId,
       route,
       conn,
@@ -425,8 +638,8 @@ class GatewayServer implements Gateway {
       leftover,
       client,
       targetText,
+      generation,
     );
-    this.#sessions.add(session);
   }
 
   #startSession(
@@ -435,17 +648,48 @@ class GatewayServer implements Gateway {
     conn: Deno.Conn,
     backend: Deno.Conn,
     leftover: Uint8Array | undefined,
-    client: string,
+    client: ClientAddress,
     targetText: string,
-  ): RelaySession {
-    const config = this.#config;
+    generation: Generation,
+  ): void {
+    const config = generation.config;
+    this.metrics.sessionOpened(route.path);
     this.#emit({
       type: "session_open",
       sessionId,
       route: route.path,
-      client,
+      client: client.text,
       target: targetText,
     });
+    const recorder = route.recordDir === undefined
+      ? undefined
+      : new SessionRecorder(route.recordDir, {
+        sessionId,
+        route: route.path,
+        client: client.text,
+        target: targetText,
+        startedAtMs: Date.now(),
+      }, (error) =>
+        this.#emit({
+          type: "error",
+          message: "session recording failed",
+          detail: String(error),
+          sessionId,
+        }));
+    const trafficCap = config.logTrafficBytes;
+    const onTraffic = recorder === undefined && trafficCap === 0
+      ? undefined
+      : (direction: "to_backend" | "to_browser", message: Uint8Array) => {
+        recorder?.record(direction, message);
+        if (trafficCap > 0) {
+          this.#emit({
+            type: "traffic",
+            sessionId,
+            direction,
+            bytes: message.slice(0, trafficCap),
+          });
+        }
+      };
     const session: RelaySession = new RelaySession(sessionId, conn, backend, {
       encoder: createFrameEncoder(route.toBackend),
       decoder: createFrameDecoder(route.toBrowser),
@@ -464,18 +708,36 @@ class GatewayServer implements Gateway {
       heartbeatMessage: route.backendHeartbeatMessage,
       initialBrowserBytes: leftover,
       now: Date.now,
+      ...(onTraffic === undefined ? {} : { onTraffic }),
       onClose: (summary) => {
+        const entry = this.#sessions.get(session);
         this.#sessions.delete(session);
-        this.#emitClose(sessionId, route, client, targetText, summary);
+        entry?.limits.release(client.ip);
+        this.#recordTraffic(session, route.path);
+        this.metrics.sessionClosed(route.path, summary.code);
+        recorder?.close();
+        this.#emitClose(
+          sessionId,
+          route.path,
+          client.text,
+          targetText,
+          summary,
+        );
       },
     });
+    this.#sessions.set(session, {
+      session,
+      route: route.path,
+      client: client.text,
+      clientIp: client.ip,
+      limits: generation.limits,
+    });
     session.start();
-    return session;
   }
 
   #emitClose(
     sessionId: string,
-    route: ResolvedRoute,
+    route: string,
     client: string,
     target: string,
     summary: SessionSummary,
@@ -483,7 +745,7 @@ class GatewayServer implements Gateway {
     this.#emit({
       type: "session_close",
       sessionId,
-      route: route.path,
+      route,
       client,
       target,
       code: summary.code,
@@ -523,7 +785,7 @@ class GatewayServer implements Gateway {
       await Promise.race([
         conn.read(buffer).catch(() => null),
         new Promise((resolve) => {
-          timer = setTimeout(resolve, this.#config.closeTimeoutMs);
+          timer = setTimeout(resolve, this.#generation.config.closeTimeoutMs);
         }),
       ]);
       clearTimeout(timer);
@@ -532,6 +794,149 @@ class GatewayServer implements Gateway {
     }
     closeQuietly(conn);
   }
+}
+
+/** The client as seen by the gateway, after trusting a front proxy. */
+interface ClientAddress {
+  /** The IP used for limits and logs. */
+  ip: string;
+  /** The port of the TCP peer. */
+  port: number;
+  /** `ip:port` (or `ip` via a proxy) for logs. */
+  text: string;
+}
+
+function remoteAddress(addr: Deno.Addr): ClientAddress {
+  if (addr.transport === "tcp" || addr.transport === "udp") {
+    const host = addr.hostname.includes(":")
+      ? `[${addr.hostname}]`
+      : addr.hostname;
+    return { ip: addr.hostname, port: addr.port, text: `${host}:${addr.port}` };
+  }
+  return { ip: "unix", port: 0, text: addr.transport };
+}
+
+/** Trusts `X-Forwarded-For` only from a configured front proxy. */
+function clientAddress(
+  peer: ClientAddress,
+  head: RequestHead,
+  generation: Generation,
+): ClientAddress {
+  const isTrusted = generation.trustedProxies;
+  const forwarded = head.headers.get("x-forwarded-for");
+  if (
+    isTrusted === undefined || forwarded === undefined || !isTrusted(peer.ip)
+  ) {
+    return peer;
+  }
+  // The right-most address not belonging to a trusted proxy is the client.
+  const hops = forwarded.split(",").map((hop) => hop.trim()).filter((hop) =>
+    hop !== ""
+  );
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    if (!isTrusted(hop)) {
+      return { ip: hop, port: peer.port, text: `${hop} (via ${peer.text})` };
+    }
+  }
+  return peer;
+}
+
+function proxyHeader(
+  version: "v1" | "v2",
+  client: ClientAddress,
+  conn: Deno.Conn,
+): Uint8Array {
+  const local = conn.localAddr;
+  const destination = local.transport === "tcp"
+    ? { address: local.hostname, port: local.port }
+    : { address: "0.0.0.0", port: 0 };
+  const addresses = {
+    source: { address: client.ip, port: client.port },
+    destination,
+  };
+  return version === "v1"
+    ? encodeProxyHeaderV1(addresses)
+    : encodeProxyHeaderV2(addresses);
+}
+
+function buildGeneration(config: ResolvedGatewayConfig): Generation {
+  const policy = new UpgradePolicy(config);
+  const trusted = config.trustedProxies.length === 0
+    ? undefined
+    : compileBackendPolicy({ cidrs: [...config.trustedProxies] });
+  return {
+    config,
+    policy,
+    limits: new ClientLimits({
+      maxSessions: config.maxSessions,
+      maxSessionsPerIp: config.maxSessionsPerIp === 0
+        ? Infinity
+        : config.maxSessionsPerIp,
+    }),
+    trustedProxies: trusted === undefined
+      ? undefined
+      : (ip: string) => trusted.isAllowedAddress(ip, 1),
+    staticFiles: undefined,
+    backendTls: new Map(),
+  };
+}
+
+/** Loads what a generation reads from disk; throws `ConfigError`. */
+async function initGeneration(generation: Generation): Promise<void> {
+  const config = generation.config;
+  const problems: string[] = [];
+  try {
+    await generation.policy.init();
+  } catch (error) {
+    if (error instanceof ConfigError) problems.push(...error.problems);
+    else problems.push(String(error));
+  }
+  if (config.staticDir !== undefined) {
+    try {
+      generation.staticFiles = await StaticFiles.open(config.staticDir, {
+        listDirectories: config.listDirectories,
+      });
+    } catch (error) {
+      problems.push(`staticDir: ${(error as Error).message}`);
+    }
+  }
+  for (const route of config.routes.values()) {
+    if (route.backendTls === undefined) continue;
+    const settings: BackendTlsSettings = {};
+    if (route.backendTls.serverName !== undefined) {
+      settings.serverName = route.backendTls.serverName;
+    }
+    if (route.backendTls.caFile !== undefined) {
+      try {
+        settings.caCerts = [await Deno.readTextFile(route.backendTls.caFile)];
+      } catch (error) {
+        problems.push(
+          `route ${route.path}: backendTls.caFile: ${(error as Error).message}`,
+        );
+      }
+    }
+    generation.backendTls.set(route.path, settings);
+  }
+  if (config.tls !== undefined) {
+    for (const file of [config.tls.certFile, config.tls.keyFile]) {
+      try {
+        await Deno.stat(file);
+      } catch (error) {
+        problems.push(`tls: ${(error as Error).message}`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+async function certStamp(config: ResolvedGatewayConfig): Promise<string> {
+  if (config.tls === undefined) return "";
+  const [cert, key] = await Promise.all([
+    Deno.stat(config.tls.certFile),
+    Deno.stat(config.tls.keyFile),
+  ]);
+  return `${cert.mtime?.getTime()}:${cert.size}:${key.mtime?.getTime()}:${key.size}`;
 }
 
 const ASCII = new TextEncoder();
@@ -564,15 +969,6 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // Already closed.
   }
-}
-
-function formatRemote(addr: Deno.Addr): string {
-  if (addr.transport === "tcp" || addr.transport === "udp") {
-    return addr.hostname.includes(":")
-      ? `[${addr.hostname}]:${addr.port}`
-      : `${addr.hostname}:${addr.port}`;
-  }
-  return addr.transport;
 }
 
 /** The sweep runs often enough for the shortest configured timer. */

@@ -1,12 +1,20 @@
 /**
  * The strict minimal HTTP/1.1 responder for requests that are not WebSocket
- * upgrades: GET/HEAD only, `Connection: close`. Serves `/healthz` and the
- * demo page.
+ * upgrades: GET/HEAD only, `Connection: close`. Serves `/healthz`,
+ * `/metrics`, `/wsgate-client.js`, the console at `/_console`, the demo
+ * page, and static files.
  *
  * @module
  */
 
 import { demoPageHtml } from "../demo/demo_page.ts";
+import {
+  consolePage,
+  consolePageCsp,
+  type ConsoleStats,
+} from "../http/console_page.ts";
+import type { StaticFiles } from "../http/static_files.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../observability/metrics.ts";
 import {
   encodeHttpResponse,
   type RequestHead,
@@ -18,70 +26,136 @@ export interface HttpRouteContext {
   isDraining: boolean;
   /** Whether `/` serves the demo page. */
   isDemoPageEnabled: boolean;
+  /** Whether `/_console` is served. */
+  isConsoleEnabled: boolean;
   /** The configured WebSocket route paths. */
   routes: string[];
+  /** Renders `/metrics`; undefined when metrics are not served here. */
+  renderMetrics: (() => string) | undefined;
+  /** The console's live stats. */
+  consoleStats: () => ConsoleStats;
+  /** Static files, if configured. */
+  staticFiles: StaticFiles | undefined;
+}
+
+/** A response: head bytes, and a file to stream after them, if any. */
+export interface HttpResponse {
+  /** The head (and the whole body when small). */
+  bytes: Uint8Array;
+  /** A file body to stream after `bytes` (always closed by the writer). */
+  file: Deno.FsFile | undefined;
 }
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
+const CLIENT_MODULE_URL = new URL(
+  "../client/wsgate_client.js",
+  import.meta.url,
+);
+let clientModule: Promise<Uint8Array> | undefined;
+let consoleCsp: Promise<string> | undefined;
 
 /**
- * Answers a non-upgrade request with the full response bytes.
+ * Answers a non-upgrade request.
  *
- * @example
+ * @example Health check
  * ```ts
  * import { respondToHttpRequest } from "./http_routes.ts";
  * import { parseRequestHead } from "../websocket/handshake.ts";
  * import assert from "node:assert/strict";
  * const parsed = parseRequestHead(new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n"), 8192);
- * assert.equal(parsed.kind, "head");
- * if (parsed.kind === "head") {
- *   const text = new TextDecoder().decode(respondToHttpRequest(parsed.head, { isDraining: false, isDemoPageEnabled: false, routes: [] }));
- *   assert.ok(text.startsWith("HTTP/1.1 200 OK"));
- * }
+ * if (parsed.kind !== "head") throw new Error("unreachable");
+ * const response = await respondToHttpRequest(parsed.head, {
+ *   isDraining: false, isDemoPageEnabled: false, isConsoleEnabled: false, routes: [],
+ *   renderMetrics: undefined, staticFiles: undefined,
+ *   consoleStats: () => ({ sessionsOpen: 0, bytesToBackend: 0, bytesToBrowser: 0, sessions: [] }),
+ * });
+ * assert.ok(new TextDecoder().decode(response.bytes).startsWith("HTTP/1.1 200 OK"));
  * ```
  *
  * @param head The request head.
  * @param context Gateway state.
- * @returns The response bytes.
+ * @returns The response.
  */
-export function respondToHttpRequest(
+export async function respondToHttpRequest(
   head: RequestHead,
   context: HttpRouteContext,
-): Uint8Array {
+): Promise<HttpResponse> {
   const isHead = head.method === "HEAD";
+  const reply = (
+    status: number,
+    headers: Record<string, string>,
+    body: string | Uint8Array,
+  ): HttpResponse => ({
+    bytes: encodeHttpResponse(status, headers, body, isHead),
+    file: undefined,
+  });
   if (head.method !== "GET" && !isHead) {
-    return encodeHttpResponse(
-      405,
-      { ...TEXT, allow: "GET, HEAD" },
-      "Method not allowed\n",
-    );
+    return reply(405, { ...TEXT, allow: "GET, HEAD" }, "Method not allowed\n");
   }
-  if (head.path === "/healthz") {
+  const path = head.path;
+  if (path === "/healthz") {
     return context.isDraining
-      ? encodeHttpResponse(503, TEXT, "draining\n", isHead)
-      : encodeHttpResponse(200, TEXT, "ok\n", isHead);
+      ? reply(503, TEXT, "draining\n")
+      : reply(200, TEXT, "ok\n");
   }
-  if (
-    context.isDemoPageEnabled &&
-    (head.path === "/" || head.path === "/index.html")
-  ) {
-    return encodeHttpResponse(
+  if (path === "/metrics" && context.renderMetrics !== undefined) {
+    return reply(
       200,
-      {
-        "content-type": "text/html; charset=utf-8",
-        "cache-control": "no-store",
-      },
-      demoPageHtml(context.routes),
-      isHead,
+      { "content-type": PROMETHEUS_CONTENT_TYPE },
+      context.renderMetrics(),
     );
   }
-  if (context.routes.includes(head.path)) {
-    return encodeHttpResponse(
+  if (path === "/wsgate-client.js") {
+    clientModule ??= Deno.readFile(CLIENT_MODULE_URL);
+    return reply(200, {
+      "content-type": "text/javascript; charset=utf-8",
+      "cache-control": "no-cache",
+    }, await clientModule);
+  }
+  if (context.isConsoleEnabled && path === "/_console") {
+    consoleCsp ??= consolePageCsp();
+    return reply(200, {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "content-security-policy": await consoleCsp,
+    }, consolePage({ routes: context.routes }));
+  }
+  if (context.isConsoleEnabled && path === "/_console/stats") {
+    return reply(200, {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+    }, JSON.stringify(context.consoleStats()));
+  }
+  if (context.isDemoPageEnabled && (path === "/" || path === "/index.html")) {
+    return reply(200, {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+    }, demoPageHtml(context.routes));
+  }
+  if (context.routes.includes(path)) {
+    return reply(
       426,
       { ...TEXT, upgrade: "websocket" },
       "This path expects a WebSocket upgrade\n",
-      isHead,
     );
   }
-  return encodeHttpResponse(404, TEXT, "Not found\n", isHead);
+  if (context.staticFiles !== undefined) {
+    const result = await context.staticFiles.resolve(path);
+    if (result.body instanceof Uint8Array) {
+      return reply(result.status, result.headers, result.body);
+    }
+    const file = result.body;
+    const size = (await file.stat()).size;
+    let headText = `HTTP/1.1 ${result.status} OK\r\n`;
+    for (const [name, value] of Object.entries(result.headers)) {
+      if (name !== "content-length") headText += `${name}: ${value}\r\n`;
+    }
+    headText += `content-length: ${size}\r\nconnection: close\r\n\r\n`;
+    if (isHead) {
+      file.close();
+      return { bytes: new TextEncoder().encode(headText), file: undefined };
+    }
+    return { bytes: new TextEncoder().encode(headText), file };
+  }
+  return reply(404, TEXT, "Not found\n");
 }

@@ -95,6 +95,37 @@ export interface RelaySessionOptions {
   now: () => number;
   /** Called once when the session has fully ended. */
   onClose: (summary: SessionSummary) => void;
+  /** Sees every relayed message (for traffic logs and recordings); off when undefined. */
+  onTraffic?: (
+    direction: "to_backend" | "to_browser",
+    message: Uint8Array,
+  ) => void;
+}
+
+/** Traffic since the previous {@linkcode RelaySession.takeStats} call. */
+export interface RelayStatsDelta {
+  /** Payload bytes browser -> backend. */
+  bytesToBackend: number;
+  /** Payload bytes backend -> browser. */
+  bytesToBrowser: number;
+  /** Messages browser -> backend. */
+  messagesToBackend: number;
+  /** Messages backend -> browser. */
+  messagesToBrowser: number;
+  /** Message counts by size bucket (<=16, <=64, ... <=4 MiB, larger), to the backend. */
+  sizesToBackend: number[];
+  /** The same, to the browser. */
+  sizesToBrowser: number[];
+}
+
+/** Number of size buckets: le 16, 64, ..., 4194304 (powers of 4), then +Inf. */
+export const SIZE_BUCKET_COUNT = 11;
+
+/** The size bucket of a message length (buckets are powers of 4 from 16). */
+function sizeBucket(length: number): number {
+  if (length <= 16) return 0;
+  const bucket = ((33 - Math.clz32(length - 1)) >>> 1) - 2;
+  return bucket < SIZE_BUCKET_COUNT - 1 ? bucket : SIZE_BUCKET_COUNT - 1;
 }
 
 const MIN_READ_BYTES = 1024;
@@ -158,6 +189,15 @@ export class RelaySession {
   #bytesToBrowser = 0;
   #messagesToBackend = 0;
   #messagesToBrowser = 0;
+  #reported = {
+    toBackend: 0,
+    toBrowser: 0,
+    messagesToBackend: 0,
+    messagesToBrowser: 0,
+  };
+  #sizesToBackend = new Array<number>(SIZE_BUCKET_COUNT).fill(0);
+  #sizesToBrowser = new Array<number>(SIZE_BUCKET_COUNT).fill(0);
+  #onTraffic: RelaySessionOptions["onTraffic"];
 
   /**
    * Constructs a session; call {@linkcode RelaySession.start} to relay.
@@ -177,6 +217,7 @@ export class RelaySession {
     this.#backend = backend;
     this.#options = options;
     this.#now = options.now;
+    this.#onTraffic = options.onTraffic;
     const now = options.now();
     this.#openedAtMs = now;
     this.#lastFromBrowserMs = now;
@@ -226,6 +267,32 @@ export class RelaySession {
   /** Payload bytes relayed so far, per direction. */
   get traffic(): { toBackend: number; toBrowser: number } {
     return { toBackend: this.#bytesToBackend, toBrowser: this.#bytesToBrowser };
+  }
+
+  /**
+   * Returns the traffic since the previous call (for metrics) and resets
+   * the size buckets.
+   * @returns The deltas.
+   */
+  takeStats(): RelayStatsDelta {
+    const reported = this.#reported;
+    const delta: RelayStatsDelta = {
+      bytesToBackend: this.#bytesToBackend - reported.toBackend,
+      bytesToBrowser: this.#bytesToBrowser - reported.toBrowser,
+      messagesToBackend: this.#messagesToBackend - reported.messagesToBackend,
+      messagesToBrowser: this.#messagesToBrowser - reported.messagesToBrowser,
+      sizesToBackend: this.#sizesToBackend,
+      sizesToBrowser: this.#sizesToBrowser,
+    };
+    this.#reported = {
+      toBackend: this.#bytesToBackend,
+      toBrowser: this.#bytesToBrowser,
+      messagesToBackend: this.#messagesToBackend,
+      messagesToBrowser: this.#messagesToBrowser,
+    };
+    this.#sizesToBackend = new Array<number>(SIZE_BUCKET_COUNT).fill(0);
+    this.#sizesToBrowser = new Array<number>(SIZE_BUCKET_COUNT).fill(0);
+    return delta;
   }
 
   /** When the session opened (clock milliseconds). */
@@ -412,6 +479,8 @@ export class RelaySession {
     }
     this.#bytesToBackend += payload.length;
     this.#messagesToBackend++;
+    this.#sizesToBackend[sizeBucket(payload.length)]!++;
+    if (this.#onTraffic !== undefined) this.#onTraffic("to_backend", payload);
     const now = this.#now();
     this.#lastToBackendMs = now;
     this.#lastDataMs = now;
@@ -500,6 +569,8 @@ export class RelaySession {
     }
     this.#bytesToBrowser += length;
     this.#messagesToBrowser++;
+    this.#sizesToBrowser[sizeBucket(length)]!++;
+    if (this.#onTraffic !== undefined) this.#onTraffic("to_browser", message);
     this.#lastDataMs = this.#lastFromBackendMs;
   }
 

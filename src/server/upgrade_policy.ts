@@ -1,0 +1,288 @@
+/**
+ * Every check made before a WebSocket upgrade is accepted, in one place:
+ * route, upgrade headers, origin, ticket, subprotocol and target (fixed,
+ * token file or dynamic allow-list, resolved once so the checked address is
+ * the dialled one). A refusal is an HTTP status with a short fixed body;
+ * the detail goes to the log only.
+ *
+ * @module
+ */
+
+import { lookup } from "node:dns/promises";
+import type {
+  BackendTarget,
+  ResolvedGatewayConfig,
+  ResolvedRoute,
+} from "../config/config.ts";
+import { TokenTable } from "../routing/token_file.ts";
+import {
+  type BackendPolicy,
+  compileBackendPolicy,
+} from "../security/backend_policy.ts";
+import {
+  compileOriginPolicy,
+  type OriginPolicy,
+} from "../security/origin_policy.ts";
+import {
+  importTicketKey,
+  ReplayCache,
+  TicketError,
+  verifyTicket,
+} from "../security/ticket.ts";
+import {
+  checkUpgradeHeaders,
+  type HttpRefusal,
+  type RequestHead,
+  selectSubprotocol,
+} from "../websocket/handshake.ts";
+import { formatTarget } from "./backend_connect.ts";
+import { ConfigError } from "../errors.ts";
+
+/** The prefix of a `Sec-WebSocket-Protocol` entry that carries a ticket. */
+export const TICKET_SUBPROTOCOL_PREFIX = "wsgate.ticket.";
+
+/** The verdict for one upgrade request. */
+export type UpgradeDecision =
+  | {
+    kind: "refuse";
+    refusal: HttpRefusal;
+    /** Operator-only detail for the log. */
+    detail: string;
+  }
+  | {
+    kind: "accept";
+    route: ResolvedRoute;
+    /** What to dial (for dynamic routes: the checked, resolved address). */
+    target: BackendTarget;
+    /** The target as text, for logs. */
+    targetText: string;
+    /** The `Sec-WebSocket-Key`. */
+    key: string;
+    /** The chosen subprotocol, if any. */
+    subprotocol: string | undefined;
+  };
+
+/** Compiled access policy for one configuration. */
+export class UpgradePolicy {
+  #config: ResolvedGatewayConfig;
+  #origins: OriginPolicy;
+  #tokens = new Map<string, TokenTable>();
+  #dynamic = new Map<string, BackendPolicy>();
+  #ticketKey: CryptoKey | undefined;
+  #replayCache = new ReplayCache();
+
+  /**
+   * Compiles the policy; call {@linkcode UpgradePolicy.init} before use.
+   * @param config The resolved configuration.
+   */
+  constructor(config: ResolvedGatewayConfig) {
+    this.#config = config;
+    this.#origins = compileOriginPolicy(config.allowOrigins);
+    for (const route of config.routes.values()) {
+      if (route.tokens !== undefined) {
+        this.#tokens.set(route.path, new TokenTable(route.tokens));
+      }
+      if (route.dynamic !== undefined) {
+        this.#dynamic.set(route.path, compileBackendPolicy(route.dynamic));
+      }
+    }
+  }
+
+  /** Loads token files and imports the ticket key; throws `ConfigError`. */
+  async init(): Promise<void> {
+    const problems: string[] = [];
+    for (const [path, table] of this.#tokens) {
+      try {
+        await Deno.stat(this.#config.routes.get(path)!.tokens!);
+        await table.reload();
+        problems.push(
+          ...table.problems.map((line) => `route ${path}: ${line}`),
+        );
+      } catch (error) {
+        problems.push(`route ${path}: tokens: ${(error as Error).message}`);
+      }
+    }
+    if (this.#config.ticketSecret !== undefined) {
+      this.#ticketKey = await importTicketKey(this.#config.ticketSecret);
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+  }
+
+  /**
+   * Decides an upgrade request.
+   * @param head The request head.
+   * @returns The decision.
+   */
+  async decide(head: RequestHead): Promise<UpgradeDecision> {
+    const route = this.#config.routes.get(head.path);
+    if (route === undefined) {
+      return refuse(404, "No such route", `no route for path "${head.path}"`);
+    }
+    const checked = checkUpgradeHeaders(head.method, head.headers);
+    if (!("key" in checked)) {
+      return { kind: "refuse", refusal: checked, detail: checked.body };
+    }
+    const origin = this.#origins(
+      head.headers.get("origin") ?? null,
+      head.headers.get("host") ?? null,
+    );
+    if (!origin.allowed) {
+      return refuse(
+        403,
+        "Origin not allowed",
+        `origin ${JSON.stringify(origin.origin)} refused (${origin.reason})`,
+      );
+    }
+    const offered = splitProtocols(head.headers.get("sec-websocket-protocol"));
+    const ticketEntry = offered.find((entry) =>
+      entry.startsWith(TICKET_SUBPROTOCOL_PREFIX)
+    );
+    const protocols = offered.filter((entry) => entry !== ticketEntry);
+    if (route.requireTicket) {
+      const ticket = head.query.get("ticket") ??
+        ticketEntry?.slice(TICKET_SUBPROTOCOL_PREFIX.length);
+      if (ticket === undefined || ticket === "") {
+        return refuse(401, "Unauthorized", "ticket missing");
+      }
+      try {
+        await verifyTicket(ticket, this.#ticketKey!, {
+          route: route.path,
+          ...(route.target === undefined
+            ? {}
+            : { target: formatTarget(route.target) }),
+          ...(route.singleUseTickets
+            ? { replayCache: this.#replayCache, requireJti: true }
+            : {}),
+        });
+      } catch (error) {
+        const reason = error instanceof TicketError
+          ? error.reason
+          : String(error);
+        return refuse(401, "Unauthorized", `ticket refused: ${reason}`);
+      }
+    }
+    const subprotocol = selectSubprotocol(
+      protocols.length === 0 ? undefined : protocols.join(", "),
+      route.subprotocols,
+    );
+    if (subprotocol === null) {
+      return refuse(
+        400,
+        "None of the offered subprotocols is accepted",
+        `offered ${JSON.stringify(protocols)}, accepted ${
+          JSON.stringify(route.subprotocols)
+        }`,
+      );
+    }
+    const target = await this.#resolveTarget(route, head);
+    if ("refusal" in target) return { kind: "refuse", ...target };
+    return {
+      kind: "accept",
+      route,
+      target: target.target,
+      targetText: target.text,
+      key: checked.key,
+      subprotocol,
+    };
+  }
+
+  async #resolveTarget(
+    route: ResolvedRoute,
+    head: RequestHead,
+  ): Promise<
+    | { target: BackendTarget; text: string }
+    | { refusal: HttpRefusal; detail: string }
+  > {
+    if (route.target !== undefined) {
+      return { target: route.target, text: formatTarget(route.target) };
+    }
+    const table = this.#tokens.get(route.path);
+    if (table !== undefined) {
+      const token = head.query.get("token") ?? "";
+      const target = token === "" ? undefined : await table.lookup(token);
+      if (target === undefined) {
+        return {
+          refusal: { status: 404, body: "Unknown token" },
+          detail: `unknown token ${JSON.stringify(token.slice(0, 64))}`,
+        };
+      }
+      return { target, text: formatTarget(target) };
+    }
+    const policy = this.#dynamic.get(route.path)!;
+    const host = head.query.get("host") ?? "";
+    const port = Number(head.query.get("port") ?? "");
+    if (host === "" || !Number.isInteger(port) || port < 1 || port > 65535) {
+      return {
+        refusal: { status: 400, body: "Expected host and port parameters" },
+        detail: `bad dynamic target ${JSON.stringify(host)}:${
+          head.query.get("port")
+        }`,
+      };
+    }
+    const check = policy.checkTarget(host, port);
+    if (check.kind === "refused") {
+      return targetRefused(host, port, check.reason);
+    }
+    if (check.kind === "address") {
+      const target = {
+        transport: "tcp" as const,
+        hostname: check.address,
+        port,
+      };
+      return { target, text: formatTarget(target) };
+    }
+    // Resolve once; the address that passes the check is the one dialled,
+    // so a later DNS answer cannot point the session elsewhere.
+    let addresses: { address: string }[];
+    try {
+      addresses = await lookup(check.name, { all: true });
+    } catch (error) {
+      return {
+        refusal: { status: 502, body: "Target name does not resolve" },
+        detail: `cannot resolve ${JSON.stringify(check.name)}: ${
+          (error as Error).message
+        }`,
+      };
+    }
+    const allowed = addresses.find((entry) =>
+      policy.isAllowedResolvedAddress(entry.address, port)
+    );
+    if (allowed === undefined) {
+      return targetRefused(
+        host,
+        port,
+        `resolves only to denied addresses ${
+          addresses.map((entry) => entry.address).join(", ")
+        }`,
+      );
+    }
+    const target = {
+      transport: "tcp" as const,
+      hostname: allowed.address,
+      port,
+    };
+    return { target, text: `${host}:${port} (${formatTarget(target)})` };
+  }
+}
+
+function targetRefused(
+  host: string,
+  port: number,
+  reason: string,
+): { refusal: HttpRefusal; detail: string } {
+  return {
+    refusal: { status: 403, body: "Target not allowed" },
+    detail: `dynamic target ${JSON.stringify(host)}:${port} refused: ${reason}`,
+  };
+}
+
+function refuse(status: number, body: string, detail: string): UpgradeDecision {
+  return { kind: "refuse", refusal: { status, body }, detail };
+}
+
+function splitProtocols(header: string | undefined): string[] {
+  if (header === undefined) return [];
+  return header.split(",").map((entry) => entry.trim()).filter((entry) =>
+    entry !== ""
+  );
+}

@@ -1,0 +1,210 @@
+import assert from "node:assert/strict";
+import { compileOriginPolicy } from "../../src/security/origin_policy.ts";
+
+Deno.test("compileOriginPolicy with a list allows exact origins after normalisation", async (t) => {
+  const check = compileOriginPolicy([
+    "https://app.example.com",
+    "http://LOCALHOST:8080",
+    "https://Admin.Example.com:443",
+    "http://[::1]:3000",
+  ]);
+  const cases: [string, boolean][] = [
+    ["https://app.example.com", true],
+    ["HTTPS://APP.EXAMPLE.COM", true],
+    ["https://app.example.com:443", true],
+    ["http://localhost:8080", true],
+    ["https://admin.example.com", true],
+    ["http://[0:0::1]:3000", true],
+    ["http://app.example.com", false],
+    ["https://app.example.com:8443", false],
+    ["https://app.example.com.evil.com", false],
+    ["https://evil.com", false],
+    ["https://sub.app.example.com", false],
+    ["http://localhost", false],
+    ["http://localhost:80", false],
+  ];
+  for (const [origin, expected] of cases) {
+    await t.step(`${origin} -> ${expected}`, () => {
+      const result = check(origin, "gateway.example.com");
+      assert.equal(result.allowed, expected);
+      assert.equal(result.reason, expected ? "listed" : "not-listed");
+    });
+  }
+});
+
+Deno.test("compileOriginPolicy wildcard matches one or more labels but never the apex", async (t) => {
+  const check = compileOriginPolicy([
+    "https://*.example.com",
+    "http://*.dev.test:8080",
+  ]);
+  const cases: [string, boolean][] = [
+    ["https://a.example.com", true],
+    ["https://a.b.example.com", true],
+    ["https://A.EXAMPLE.COM:443", true],
+    ["https://example.com", false],
+    ["https://evilexample.com", false],
+    ["https://a.example.com.evil.com", false],
+    ["http://a.example.com", false],
+    ["https://a.example.com:8443", false],
+    ["http://x.dev.test:8080", true],
+    ["http://x.dev.test", false],
+    ["http://dev.test:8080", false],
+  ];
+  for (const [origin, expected] of cases) {
+    await t.step(`${origin} -> ${expected}`, () => {
+      assert.equal(check(origin, null).allowed, expected);
+    });
+  }
+});
+
+Deno.test("compileOriginPolicy without a list allows same-origin only", async (t) => {
+  for (const allowed of [undefined, []]) {
+    const check = compileOriginPolicy(allowed);
+    const cases: [string, string | null, boolean][] = [
+      ["https://gw.example.com", "gw.example.com", true],
+      ["http://gw.example.com", "gw.example.com", true],
+      ["https://GW.example.com", "gw.EXAMPLE.com", true],
+      ["https://gw.example.com", "gw.example.com:443", true],
+      ["http://gw.example.com", "gw.example.com:80", true],
+      ["http://gw.example.com:8080", "gw.example.com:8080", true],
+      ["http://gw.example.com:8080", "gw.example.com:08080", true],
+      ["http://127.0.0.1:8080", "127.0.0.1:8080", true],
+      ["http://[::1]:8080", "[::1]:8080", true],
+      ["http://[::1]", "[0::1]", true],
+      ["https://gw.example.com", "gw.example.com:80", false],
+      ["https://gw.example.com:8443", "gw.example.com", false],
+      ["http://gw.example.com:8080", "gw.example.com:8081", false],
+      ["http://gw.example.com", "gw.example.com:8080", false],
+      ["https://evil.example.com", "gw.example.com", false],
+      ["https://gw.example.com.evil.com", "gw.example.com", false],
+      ["https://gw.example.com", null, false],
+      ["https://gw.example.com", "gw.example.com:99999", false],
+      ["https://gw.example.com", "gw.example.com:80:80", false],
+      ["https://gw.example.com", "gw.example.com/x", false],
+      ["http://[::1]:8080", "[::1:8080", false],
+      ["chrome-extension://abc", "abc", false],
+      ["constructor://gw.example.com", "gw.example.com", false],
+    ];
+    for (const [origin, host, expected] of cases) {
+      await t.step(
+        `${JSON.stringify(allowed)} ${origin} vs Host ${host} -> ${expected}`,
+        () => {
+          const result = check(origin, host);
+          assert.equal(result.allowed, expected);
+          assert.equal(
+            result.reason,
+            expected ? "same-origin" : "cross-origin",
+          );
+        },
+      );
+    }
+  }
+});
+
+Deno.test("compileOriginPolicy allows a missing Origin and says so", () => {
+  const result = compileOriginPolicy(["https://app.example.com"])(null, "gw");
+  assert.deepEqual(result, {
+    allowed: true,
+    reason: "no-origin",
+    origin: null,
+  });
+  assert.equal(compileOriginPolicy(undefined)(null, null).allowed, true);
+});
+
+Deno.test("compileOriginPolicy refuses a missing Origin when allowMissingOrigin is false", () => {
+  const check = compileOriginPolicy(undefined, { allowMissingOrigin: false });
+  assert.deepEqual(check(null, "gw"), {
+    allowed: false,
+    reason: "no-origin",
+    origin: null,
+  });
+  assert.equal(
+    compileOriginPolicy("*", { allowMissingOrigin: false })(null, "gw").allowed,
+    true,
+  );
+});
+
+Deno.test("compileOriginPolicy refuses opaque and malformed origins", async (t) => {
+  const check = compileOriginPolicy(["https://app.example.com"]);
+  assert.deepEqual(check("null", "gw"), {
+    allowed: false,
+    reason: "opaque",
+    origin: null,
+  });
+  const malformed = [
+    "",
+    "app.example.com",
+    "https://",
+    "https://app.example.com/",
+    "https://app.example.com/path",
+    "https://app.example.com?x",
+    "https://app.example.com#x",
+    "https://user@app.example.com",
+    "https://app.example.com https://other.example",
+    "https://app..example.com",
+    "https://app.example.com:99999",
+    "1https://app.example.com",
+  ];
+  for (const origin of malformed) {
+    await t.step(JSON.stringify(origin), () => {
+      assert.deepEqual(check(origin, "gw"), {
+        allowed: false,
+        reason: "malformed",
+        origin: null,
+      });
+    });
+  }
+  assert.equal(compileOriginPolicy(undefined)("null", "null").reason, "opaque");
+});
+
+Deno.test('compileOriginPolicy "*" allows every origin', () => {
+  for (const allowed of ["*" as const, ["https://a.example", "*"]]) {
+    const check = compileOriginPolicy(allowed);
+    assert.equal(check("https://evil.example", "gw").reason, "any");
+    assert.equal(check("null", "gw").allowed, true);
+    assert.equal(check("garbage", "gw").allowed, true);
+  }
+});
+
+Deno.test("compileOriginPolicy reports the normalised origin", () => {
+  const check = compileOriginPolicy(["https://app.example.com"]);
+  assert.equal(
+    check("HTTPS://App.Example.com:443", null).origin,
+    "https://app.example.com",
+  );
+  assert.equal(
+    check("https://evil.example:8443", null).origin,
+    "https://evil.example:8443",
+  );
+});
+
+Deno.test("compileOriginPolicy throws TypeError on a bad pattern", async (t) => {
+  const cases = [
+    "app.example.com",
+    "https://app.example.com/",
+    "https://app.example.com/path",
+    "https://*",
+    "https://*.",
+    "https://a.*.example.com",
+    "https://*example.com",
+    "https://*.*.example.com",
+    "*.example.com",
+    "https://*.1.2.3",
+    "https://*.[::1]",
+    "chrome-extension://*.abc",
+    "https://user@app.example.com",
+    "https://app.example.com:99999",
+    "",
+  ];
+  for (const pattern of cases) {
+    await t.step(JSON.stringify(pattern), () => {
+      assert.throws(() => compileOriginPolicy([pattern]), TypeError);
+    });
+  }
+  await t.step("not a list", () => {
+    assert.throws(
+      () => compileOriginPolicy("https://a.example" as unknown as "*"),
+      TypeError,
+    );
+  });
+});
