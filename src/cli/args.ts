@@ -1,122 +1,82 @@
 /**
- * Command-line parsing: argv -> a {@linkcode CliCommand}. Pure. Every bad
- * flag or value becomes a {@linkcode ConfigError} with one clear line naming
- * the flag, the value and what was expected.
+ * Command-line parsing: argv -> a {@linkcode CliCommand}, and the merge of a
+ * config file with the flags (flags win) into gateway options. Pure. Every
+ * bad flag or value becomes a {@linkcode ConfigError} with one clear line
+ * naming the flag, the value and what was expected.
  *
  * @module
  */
 
 import type { GatewayOptions, RouteOptions } from "../config/config.ts";
-import { parseHostPort } from "../config/config.ts";
-import { ConfigError } from "../errors.ts";
-import { parseFramingSpec } from "../framing/spec.ts";
+import { applyConfigFile } from "../config/config_file.ts";
 import {
-  LOG_FORMATS,
-  LOG_LEVELS,
-  type LogFormat,
-  type LogLevel,
-} from "../observability/log.ts";
+  type CliSettings,
+  convertValue,
+  defaultCliSettings,
+  EXPECTED,
+  type SettingDefinition,
+  SETTINGS,
+  type SettingTargets,
+} from "../config/settings.ts";
+import { ConfigError } from "../errors.ts";
+
+export { parseByteSize, parseDurationMs } from "../config/settings.ts";
 
 /** How the CLI prints events. */
 export interface LogSettings {
   /** `text` or `json`. */
-  format: LogFormat;
+  format: CliSettings["logFormat"];
   /** The lowest level printed. */
-  level: LogLevel;
+  level: CliSettings["logLevel"];
+}
+
+/** A flag given on the command line, with its converted value. */
+export interface GivenFlag {
+  /** The setting. */
+  setting: SettingDefinition;
+  /** The converted value. */
+  value: unknown;
 }
 
 /** What the command line asks for. */
 export type CliCommand =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "run"; options: GatewayOptions; log: LogSettings }
-  | { kind: "demo"; options: GatewayOptions; log: LogSettings };
+  | {
+    kind: "run" | "demo";
+    /** The `--config` file, if any. */
+    configPath: string | undefined;
+    /** The flags, in order. */
+    flags: GivenFlag[];
+  }
+  | {
+    kind: "ticket";
+    /** The route claim. */
+    route: string;
+    /** The optional target claim. */
+    target: string | undefined;
+    /** Lifetime in seconds. */
+    ttlSec: number;
+    /** Whether to add a random `jti`. */
+    withJti: boolean;
+    /** Where the secret comes from. */
+    secretFile: string | undefined;
+    /** Where the secret comes from. */
+    secretEnv: string | undefined;
+  }
+  | { kind: "replay"; file: string };
 
-/** A flag's value kind, for parsing and the help text. */
-type FlagKind =
-  | "address"
-  | "target"
-  | "framing"
-  | "seconds"
-  | "bytes"
-  | "choice";
-
-interface FlagDefinition {
-  kind: FlagKind;
-  help: string;
-  choices?: readonly string[];
+/** A fully built run configuration. */
+export interface RunConfig {
+  /** Gateway options. */
+  options: GatewayOptions;
+  /** CLI settings. */
+  cli: CliSettings;
 }
 
-/** Every flag taking a value. */
-const VALUE_FLAGS: Record<string, FlagDefinition> = {
-  "--listen": {
-    kind: "address",
-    help: "HOST:PORT to listen on (default 127.0.0.1:8080; IPv6 as [::1]:8080)",
-  },
-  "--target": {
-    kind: "target",
-    help: "backend HOST:PORT or unix:/path for the route at /",
-  },
-  "--framing": {
-    kind: "framing",
-    help: "framing SPEC for both directions (default u32be)",
-  },
-  "--framing-to-backend": {
-    kind: "framing",
-    help: "framing SPEC for browser -> backend",
-  },
-  "--framing-to-browser": {
-    kind: "framing",
-    help: "framing SPEC for backend -> browser",
-  },
-  "--ping-interval": {
-    kind: "seconds",
-    help: "WebSocket ping interval (default 20s; 0 = off)",
-  },
-  "--ping-timeout": {
-    kind: "seconds",
-    help: "unanswered ping deadline (default 20s)",
-  },
-  "--connect-timeout": {
-    kind: "seconds",
-    help: "backend connect timeout (default 10s)",
-  },
-  "--handshake-timeout": {
-    kind: "seconds",
-    help: "request head deadline (default 10s)",
-  },
-  "--idle-timeout": {
-    kind: "seconds",
-    help: "close idle sessions with 4001 (default 0 = off)",
-  },
-  "--max-lifetime": {
-    kind: "seconds",
-    help: "close sessions older than this with 4002 (default 0 = off)",
-  },
-  "--drain-timeout": {
-    kind: "seconds",
-    help: "graceful shutdown deadline (default 10s)",
-  },
-  "--buffer": {
-    kind: "bytes",
-    help: "high-water mark per direction per session (default 1m)",
-  },
-  "--log-format": {
-    kind: "choice",
-    choices: LOG_FORMATS,
-    help: "text or json (default text)",
-  },
-  "--log-level": {
-    kind: "choice",
-    choices: LOG_LEVELS,
-    help: "debug, info, warn or error (default info)",
-  },
-};
-
-const BOOLEAN_FLAGS: Record<string, string> = {
-  "--help": "print this help and exit",
-  "--version": "print the version and exit",
-};
+const SETTINGS_BY_FLAG = new Map(
+  SETTINGS.map((setting) => [setting.flag, setting]),
+);
 
 /**
  * The help text.
@@ -137,42 +97,55 @@ export function helpText(version: string): string {
     "",
     "Usage:",
     "  deno run --allow-net mod.ts --target HOST:PORT [options]",
-    "  deno run --allow-net mod.ts demo      gateway + built-in echo backend + demo page",
+    "  deno run --allow-net --allow-read mod.ts --config wsgate.jsonc [options]",
+    "  deno run --allow-net mod.ts demo            gateway + built-in echo backend + demo page",
+    "  deno run --allow-env mod.ts ticket --route /chat --ttl 60 --ticket-secret-env WSGATE_SECRET",
+    "  deno run --allow-read mod.ts replay FILE    print a session recording",
     "",
-    "Options:",
+    "Options (each has a config file twin, shown in brackets):",
   ];
-  for (const [flag, definition] of Object.entries(VALUE_FLAGS)) {
-    lines.push(
-      `  ${
-        (flag + " " + metavar(definition.kind)).padEnd(34)
-      }${definition.help}`,
-    );
-  }
-  for (const [flag, help] of Object.entries(BOOLEAN_FLAGS)) {
-    lines.push(`  ${flag.padEnd(34)}${help}`);
+  for (const setting of SETTINGS) {
+    const left = `${setting.flag} ${metavar(setting)}`;
+    lines.push(`  ${left.padEnd(36)}${setting.help} [${setting.key}]`);
   }
   lines.push(
+    `  ${"--config FILE".padEnd(36)}JSON/JSONC config file; flags override it`,
+    `  ${"--help".padEnd(36)}print this help and exit`,
+    `  ${"--version".padEnd(36)}print the version and exit`,
     "",
     "Durations are seconds, or take a unit: 500ms, 20s, 5m. Sizes take k or m.",
+    "Boolean flags take an optional =true/=false (e.g. --console=false).",
     "Framing SPECs: raw, lines[,crlf], varint, u8|u16|u24|u32|u64 + be|le",
     "  [,offset=N][,adjust=N][,whole][,max=BYTES][,text]  (see README).",
   );
   return lines.join("\n");
 }
 
-function metavar(kind: FlagKind): string {
-  switch (kind) {
+function metavar(setting: SettingDefinition): string {
+  switch (setting.kind) {
     case "address":
     case "target":
       return "HOST:PORT";
     case "framing":
       return "SPEC";
-    case "seconds":
-      return "SECONDS";
+    case "duration":
+      return "DURATION";
     case "bytes":
       return "BYTES";
+    case "count":
+      return "N";
+    case "workers":
+      return "N|auto";
     case "choice":
+      return setting.choices!.join("|");
+    case "list":
+      return "VALUE";
+    case "path":
+      return "PATH";
+    case "name":
       return "NAME";
+    case "flag":
+      return "";
   }
 }
 
@@ -192,183 +165,196 @@ function metavar(kind: FlagKind): string {
  * @returns The command.
  */
 export function parseArgs(argv: readonly string[]): CliCommand {
-  const values = new Map<string, string>();
-  let subcommand: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg in BOOLEAN_FLAGS) {
-      if (arg === "--help") return { kind: "help" };
-      if (arg === "--version") return { kind: "version" };
-      continue;
+  if (argv.includes("--help") || argv.includes("-h")) return { kind: "help" };
+  if (argv.includes("--version")) return { kind: "version" };
+  const first = argv[0];
+  if (first === "ticket") return parseTicketArgs(argv.slice(1));
+  if (first === "replay") {
+    if (argv.length !== 2 || argv[1]!.startsWith("-")) {
+      fail("replay: expected exactly one FILE (usage: replay FILE)");
     }
-    if (!arg.startsWith("-")) {
-      if (i === 0 && arg === "demo") {
-        subcommand = arg;
-        continue;
-      }
+    return { kind: "replay", file: argv[1]! };
+  }
+  const kind = first === "demo" ? "demo" : "run";
+  const flags: GivenFlag[] = [];
+  let configPath: string | undefined;
+  for (let i = kind === "demo" ? 1 : 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) {
       fail(`unexpected argument "${arg}" (expected flags; see --help)`);
     }
     const equals = arg.indexOf("=");
     const name = equals < 0 ? arg : arg.slice(0, equals);
-    if (!(name in VALUE_FLAGS)) {
+    let value: string | undefined = equals < 0
+      ? undefined
+      : arg.slice(equals + 1);
+    if (name === "--config") {
+      value ??= argv[++i];
+      if (value === undefined || value === "") {
+        fail("--config: missing value (expected a JSON or JSONC file path)");
+      }
+      configPath = value;
+      continue;
+    }
+    const setting = SETTINGS_BY_FLAG.get(name);
+    if (setting === undefined) {
       fail(`${name}: unknown flag (see --help for the list)`);
     }
-    let value: string | undefined;
-    if (equals >= 0) {
-      value = arg.slice(equals + 1);
-    } else {
-      value = argv[i + 1];
-      i++;
+    if (setting.kind === "flag") {
+      value ??= "true";
+    } else if (value === undefined) {
+      value = argv[++i];
       if (value === undefined) {
-        fail(
-          `${name}: missing value (expected ${
-            metavar(VALUE_FLAGS[name]!.kind)
-          })`,
-        );
+        fail(`${name}: missing value (expected ${EXPECTED[setting.kind]})`);
       }
     }
-    values.set(name, value);
-  }
-  const options: GatewayOptions = {};
-  const log: LogSettings = { format: "text", level: "info" };
-  const listen = values.get("--listen") ?? "127.0.0.1:8080";
-  try {
-    const { hostname, port } = parseHostPort(listen, "listen address");
-    options.hostname = hostname;
-    options.port = port;
-  } catch {
-    fail(
-      `--listen: invalid value "${listen}" (expected HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080)`,
-    );
-  }
-  for (
-    const flag of ["--framing", "--framing-to-backend", "--framing-to-browser"]
-  ) {
-    const spec = values.get(flag);
-    if (spec === undefined) continue;
     try {
-      parseFramingSpec(spec);
+      flags.push({ setting, value: convertValue(setting, value) });
     } catch (error) {
-      fail(`${flag}: invalid value "${spec}" (${(error as Error).message})`);
+      fail(`${name}: invalid value "${value}" (${(error as Error).message})`);
     }
   }
-  const seconds: [string, keyof GatewayOptions][] = [
-    ["--ping-interval", "pingIntervalMs"],
-    ["--ping-timeout", "pingTimeoutMs"],
-    ["--connect-timeout", "connectTimeoutMs"],
-    ["--handshake-timeout", "handshakeTimeoutMs"],
-    ["--idle-timeout", "idleTimeoutMs"],
-    ["--max-lifetime", "maxLifetimeMs"],
-    ["--drain-timeout", "drainTimeoutMs"],
-  ];
-  for (const [flag, key] of seconds) {
-    const text = values.get(flag);
-    if (text === undefined) continue;
-    const ms = parseDurationMs(text);
-    if (ms === undefined) {
-      fail(
-        `${flag}: invalid value "${text}" (expected a duration such as 20, 20s, 500ms or 5m)`,
-      );
+  return { kind, configPath, flags };
+}
+
+function parseTicketArgs(argv: readonly string[]): CliCommand {
+  let route: string | undefined;
+  let target: string | undefined;
+  let ttlSec = 60;
+  let withJti = false;
+  let secretFile: string | undefined;
+  let secretEnv: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    if (flag === "--jti") {
+      withJti = true;
+      continue;
     }
-    (options as Record<string, unknown>)[key] = ms;
-  }
-  const buffer = values.get("--buffer");
-  if (buffer !== undefined) {
-    const bytes = parseByteSize(buffer);
-    if (bytes === undefined || bytes === 0) {
-      fail(
-        `--buffer: invalid value "${buffer}" (expected a size such as 65536, 64k or 1m)`,
-      );
+    const value = argv[++i];
+    if (value === undefined) fail(`ticket ${flag}: missing value`);
+    switch (flag) {
+      case "--route":
+        if (!value.startsWith("/")) {
+          fail(
+            `ticket --route: invalid value "${value}" (expected a path such as /chat)`,
+          );
+        }
+        route = value;
+        break;
+      case "--target":
+        target = value;
+        break;
+      case "--ttl":
+        if (!/^[1-9]\d*$/.test(value)) {
+          fail(
+            `ticket --ttl: invalid value "${value}" (expected whole seconds, e.g. 60)`,
+          );
+        }
+        ttlSec = Number(value);
+        break;
+      case "--ticket-secret-file":
+        secretFile = value;
+        break;
+      case "--ticket-secret-env":
+        secretEnv = value;
+        break;
+      default:
+        fail(
+          `ticket ${flag}: unknown flag (expected --route, --target, --ttl, --jti, --ticket-secret-file, --ticket-secret-env)`,
+        );
     }
-    options.bufferBytes = bytes;
   }
-  for (
-    const [flag, field] of [["--log-format", "format"], [
-      "--log-level",
-      "level",
-    ]] as const
+  if (route === undefined) {
+    fail("ticket --route: missing (expected a path such as /chat)");
+  }
+  if (secretFile === undefined && secretEnv === undefined) {
+    secretEnv = "WSGATE_TICKET_SECRET";
+  }
+  return {
+    kind: "ticket",
+    route,
+    target,
+    ttlSec,
+    withJti,
+    secretFile,
+    secretEnv,
+  };
+}
+
+/**
+ * Builds gateway options from a config file (optional) and the flags; flags
+ * override the file. Throws `ConfigError` listing every problem.
+ *
+ * @example
+ * ```ts
+ * import { buildRunConfig, parseArgs } from "./args.ts";
+ * import assert from "node:assert/strict";
+ * const command = parseArgs(["--target", "127.0.0.1:9000", "--ping-interval", "5s"]);
+ * if (command.kind !== "run") throw new Error("unreachable");
+ * const { options } = buildRunConfig(command.flags, undefined, false);
+ * assert.equal(options.pingIntervalMs, 5000);
+ * assert.deepEqual(options.routes, [{ path: "/", target: "127.0.0.1:9000" }]);
+ * ```
+ *
+ * @param flags The command-line flags.
+ * @param file The parsed config file and its directory, if any.
+ * @param isDemo Whether the demo supplies the route (no --target needed).
+ * @returns The options and CLI settings.
+ */
+export function buildRunConfig(
+  flags: readonly GivenFlag[],
+  file: { json: unknown; baseDir: string } | undefined,
+  isDemo: boolean,
+): RunConfig {
+  const problems: string[] = [];
+  const targets: SettingTargets = {
+    options: { hostname: "127.0.0.1", port: 8080 },
+    route: {},
+    cli: defaultCliSettings(),
+    baseDir: file?.baseDir ?? ".",
+  };
+  if (file !== undefined) applyConfigFile(file.json, targets, problems);
+  const fileRoute = { ...targets.route };
+  targets.route = fileRoute;
+  targets.baseDir = ".";
+  for (const { setting, value } of flags) setting.apply(value, targets);
+  const { options, route, cli } = targets;
+  if (
+    options.tls !== undefined &&
+    (options.tls.certFile === "" || options.tls.keyFile === "")
   ) {
-    const text = values.get(flag);
-    if (text === undefined) continue;
-    const choices = VALUE_FLAGS[flag]!.choices!;
-    if (!choices.includes(text)) {
-      fail(
-        `${flag}: invalid value "${text}" (expected one of ${
-          choices.join(", ")
-        })`,
-      );
-    }
-    (log as unknown as Record<string, string>)[field] = text;
-  }
-  const target = values.get("--target");
-  if (subcommand === "demo") {
-    return { kind: "demo", options, log };
-  }
-  if (target === undefined) {
-    fail(
-      "--target: missing (expected HOST:PORT of the backend, e.g. --target 127.0.0.1:9000)",
+    problems.push(
+      "--cert/--key: both are needed to serve wss:// (expected --cert FILE --key FILE)",
     );
   }
-  const route: RouteOptions = { path: "/", target };
-  const framing = values.get("--framing");
-  if (framing !== undefined) route.framing = framing;
-  const toBackend = values.get("--framing-to-backend");
-  if (toBackend !== undefined) route.framingToBackend = toBackend;
-  const toBrowser = values.get("--framing-to-browser");
-  if (toBrowser !== undefined) route.framingToBrowser = toBrowser;
-  options.routes = [route];
-  return { kind: "run", options, log };
+  const routes: RouteOptions[] = options.routes ?? [];
+  if (route.target !== undefined) {
+    if (routes.some((existing) => existing.path === "/")) {
+      problems.push(
+        "--target: the config file already has a route at / (use one or the other)",
+      );
+    }
+    routes.unshift({ ...route, path: "/", target: route.target });
+  } else if (
+    route.framing !== undefined || route.framingToBackend !== undefined ||
+    route.framingToBrowser !== undefined
+  ) {
+    if (!isDemo) {
+      problems.push(
+        "--framing: applies to the --target route, but --target is missing",
+      );
+    }
+  }
+  if (routes.length === 0 && !isDemo) {
+    problems.push(
+      "--target: missing (expected HOST:PORT of the backend, e.g. --target 127.0.0.1:9000, or routes in --config)",
+    );
+  }
+  options.routes = routes;
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { options, cli };
 }
 
 function fail(line: string): never {
   throw new ConfigError([line]);
-}
-
-/**
- * Parses a duration: plain seconds, or a number with `ms`, `s`, `m` or `h`.
- *
- * @example
- * ```ts
- * import { parseDurationMs } from "./args.ts";
- * import assert from "node:assert/strict";
- * assert.deepEqual([parseDurationMs("20"), parseDurationMs("500ms"), parseDurationMs("x")], [20000, 500, undefined]);
- * ```
- *
- * @param text The duration text.
- * @returns Milliseconds, or undefined when invalid.
- */
-export function parseDurationMs(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (match === null) return undefined;
-  const value = Number(match[1]);
-  const unit = match[2] ?? "s";
-  const factor = unit === "ms"
-    ? 1
-    : unit === "s"
-    ? 1000
-    : unit === "m"
-    ? 60000
-    : 3600000;
-  return Math.round(value * factor);
-}
-
-/**
- * Parses a byte size: a whole number with an optional `k` or `m` suffix.
- *
- * @example
- * ```ts
- * import { parseByteSize } from "./args.ts";
- * import assert from "node:assert/strict";
- * assert.deepEqual([parseByteSize("64k"), parseByteSize("1m"), parseByteSize("x")], [65536, 1048576, undefined]);
- * ```
- *
- * @param text The size text.
- * @returns Bytes, or undefined when invalid.
- */
-export function parseByteSize(text: string): number | undefined {
-  const match = /^(\d+)([kKmM])?$/.exec(text.trim());
-  if (match === null) return undefined;
-  const unit = (match[2] ?? "").toLowerCase();
-  return Number(match[1]) *
-    (unit === "k" ? 1024 : unit === "m" ? 1024 * 1024 : 1);
 }

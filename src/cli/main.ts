@@ -1,19 +1,33 @@
 /**
- * The command-line entry: parses argv, starts the gateway (and for `demo` the
+ * The command-line entry: parses argv, loads the config file, starts the
+ * gateway (in worker threads when `--workers` > 1; for `demo` with the
  * built-in backend), prints one line when listening and event lines on
- * stderr, and handles SIGINT/SIGTERM with a graceful drain. The only module
- * that uses `console` and `Deno.exit`.
+ * stderr, reloads on SIGHUP (and on config changes with `--watch-config`),
+ * and drains on SIGINT/SIGTERM. Also the `ticket` and `replay` commands.
+ * The only module that uses `console` and `Deno.exit`.
  *
  * @module
  */
 
-import { helpText, type LogSettings, parseArgs } from "./args.ts";
+import {
+  buildRunConfig,
+  type CliCommand,
+  type GivenFlag,
+  helpText,
+  parseArgs,
+  type RunConfig,
+} from "./args.ts";
 import { ConfigError } from "../errors.ts";
-import { createGateway } from "../server/gateway.ts";
+import { createGateway, type Gateway } from "../server/gateway.ts";
 import { startDemoBackend } from "../demo/demo_backend.ts";
 import { formatEvent } from "../observability/log.ts";
 import type { GatewayOptions } from "../config/config.ts";
 import type { GatewayEvent } from "../observability/events.ts";
+import { parseJsonc } from "../config/jsonc.ts";
+import { importTicketKey, signTicket } from "../security/ticket.ts";
+import { replay } from "../observability/recording.ts";
+import { startWorkers } from "./workers.ts";
+import { startAdminServer } from "./admin_server.ts";
 
 /** The wsgate version. */
 export const VERSION = "0.1.0";
@@ -30,9 +44,8 @@ export const VERSION = "0.1.0";
  * @returns The process exit status.
  */
 export async function runCli(args: readonly string[]): Promise<number> {
-  let command;
   try {
-    command = parseArgs(args);
+    return await dispatch(args);
   } catch (error) {
     if (error instanceof ConfigError) {
       // deno-lint-ignore no-console
@@ -41,6 +54,10 @@ export async function runCli(args: readonly string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+async function dispatch(args: readonly string[]): Promise<number> {
+  const command: CliCommand = parseArgs(args);
   switch (command.kind) {
     case "help":
       // deno-lint-ignore no-console
@@ -50,78 +67,279 @@ export async function runCli(args: readonly string[]): Promise<number> {
       // deno-lint-ignore no-console
       console.log(`wsgate ${VERSION}`);
       return 0;
-    case "demo": {
-      const backend = startDemoBackend();
-      const options: GatewayOptions = {
-        ...command.options,
-        demoPage: true,
-        routes: [{ path: "/echo", target: `127.0.0.1:${backend.addr.port}` }],
-      };
-      try {
-        return await serve(options, command.log, true);
-      } finally {
-        await backend.close();
+    case "ticket":
+      return await printTicket(command);
+    case "replay":
+      // deno-lint-ignore no-console
+      console.log(replay(await Deno.readFile(command.file)).trimEnd());
+      return 0;
+    case "demo":
+    case "run": {
+      const load = () =>
+        loadRunConfig(
+          command.flags,
+          command.configPath,
+          command.kind === "demo",
+        );
+      const config = await load();
+      if (command.kind === "demo") {
+        const backend = startDemoBackend();
+        config.options.demoPage = true;
+        config.options.routes = [{
+          path: "/echo",
+          target: `127.0.0.1:${backend.addr.port}`,
+        }, ...(config.options.routes ?? [])];
+        try {
+          return await serve(config, undefined, true);
+        } finally {
+          await backend.close();
+        }
       }
+      return await serve(
+        config,
+        command.configPath === undefined ? undefined : load,
+        false,
+      );
     }
-    case "run":
-      return await serve(command.options, command.log, false);
   }
 }
 
-async function serve(
-  options: GatewayOptions,
-  log: LogSettings,
+/** Reads the config file (if any), the ticket secret, and merges flags. */
+async function loadRunConfig(
+  flags: readonly GivenFlag[],
+  configPath: string | undefined,
   isDemo: boolean,
+): Promise<RunConfig> {
+  let file: { json: unknown; baseDir: string } | undefined;
+  if (configPath !== undefined) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(configPath);
+    } catch (error) {
+      throw new ConfigError([
+        `--config: cannot read "${configPath}": ${(error as Error).message}`,
+      ]);
+    }
+    let json: unknown;
+    try {
+      json = parseJsonc(text);
+    } catch (error) {
+      throw new ConfigError([
+        `--config: ${configPath}: ${(error as Error).message}`,
+      ]);
+    }
+    const slash = configPath.lastIndexOf("/");
+    file = {
+      json,
+      baseDir: slash < 0 ? "." : configPath.slice(0, slash) || "/",
+    };
+  }
+  const config = buildRunConfig(flags, file, isDemo);
+  const secret = await readTicketSecret(
+    config.cli.ticketSecretFile,
+    config.cli.ticketSecretEnv,
+  );
+  if (secret !== undefined) config.options.ticketSecret = secret;
+  return config;
+}
+
+async function readTicketSecret(
+  file: string | undefined,
+  env: string | undefined,
+): Promise<string | undefined> {
+  if (file !== undefined) {
+    try {
+      return (await Deno.readTextFile(file)).trim();
+    } catch (error) {
+      throw new ConfigError([
+        `--ticket-secret-file: cannot read "${file}": ${
+          (error as Error).message
+        }`,
+      ]);
+    }
+  }
+  if (env !== undefined) {
+    const value = Deno.env.get(env);
+    if (value === undefined || value === "") {
+      throw new ConfigError([
+        `--ticket-secret-env: environment variable "${env}" is not set`,
+      ]);
+    }
+    return value;
+  }
+  return undefined;
+}
+
+async function printTicket(
+  command: Extract<CliCommand, { kind: "ticket" }>,
 ): Promise<number> {
-  const onEvent = (event: GatewayEvent) => {
-    const line = formatEvent(event, { format: log.format, level: log.level });
+  const secret = await readTicketSecret(command.secretFile, command.secretEnv);
+  const key = await importTicketKey(secret!);
+  const nowSec = Math.floor(Date.now() / 1000);
+  const ticket = await signTicket({
+    route: command.route,
+    exp: nowSec + command.ttlSec,
+    iat: nowSec,
+    ...(command.target === undefined ? {} : { target: command.target }),
+    ...(command.withJti ? { jti: crypto.randomUUID() } : {}),
+  }, key);
+  // deno-lint-ignore no-console
+  console.log(ticket);
+  return 0;
+}
+
+function eventPrinter(config: RunConfig): (event: GatewayEvent) => void {
+  const { logFormat, logLevel } = config.cli;
+  return (event) => {
+    const line = formatEvent(event, { format: logFormat, level: logLevel });
     // deno-lint-ignore no-console
     if (line !== undefined) console.error(line);
   };
-  let gateway;
+}
+
+/** What serve() drives: one gateway here, or N workers. */
+interface Runner {
+  addr: Deno.NetAddr;
+  reload(options: GatewayOptions): Promise<void>;
+  renderMetrics(): string;
+  isDraining(): boolean;
+  close(): Promise<void>;
+}
+
+async function serve(
+  config: RunConfig,
+  reloadConfig: (() => Promise<RunConfig>) | undefined,
+  isDemo: boolean,
+): Promise<number> {
+  const onEvent = eventPrinter(config);
+  const workers = config.cli.workers === 0
+    ? navigator.hardwareConcurrency
+    : config.cli.workers;
+  let runner: Runner;
   try {
-    gateway = createGateway({ ...options, onEvent });
+    runner = workers > 1
+      ? await startWorkers(config.options, workers, onEvent)
+      : await startSingle(config.options, onEvent);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      // deno-lint-ignore no-console
-      console.error(`wsgate: ${error.problems.join("\nwsgate: ")}`);
-      return 2;
-    }
-    throw error;
-  }
-  let addr;
-  try {
-    addr = await gateway.listen();
-  } catch (error) {
+    if (error instanceof ConfigError) throw error;
     // deno-lint-ignore no-console
     console.error(
-      `wsgate: --listen: cannot listen on ${options.hostname}:${options.port}: ${
+      `wsgate: --listen: cannot listen on ${config.options.hostname}:${config.options.port}: ${
         (error as Error).message
       }`,
     );
     return 1;
   }
+  const addr = runner.addr;
   const host = addr.hostname.includes(":")
     ? `[${addr.hostname}]`
     : addr.hostname;
+  const scheme = config.options.tls === undefined ? "ws" : "wss";
+  const admin = config.cli.adminListen === undefined
+    ? undefined
+    : startAdminServer(config.cli.adminListen, {
+      renderMetrics: () => runner.renderMetrics(),
+      isDraining: () => runner.isDraining(),
+    });
   // deno-lint-ignore no-console
   console.log(
-    `wsgate listening on ws://${host}:${addr.port}` +
-      (isDemo ? ` (demo page: http://${host}:${addr.port}/)` : ""),
+    `wsgate listening on ${scheme}://${host}:${addr.port}` +
+      (isDemo ? ` (demo page: http://${host}:${addr.port}/)` : "") +
+      (admin === undefined
+        ? ""
+        : ` (admin: http://${admin.addr.hostname}:${admin.addr.port}/metrics)`),
   );
+  const reload = async (why: string) => {
+    if (reloadConfig === undefined) {
+      onEvent({
+        type: "warning",
+        message: `${why}: nothing to reload (no --config file)`,
+      });
+      return;
+    }
+    try {
+      const next = await reloadConfig();
+      await runner.reload(next.options);
+      onEvent({ type: "warning", message: `${why}: configuration reloaded` });
+    } catch (error) {
+      const detail = error instanceof ConfigError
+        ? error.problems.join("; ")
+        : String(error);
+      onEvent({
+        type: "error",
+        message: `${why}: new configuration rejected; keeping the old one`,
+        detail,
+      });
+    }
+  };
   const stopped = Promise.withResolvers<void>();
   let signals = 0;
-  const onSignal = () => {
+  const onStop = () => {
     signals++;
     if (signals > 1) Deno.exit(1);
     stopped.resolve();
   };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  const onHangup = () => void reload("SIGHUP");
+  Deno.addSignalListener("SIGINT", onStop);
+  Deno.addSignalListener("SIGTERM", onStop);
+  Deno.addSignalListener("SIGHUP", onHangup);
+  const watcher = config.cli.watchConfig && reloadConfig !== undefined
+    ? watchConfigFile(Deno.args, () => reload("config file changed"))
+    : undefined;
   await stopped.promise;
   onEvent({ type: "warning", message: "shutting down: draining sessions" });
-  await gateway.close();
-  Deno.removeSignalListener("SIGINT", onSignal);
-  Deno.removeSignalListener("SIGTERM", onSignal);
+  watcher?.close();
+  await runner.close();
+  await admin?.close();
+  Deno.removeSignalListener("SIGINT", onStop);
+  Deno.removeSignalListener("SIGTERM", onStop);
+  Deno.removeSignalListener("SIGHUP", onHangup);
   return 0;
+}
+
+async function startSingle(
+  options: GatewayOptions,
+  onEvent: (event: GatewayEvent) => void,
+): Promise<Runner> {
+  const gateway: Gateway = createGateway({ ...options, onEvent });
+  const addr = await gateway.listen();
+  return {
+    addr,
+    reload: (next) => gateway.reload({ ...next, onEvent }),
+    renderMetrics: () => gateway.renderMetrics(),
+    isDraining: () => gateway.isDraining,
+    close: () => gateway.close(),
+  };
+}
+
+/** Watches the --config file named in argv; debounced. */
+function watchConfigFile(
+  argv: readonly string[],
+  onChange: () => void,
+): { close(): void } {
+  const index = argv.findIndex((arg) =>
+    arg === "--config" || arg.startsWith("--config=")
+  );
+  const arg = argv[index]!;
+  const path = arg.includes("=")
+    ? arg.slice(arg.indexOf("=") + 1)
+    : argv[index + 1]!;
+  const watcher = Deno.watchFs(path);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  (async () => {
+    try {
+      for await (const _event of watcher) {
+        clearTimeout(timer);
+        timer = setTimeout(onChange, 200);
+      }
+    } catch {
+      // Closed.
+    }
+  })();
+  return {
+    close() {
+      clearTimeout(timer);
+      watcher.close();
+    },
+  };
 }

@@ -152,6 +152,11 @@ export interface GatewayOptions {
   logTrafficBytes?: number;
   /** Set SO_REUSEPORT on the listener (several workers on one port). @default {false} */
   reusePort?: boolean;
+  /**
+   * Renders `/metrics` instead of the gateway's own metrics (workers use it
+   * to serve metrics summed across workers). @default {undefined}
+   */
+  metricsRenderer?: () => string;
   /** Receives every gateway event (logs). @default {undefined} */
   onEvent?: EventSink;
 }

@@ -191,11 +191,11 @@ export class LengthPrefixDecoder implements FrameDecoder {
         `Cannot decode frame as its u64 length field must be <= ${Number.MAX_SAFE_INTEGER}: current value is larger`,
       );
     }
-    const rest = length + this.#adjust;
+    const adjust = this.#adjust;
+    const rest = length + adjust;
     if (rest < 0) {
       throw new MalformedFrameError(
-        `Cannot decode frame as its length field must be >= ${-this
-          .#adjust}: current value is ${length}`,
+        `Cannot decode frame as its length field must be >= ${-adjust}: current value is ${length}`,
       );
     }
     const size = this.#max - this.#restLimit + rest;
@@ -240,7 +240,7 @@ export class LengthPrefixDecoder implements FrameDecoder {
       if (length < 0 || rest < 0 || rest > restLimit) this.#reject(length);
       const frameEnd = at + headerSize + rest;
       if (frameEnd > end) {
-        this.#startMessage(chunk, at, offset + rest);
+        this.#startMessage(chunk, at, rest);
         return;
       }
       if (whole) {
@@ -254,7 +254,7 @@ export class LengthPrefixDecoder implements FrameDecoder {
         }
         copyBytes(chunk, at, at + offset, slab, slabAt);
         copyBytes(chunk, at + headerSize, frameEnd, slab, slabAt + offset);
-        const next = slabAt + rest;
+        const next = slabAt + offset + rest;
         onMessage(slab.subarray(slabAt, next));
         slabAt = next;
       }
@@ -270,19 +270,20 @@ export class LengthPrefixDecoder implements FrameDecoder {
    * Starts a message for a frame at `chunk[at]` whose header is complete but
    * whose rest continues in later chunks.
    */
-  #startMessage(chunk: Uint8Array, at: number, keptLength: number): void {
+  #startMessage(chunk: Uint8Array, at: number, rest: number): void {
     const headerSize = this.#headerSize;
+    const offset = this.#offset;
     const end = chunk.length;
     let message: Uint8Array;
     if (this.#whole) {
-      message = new Uint8Array(headerSize + keptLength - this.#offset);
+      message = new Uint8Array(headerSize + rest);
       copyBytes(chunk, at, end, message, 0);
       this.#filled = end - at;
     } else {
-      message = new Uint8Array(keptLength);
-      copyBytes(chunk, at, at + this.#offset, message, 0);
-      copyBytes(chunk, at + headerSize, end, message, this.#offset);
-      this.#filled = this.#offset + end - at - headerSize;
+      message = new Uint8Array(offset + rest);
+      copyBytes(chunk, at, at + offset, message, 0);
+      copyBytes(chunk, at + headerSize, end, message, offset);
+      this.#filled = offset + end - at - headerSize;
     }
     this.#message = message;
   }

@@ -132,7 +132,8 @@ export class RawDecoder implements FrameDecoder {
 }
 
 /**
- * Encodes the `raw` framing: the frame is the message itself.
+ * Encodes the `raw` framing: the frame is the message itself (an empty
+ * message is an empty frame: nothing to write).
  *
  * @example Usage
  * ```ts

@@ -24,7 +24,9 @@
  * - `max=BYTES` (1 to 1024m, suffix `k` = 1024 or `m` = 1048576, case
  *   insensitive; default 16m): the largest message in either direction; for
  *   `lines` the line without its delimiter; for `whole` the whole frame.
- * - `text`: messages travel as WebSocket text messages.
+ * - `text`: messages travel as WebSocket text messages. The codecs do not
+ *   validate UTF-8 (the caller does); with `raw` the decoder keeps UTF-8
+ *   characters whole across chunks.
  * - `crlf` (`lines` only): lines end with `\r\n` both ways.
  *
  * Lexical rules: keywords are lower case; whitespace around tokens and around
@@ -58,7 +60,8 @@ export interface FramingSpecBase {
    */
   readonly maxFrameBytes: number;
   /**
-   * Whether messages travel as WebSocket text messages (`text`).
+   * Whether messages travel as WebSocket text messages (`text`). The codecs
+   * do not validate UTF-8; `raw` keeps characters whole across chunks.
    * @default {false}
    */
   readonly text: boolean;

@@ -63,6 +63,8 @@ export interface Gateway {
   readonly isDraining: boolean;
   /** The gateway's metrics. */
   readonly metrics: GatewayMetrics;
+  /** Renders this gateway's metrics in the Prometheus text format. */
+  renderMetrics(): string;
   /**
    * Replaces routes, tokens, origins and limits atomically. New sessions use
    * the new configuration; open sessions continue undisturbed. Rejects (and
@@ -125,7 +127,11 @@ interface SessionEntry {
  * @returns The gateway.
  */
 export function createGateway(options: GatewayOptions): Gateway {
-  return new GatewayServer(resolveOptions(options), options.onEvent);
+  return new GatewayServer(
+    resolveOptions(options),
+    options.onEvent,
+    options.metricsRenderer,
+  );
 }
 
 let nextSessionNumber = 0;
@@ -145,8 +151,15 @@ class GatewayServer implements Gateway {
   #lastCertCheckMs = 0;
   readonly metrics: GatewayMetrics = new GatewayMetrics();
 
-  constructor(config: ResolvedGatewayConfig, onEvent: EventSink | undefined) {
+  #metricsRenderer: (() => string) | undefined;
+
+  constructor(
+    config: ResolvedGatewayConfig,
+    onEvent: EventSink | undefined,
+    metricsRenderer: (() => string) | undefined,
+  ) {
     this.#onEvent = onEvent ?? (() => {});
+    this.#metricsRenderer = metricsRenderer;
     this.#generation = buildGeneration(config);
   }
 
@@ -442,7 +455,7 @@ class GatewayServer implements Gateway {
       isConsoleEnabled: config.console,
       routes: [...config.routes.keys()],
       renderMetrics: config.metricsOnGatewayPort
-        ? () => this.renderMetrics()
+        ? this.#metricsRenderer ?? (() => this.renderMetrics())
         : undefined,
       consoleStats: () => this.consoleStats(),
       staticFiles: generation.staticFiles,

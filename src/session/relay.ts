@@ -31,6 +31,8 @@ export interface DuplexSocket {
   write(bytes: Uint8Array): Promise<number>;
   /** Closes the socket. */
   close(): void;
+  /** Shuts down the write side (sends FIN), if supported. */
+  closeWrite?(): Promise<void>;
 }
 
 /** How a session ended; reported once through `onClose`. */
@@ -583,6 +585,24 @@ export class RelaySession {
     writer.flush();
   }
 
+  async #lingerBrowser(timeoutMs: number): Promise<void> {
+    const browser = this.#browser;
+    try {
+      await browser.closeWrite?.();
+    } catch {
+      return;
+    }
+    const discard = new Uint8Array(4096);
+    const deadline = this.#now() + timeoutMs;
+    const drain = async () => {
+      for (let reads = 0; reads < 100000; reads++) {
+        if (this.#now() >= deadline) return;
+        if (await browser.read(discard) === null) return;
+      }
+    };
+    await withTimeout(drain().catch(() => {}), timeoutMs);
+  }
+
   // ---- the single close path ---------------------------------------------
 
   #end(cause: EndCause): void {
@@ -614,13 +634,14 @@ export class RelaySession {
       this.#isCloseSent = true;
       this.#sendControl(Opcode.CLOSE, payload);
       await withTimeout(this.#toBrowser.drained(), timeoutMs);
-      if (!this.#isCloseReceived && !this.#toBrowser.hasFailed) {
-        await withTimeout(
-          this.#closeReceived.promise,
-          cause.isBrowserFaulty
-            ? Math.min(timeoutMs, FAULTY_CLOSE_WAIT_MS)
-            : timeoutMs,
-        );
+      if (cause.isBrowserFaulty && !this.#toBrowser.hasFailed) {
+        // The parser cannot read past the fault, so linger instead: send
+        // FIN after our close frame and discard input until the browser
+        // closes too. Closing at once could turn unread input into a reset
+        // that destroys the close frame before the browser reads it.
+        await this.#lingerBrowser(Math.min(timeoutMs, FAULTY_CLOSE_WAIT_MS));
+      } else if (!this.#isCloseReceived && !this.#toBrowser.hasFailed) {
+        await withTimeout(this.#closeReceived.promise, timeoutMs);
       }
     }
     this.#isCloseSent = true;

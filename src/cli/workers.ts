@@ -1,0 +1,170 @@
+/**
+ * Several gateways in worker threads, each accepting on the same port with
+ * SO_REUSEPORT (Linux spreads connections across them). The main thread
+ * prints their events, sums their metrics, and forwards reloads and the
+ * shutdown.
+ *
+ * @module
+ */
+
+import type { GatewayOptions } from "../config/config.ts";
+import { ConfigError } from "../errors.ts";
+import type { GatewayEvent } from "../observability/events.ts";
+import {
+  mergeSnapshots,
+  type MetricsSnapshot,
+  renderPrometheus,
+} from "../observability/metrics.ts";
+
+/** Messages from a worker. */
+export type WorkerReport =
+  | { type: "listening"; hostname: string; port: number }
+  | { type: "failed"; message: string; problems?: string[] }
+  | { type: "event"; event: GatewayEvent }
+  | { type: "snapshot"; snapshot: MetricsSnapshot; isDraining: boolean }
+  | { type: "reloaded"; problems?: string[] }
+  | { type: "closed" };
+
+/** Messages to a worker. */
+export type WorkerCommand =
+  | { type: "start"; options: GatewayOptions }
+  | { type: "reload"; options: GatewayOptions }
+  | { type: "metrics"; text: string }
+  | { type: "close" };
+
+/** The running workers, driven like one gateway. */
+export interface WorkerPool {
+  /** The shared address. */
+  addr: Deno.NetAddr;
+  /** Reloads every worker; rejects with the first worker's problems. */
+  reload(options: GatewayOptions): Promise<void>;
+  /** Metrics summed across workers. */
+  renderMetrics(): string;
+  /** Whether the workers are draining. */
+  isDraining(): boolean;
+  /** Drains and stops every worker. */
+  close(): Promise<void>;
+}
+
+interface WorkerHandle {
+  worker: Worker;
+  snapshot: MetricsSnapshot;
+  next(type: WorkerReport["type"]): Promise<WorkerReport>;
+}
+
+function spawn(onEvent: (event: GatewayEvent) => void): WorkerHandle {
+  const worker = new Worker(new URL("./worker_main.ts", import.meta.url), {
+    type: "module",
+  });
+  const waiting = new Map<string, ((report: WorkerReport) => void)[]>();
+  const handle: WorkerHandle = {
+    worker,
+    snapshot: [],
+    next(type) {
+      return new Promise((resolve) => {
+        const list = waiting.get(type) ?? [];
+        list.push(resolve);
+        waiting.set(type, list);
+      });
+    },
+  };
+  worker.onmessage = (message: MessageEvent<WorkerReport>) => {
+    const report = message.data;
+    if (report.type === "event") {
+      onEvent(report.event);
+      return;
+    }
+    if (report.type === "snapshot") {
+      handle.snapshot = report.snapshot;
+      return;
+    }
+    const key = report.type === "failed" ? "listening" : report.type;
+    const list = waiting.get(key) ?? [];
+    waiting.delete(key);
+    for (const resolve of list) resolve(report);
+  };
+  return handle;
+}
+
+function post(handle: WorkerHandle, command: WorkerCommand): void {
+  handle.worker.postMessage(command);
+}
+
+/**
+ * Starts `count` workers on one port; the first one picks the port when 0
+ * was asked for.
+ *
+ * @example
+ * ```ts ignore
+ * const pool = await startWorkers(options, 2, console.log);
+ * await pool.close();
+ * ```
+ *
+ * @param options The gateway options (without functions).
+ * @param count How many workers.
+ * @param onEvent Receives every worker's events.
+ * @returns The pool.
+ */
+export async function startWorkers(
+  options: GatewayOptions,
+  count: number,
+  onEvent: (event: GatewayEvent) => void,
+): Promise<WorkerPool> {
+  const handles: WorkerHandle[] = [];
+  let port = options.port ?? 8080;
+  let hostname = options.hostname ?? "127.0.0.1";
+  let isDraining = false;
+  for (let i = 0; i < count; i++) {
+    const handle = spawn(onEvent);
+    handles.push(handle);
+    const started = handle.next("listening");
+    post(handle, {
+      type: "start",
+      options: { ...options, port, reusePort: true },
+    });
+    const report = await started;
+    if (report.type === "failed") {
+      for (const other of handles) other.worker.terminate();
+      if (report.problems !== undefined) throw new ConfigError(report.problems);
+      throw new Error(report.message);
+    }
+    if (report.type === "listening") {
+      port = report.port;
+      hostname = report.hostname;
+    }
+  }
+  const render = () =>
+    renderPrometheus(mergeSnapshots(handles.map((handle) => handle.snapshot)));
+  const broadcast = setInterval(() => {
+    const text = render();
+    for (const handle of handles) post(handle, { type: "metrics", text });
+  }, 1000);
+  return {
+    addr: { transport: "tcp", hostname, port },
+    async reload(next) {
+      const reports = await Promise.all(handles.map((handle) => {
+        const done = handle.next("reloaded");
+        post(handle, { type: "reload", options: next });
+        return done;
+      }));
+      const failed = reports.find((report) =>
+        report.type === "reloaded" && report.problems !== undefined
+      );
+      if (failed !== undefined && failed.type === "reloaded") {
+        throw new ConfigError(failed.problems!);
+      }
+    },
+    renderMetrics: render,
+    isDraining: () => isDraining,
+    async close() {
+      isDraining = true;
+      clearInterval(broadcast);
+      await Promise.all(handles.map((handle) => {
+        const done = handle.next("closed");
+        post(handle, { type: "close" });
+        return done;
+      }));
+      for (const handle of handles) handle.worker.terminate();
+    },
+  };
+}

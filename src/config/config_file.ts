@@ -1,0 +1,305 @@
+/**
+ * The config file schema: a JSON (JSONC) object whose top-level keys are the
+ * twins of the CLI flags (see `cli/settings.ts`) plus `routes`. Converts a
+ * parsed file into gateway options, reporting every problem with its path,
+ * e.g. `routes[2].framing: ...`. Pure.
+ *
+ * @module
+ */
+
+import type { RouteOptions } from "./config.ts";
+import {
+  convertValue,
+  type SettingDefinition,
+  SETTINGS,
+  type SettingTargets,
+} from "./settings.ts";
+import { parseFramingSpec } from "../framing/spec.ts";
+
+/** The route keys of the config file and what they hold. */
+const ROUTE_KEYS: Record<string, string> = {
+  path: "the exact URL path, e.g. /vnc",
+  target: "HOST:PORT or unix:/path",
+  framing: "framing SPEC for both directions",
+  framingToBackend: "framing SPEC browser -> backend",
+  framingToBrowser: "framing SPEC backend -> browser",
+  subprotocols: "list of accepted Sec-WebSocket-Protocol values",
+  buffer: "high-water mark per direction, e.g. 256k",
+  maxMessage: "largest browser message, e.g. 1m",
+  heartbeat: '{ "interval": "30s", "hex": "00000000" }',
+  backendSilence: "close with 4000 after this long without backend data",
+  idleTimeout: "close with 4001 after this long without data",
+  maxLifetime: "close with 4002 at this age",
+  tokens: "websockify token file or directory",
+  dynamic: '{ "hosts": [...], "cidrs": [...], "ports": [...] }',
+  ticket: "true to require a signed ticket",
+  singleUseTickets: "true to refuse a reused ticket jti",
+  proxyProtocol: '"v1" or "v2"',
+  tls: 'true, or { "ca": FILE, "serverName": NAME }, for TLS to the backend',
+  record: "directory for session recordings",
+};
+
+const SETTINGS_BY_KEY = new Map(
+  SETTINGS.map((setting) => [setting.key, setting]),
+);
+
+/**
+ * Applies a parsed config file onto `targets`, pushing one line per problem.
+ *
+ * @example
+ * ```ts
+ * import { applyConfigFile } from "./config_file.ts";
+ * import { defaultCliSettings } from "./settings.ts";
+ * import assert from "node:assert/strict";
+ * const targets = { options: {}, route: {}, cli: defaultCliSettings(), baseDir: "/etc/wsgate" };
+ * const problems: string[] = [];
+ * applyConfigFile({ listen: "127.0.0.1:0", routes: [{ path: "/a", target: "127.0.0.1:1", framing: "u7" }] }, targets, problems);
+ * assert.match(problems[0]!, /^routes\[0\]\.framing: /);
+ * ```
+ *
+ * @param file The parsed file.
+ * @param targets Where settings land.
+ * @param problems Collects problems.
+ */
+export function applyConfigFile(
+  file: unknown,
+  targets: SettingTargets,
+  problems: string[],
+): void {
+  if (!isObject(file)) {
+    problems.push("config: must be a JSON object");
+    return;
+  }
+  for (const [key, value] of Object.entries(file)) {
+    if (key === "routes") continue;
+    const setting = SETTINGS_BY_KEY.get(key);
+    if (setting === undefined) {
+      problems.push(
+        `${key}: unknown setting (expected one of ${
+          [...SETTINGS_BY_KEY.keys(), "routes"].join(", ")
+        })`,
+      );
+      continue;
+    }
+    applySetting(setting, value, key, targets, problems);
+  }
+  if (file.routes === undefined) return;
+  if (!Array.isArray(file.routes)) {
+    problems.push("routes: must be a list of route objects");
+    return;
+  }
+  const routes = targets.options.routes ?? [];
+  file.routes.forEach((raw: unknown, index: number) => {
+    const route = convertRoute(
+      raw,
+      `routes[${index}]`,
+      targets.baseDir,
+      problems,
+    );
+    if (route !== undefined) routes.push(route);
+  });
+  targets.options.routes = routes;
+}
+
+/** Parses one setting value and applies it, or records the problem. */
+export function applySetting(
+  setting: SettingDefinition,
+  raw: unknown,
+  at: string,
+  targets: SettingTargets,
+  problems: string[],
+): void {
+  try {
+    setting.apply(convertValue(setting, raw), targets);
+  } catch (error) {
+    problems.push(
+      `${at}: invalid value ${JSON.stringify(raw)} (${
+        (error as Error).message
+      })`,
+    );
+  }
+}
+
+function convertRoute(
+  raw: unknown,
+  at: string,
+  baseDir: string,
+  problems: string[],
+): RouteOptions | undefined {
+  if (!isObject(raw)) {
+    problems.push(`${at}: must be an object`);
+    return undefined;
+  }
+  const before = problems.length;
+  const route: RouteOptions = { path: "" };
+  const text = (key: string): string | undefined => {
+    const value = raw[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== "string" || value === "") {
+      problems.push(`${at}.${key}: must be ${ROUTE_KEYS[key]}`);
+      return undefined;
+    }
+    return value;
+  };
+  const duration = (key: string, value: unknown): number | undefined =>
+    convertAt(at, key, "duration", value, problems) as number | undefined;
+  for (const key of Object.keys(raw)) {
+    if (!(key in ROUTE_KEYS)) {
+      problems.push(
+        `${at}.${key}: unknown route setting (expected one of ${
+          Object.keys(ROUTE_KEYS).join(", ")
+        })`,
+      );
+    }
+  }
+  const path = text("path");
+  if (path === undefined) {
+    if (raw.path === undefined) {
+      problems.push(`${at}.path: missing (expected ${ROUTE_KEYS.path})`);
+    }
+  } else route.path = path;
+  const target = text("target");
+  if (target !== undefined) route.target = target;
+  for (
+    const key of ["framing", "framingToBackend", "framingToBrowser"] as const
+  ) {
+    const spec = text(key);
+    if (spec === undefined) continue;
+    try {
+      parseFramingSpec(spec);
+      route[key] = spec;
+    } catch (error) {
+      problems.push(`${at}.${key}: ${(error as Error).message}`);
+    }
+  }
+  if (raw.subprotocols !== undefined) {
+    if (
+      Array.isArray(raw.subprotocols) &&
+      raw.subprotocols.every((item: unknown) => typeof item === "string")
+    ) {
+      route.subprotocols = raw.subprotocols as string[];
+    } else {problems.push(
+        `${at}.subprotocols: must be ${ROUTE_KEYS.subprotocols}`,
+      );}
+  }
+  if (raw.buffer !== undefined) {
+    const value = convertAt(at, "buffer", "bytes", raw.buffer, problems);
+    if (value !== undefined) route.bufferBytes = value as number;
+  }
+  if (raw.maxMessage !== undefined) {
+    const value = convertAt(
+      at,
+      "maxMessage",
+      "bytes",
+      raw.maxMessage,
+      problems,
+    );
+    if (value !== undefined) route.maxMessageBytes = value as number;
+  }
+  if (raw.heartbeat !== undefined) {
+    const heartbeat = raw.heartbeat;
+    if (!isObject(heartbeat)) {
+      problems.push(`${at}.heartbeat: must be ${ROUTE_KEYS.heartbeat}`);
+    } else {
+      const interval = duration("heartbeat.interval", heartbeat.interval);
+      if (interval !== undefined) route.backendHeartbeatMs = interval;
+      if (heartbeat.hex !== undefined) {
+        if (typeof heartbeat.hex === "string") {
+          route.backendHeartbeatHex = heartbeat.hex;
+        } else problems.push(`${at}.heartbeat.hex: must be a hex string`);
+      }
+    }
+  }
+  const durations = [
+    ["backendSilence", "backendSilenceMs"],
+    ["idleTimeout", "idleTimeoutMs"],
+    ["maxLifetime", "maxLifetimeMs"],
+  ] as const;
+  for (const [key, field] of durations) {
+    if (raw[key] === undefined) continue;
+    const value = duration(key, raw[key]);
+    if (value !== undefined) route[field] = value;
+  }
+  const tokens = text("tokens");
+  if (tokens !== undefined) route.tokens = resolvePath(baseDir, tokens);
+  if (raw.dynamic !== undefined) {
+    const dynamic = raw.dynamic;
+    if (!isObject(dynamic)) {
+      problems.push(`${at}.dynamic: must be ${ROUTE_KEYS.dynamic}`);
+    } else {
+      route.dynamic = {
+        ...(dynamic.hosts === undefined
+          ? {}
+          : { hosts: dynamic.hosts as string[] }),
+        ...(dynamic.cidrs === undefined
+          ? {}
+          : { cidrs: dynamic.cidrs as string[] }),
+        ...(dynamic.ports === undefined
+          ? {}
+          : { ports: dynamic.ports as string[] }),
+      };
+    }
+  }
+  for (const key of ["ticket", "singleUseTickets"] as const) {
+    if (raw[key] === undefined) continue;
+    if (typeof raw[key] !== "boolean") {
+      problems.push(`${at}.${key}: must be true or false`);
+    } else if (key === "ticket") route.requireTicket = raw[key];
+    else route.singleUseTickets = raw[key];
+  }
+  if (raw.proxyProtocol !== undefined) {
+    if (raw.proxyProtocol === "v1" || raw.proxyProtocol === "v2") {
+      route.proxyProtocol = raw.proxyProtocol;
+    } else {problems.push(
+        `${at}.proxyProtocol: must be ${ROUTE_KEYS.proxyProtocol}`,
+      );}
+  }
+  if (raw.tls !== undefined) {
+    const tls = raw.tls;
+    if (typeof tls === "boolean") route.backendTls = tls;
+    else if (isObject(tls)) {
+      route.backendTls = {
+        ...(typeof tls.ca === "string"
+          ? { caFile: resolvePath(baseDir, tls.ca) }
+          : {}),
+        ...(typeof tls.serverName === "string"
+          ? { serverName: tls.serverName }
+          : {}),
+      };
+    } else problems.push(`${at}.tls: must be ${ROUTE_KEYS.tls}`);
+  }
+  const record = text("record");
+  if (record !== undefined) route.recordDir = resolvePath(baseDir, record);
+  return problems.length > before ? undefined : route;
+}
+
+function convertAt(
+  at: string,
+  key: string,
+  kind: "duration" | "bytes",
+  value: unknown,
+  problems: string[],
+): unknown {
+  try {
+    return convertValue(
+      { flag: "", key, kind, help: "", apply: () => {} },
+      value,
+    );
+  } catch (error) {
+    problems.push(
+      `${at}.${key}: invalid value ${JSON.stringify(value)} (${
+        (error as Error).message
+      })`,
+    );
+    return undefined;
+  }
+}
+
+function resolvePath(baseDir: string, path: string): string {
+  return path.startsWith("/") ? path : `${baseDir}/${path}`;
+}
+
+// deno-lint-ignore no-explicit-any
+function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,400 @@
+import assert from "node:assert/strict";
+import {
+  type ByteSink,
+  SocketWriter,
+} from "../../src/session/socket_writer.ts";
+
+/** One write call seen by a {@linkcode ManualSink}. */
+interface WriteCall {
+  /** The array the writer passed (by reference). */
+  bytes: Uint8Array;
+  /** A copy taken when the call was made. */
+  copy: Uint8Array;
+  /** Completes the call, reporting `count` bytes written. */
+  complete(count?: number): void;
+  /** Fails the call. */
+  fail(error: unknown): void;
+}
+
+/** A sink whose every write waits until the test completes it. */
+class ManualSink implements ByteSink {
+  calls: WriteCall[] = [];
+  written: number[] = [];
+  #taken = 0;
+  #waiters: (() => void)[] = [];
+
+  write(bytes: Uint8Array): Promise<number> {
+    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    const copy = bytes.slice();
+    this.calls.push({
+      bytes,
+      copy,
+      complete: (count = bytes.length) => {
+        this.written.push(...copy.subarray(0, count));
+        resolve(count);
+      },
+      fail: reject,
+    });
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter();
+    return promise;
+  }
+
+  /** Resolves with the next write call not yet taken. */
+  async nextCall(): Promise<WriteCall> {
+    for (let i = 0; i < 1000 && this.calls.length <= this.#taken; i++) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+    const call = this.calls[this.#taken++];
+    assert.ok(call !== undefined, "no write call arrived");
+    return call;
+  }
+}
+
+/** A sink that completes at once, at most `maxPerWrite` bytes per call. */
+class ImmediateSink implements ByteSink {
+  calls: Uint8Array[] = [];
+  references: Uint8Array[] = [];
+  written: Uint8Array[] = [];
+  #maxPerWrite: number;
+
+  constructor(maxPerWrite = Infinity) {
+    this.#maxPerWrite = maxPerWrite;
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    const count = Math.min(bytes.length, this.#maxPerWrite);
+    this.references.push(bytes);
+    this.calls.push(bytes.slice());
+    this.written.push(bytes.slice(0, count));
+    return Promise.resolve(count);
+  }
+
+  get all(): Uint8Array {
+    return concat(this.written);
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+function filled(length: number, value: number): Uint8Array {
+  return new Uint8Array(length).fill(value);
+}
+
+/** Tracks whether a promise has settled. */
+function track(promise: Promise<void>): { isDone: () => boolean } {
+  let done = false;
+  promise.then(() => done = true);
+  return { isDone: () => done };
+}
+
+Deno.test("SocketWriter batches small pieces into one socket write", async () => {
+  const sink = new ImmediateSink();
+  const writer = new SocketWriter(sink);
+  assert.equal(writer.append(new Uint8Array([1])), false);
+  assert.equal(writer.append(new Uint8Array([2, 3])), false);
+  assert.equal(writer.append(new Uint8Array([4])), false);
+  assert.equal(writer.pendingBytes, 4);
+  writer.flush();
+  await writer.drained();
+  assert.deepEqual(sink.calls, [new Uint8Array([1, 2, 3, 4])]);
+  assert.equal(writer.pendingBytes, 0);
+});
+
+Deno.test("SocketWriter queues a piece of at least copyThresholdBytes by reference", async () => {
+  const sink = new ImmediateSink();
+  const writer = new SocketWriter(sink, { copyThresholdBytes: 100 });
+  const large = filled(100, 7);
+  assert.equal(writer.append(filled(99, 1)), false);
+  assert.equal(writer.append(large), true);
+  await writer.drained();
+  assert.equal(sink.references.length, 2);
+  assert.equal(sink.references[1], large);
+});
+
+Deno.test("SocketWriter keeps the order of copied and by-reference pieces", async () => {
+  const sink = new ImmediateSink();
+  const writer = new SocketWriter(sink, { copyThresholdBytes: 16 });
+  const a = filled(3, 0xa);
+  const l1 = filled(20, 0x1);
+  const b = filled(4, 0xb);
+  const c = filled(5, 0xc);
+  const l2 = filled(30, 0x2);
+  const d = filled(1, 0xd);
+  for (const piece of [a, l1, b, c, l2, d]) writer.append(piece);
+  writer.flush();
+  await writer.drained();
+  assert.deepEqual(sink.calls, [a, l1, concat([b, c]), l2, d]);
+  assert.equal(sink.references[1], l1);
+  assert.equal(sink.references[3], l2);
+});
+
+Deno.test("SocketWriter keeps the order of pieces appended while a write is in flight", async () => {
+  const sink = new ManualSink();
+  const writer = new SocketWriter(sink, { copyThresholdBytes: 16 });
+  const a = filled(5, 0xa);
+  const large = filled(20, 0x1);
+  const b = filled(3, 0xb);
+  const c = filled(2, 0xc);
+  writer.append(a);
+  writer.flush();
+  const first = await sink.nextCall();
+  assert.deepEqual(first.copy, a);
+  writer.append(large);
+  writer.append(b);
+  writer.append(c);
+  writer.flush(); // Already writing: must not start a second loop.
+  assert.deepEqual(first.bytes, a, "in-flight bytes were overwritten");
+  first.complete();
+  const second = await sink.nextCall();
+  assert.equal(second.bytes, large);
+  second.complete();
+  const third = await sink.nextCall();
+  assert.deepEqual(third.copy, concat([b, c]));
+  third.complete();
+  await writer.drained();
+  assert.equal(sink.calls.length, 3);
+  assert.deepEqual(
+    new Uint8Array(sink.written),
+    concat([a, large, b, c]),
+  );
+});
+
+Deno.test("SocketWriter never overwrites an in-flight batch while appends grow the batch", async () => {
+  const sink = new ManualSink();
+  const writer = new SocketWriter(sink, { copyThresholdBytes: 16384 });
+  const first = filled(1000, 0x11);
+  writer.append(first);
+  writer.flush();
+  const call = await sink.nextCall();
+  const expected: Uint8Array[] = [first];
+  // Small pieces totalling more than the first batch buffer's capacity.
+  for (let i = 0; i < 40; i++) {
+    const piece = filled(500, 0x20 + i);
+    expected.push(piece);
+    writer.append(piece);
+  }
+  assert.deepEqual(call.bytes, first, "in-flight bytes were overwritten");
+  call.complete();
+  const total = 1000 + 40 * 500;
+  for (let guard = 0; guard < 100 && sink.written.length < total; guard++) {
+    (await sink.nextCall()).complete();
+  }
+  await writer.drained();
+  assert.deepEqual(new Uint8Array(sink.written), concat(expected));
+});
+
+Deno.test("SocketWriter finishes partial writes from a sink that writes 1 byte at a time", async () => {
+  const sink = new ImmediateSink(1);
+  const writer = new SocketWriter(sink, { copyThresholdBytes: 64 });
+  const pieces = [
+    filled(10, 1),
+    filled(100, 2),
+    filled(3, 3),
+    filled(64, 4),
+    filled(1, 5),
+  ];
+  for (const piece of pieces) writer.append(piece);
+  writer.flush();
+  await writer.drained();
+  const total = pieces.reduce((sum, p) => sum + p.length, 0);
+  assert.deepEqual(sink.all, concat(pieces));
+  assert.equal(sink.calls.length, total);
+  assert.equal(writer.pendingBytes, 0);
+});
+
+Deno.test("SocketWriter counts the unwritten rest of a partial write as pending", async () => {
+  const sink = new ManualSink();
+  const writer = new SocketWriter(sink, { copyThresholdBytes: 16 });
+  writer.append(filled(100, 9));
+  writer.flush();
+  const first = await sink.nextCall();
+  assert.equal(writer.pendingBytes, 100);
+  first.complete(30);
+  const rest = await sink.nextCall();
+  assert.equal(rest.bytes.length, 70);
+  assert.equal(writer.pendingBytes, 70);
+  rest.complete();
+  await writer.drained();
+  assert.equal(writer.pendingBytes, 0);
+  assert.deepEqual(new Uint8Array(sink.written), filled(100, 9));
+});
+
+Deno.test("SocketWriter reports high water and resolves belowLowWater only at the low-water mark", async () => {
+  const sink = new ManualSink();
+  const writer = new SocketWriter(sink, {
+    highWaterBytes: 100,
+    lowWaterBytes: 25,
+    copyThresholdBytes: 16,
+  });
+  for (let i = 0; i < 4; i++) writer.append(filled(40, i));
+  assert.equal(writer.pendingBytes, 160);
+  assert.equal(writer.isAboveHighWater, true);
+  const belowLow = track(writer.belowLowWater());
+  const drained = track(writer.drained()); // Also starts writing.
+  const pendingAtCall: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const call = await sink.nextCall();
+    pendingAtCall.push(writer.pendingBytes);
+    assert.equal(belowLow.isDone(), false, `resolved early before call ${i}`);
+    call.complete();
+  }
+  await writer.belowLowWater();
+  await writer.drained();
+  assert.equal(belowLow.isDone(), true);
+  assert.equal(drained.isDone(), true);
+  assert.equal(writer.isAboveHighWater, false);
+  assert.deepEqual(pendingAtCall, [160, 120, 80, 40]);
+});
+
+Deno.test("SocketWriter resolves belowLowWater once pending bytes reach the low-water mark exactly", async () => {
+  const sink = new ManualSink();
+  const writer = new SocketWriter(sink, {
+    highWaterBytes: 100,
+    copyThresholdBytes: 1,
+  });
+  // Default lowWaterBytes is highWaterBytes / 4 = 25.
+  writer.append(filled(101, 1));
+  writer.append(filled(25, 2));
+  assert.equal(writer.isAboveHighWater, true);
+  const belowLow = track(writer.belowLowWater());
+  writer.flush();
+  const first = await sink.nextCall();
+  assert.equal(belowLow.isDone(), false);
+  first.complete();
+  const second = await sink.nextCall();
+  assert.equal(writer.pendingBytes, 25);
+  assert.equal(belowLow.isDone(), true);
+  second.complete();
+  await writer.drained();
+});
+
+Deno.test("SocketWriter belowLowWater and drained resolve at once when nothing is pending", async () => {
+  const writer = new SocketWriter(new ManualSink());
+  await writer.belowLowWater();
+  await writer.drained();
+  assert.equal(writer.isAboveHighWater, false);
+});
+
+Deno.test("SocketWriter.drained starts writing what was appended but not flushed", async () => {
+  const sink = new ImmediateSink();
+  const writer = new SocketWriter(sink);
+  writer.append(new Uint8Array([1, 2]));
+  assert.equal(sink.calls.length, 0);
+  await writer.drained();
+  assert.deepEqual(sink.calls, [new Uint8Array([1, 2])]);
+});
+
+Deno.test("SocketWriter reports a failed write once, drops later writes and releases waiters", async () => {
+  const sink = new ManualSink();
+  const errors: unknown[] = [];
+  const writer = new SocketWriter(sink, {
+    highWaterBytes: 10,
+    copyThresholdBytes: 4,
+    onError: (error) => errors.push(error),
+  });
+  writer.append(filled(8, 1));
+  writer.append(filled(8, 2));
+  const belowLow = writer.belowLowWater();
+  const drained = writer.drained();
+  const call = await sink.nextCall();
+  const failure = new Deno.errors.BrokenPipe("gone");
+  call.fail(failure);
+  await belowLow;
+  await drained;
+  assert.deepEqual(errors, [failure]);
+  assert.equal(writer.hasFailed, true);
+  assert.equal(writer.failure, failure);
+  assert.equal(writer.pendingBytes, 0);
+  assert.equal(writer.append(filled(8, 3)), false);
+  assert.equal(writer.append(new Uint8Array([1])), false);
+  writer.flush();
+  await writer.drained();
+  await writer.belowLowWater();
+  assert.equal(sink.calls.length, 1);
+  assert.equal(errors.length, 1);
+});
+
+Deno.test("SocketWriter reports a sink that rejects at once", async () => {
+  const errors: unknown[] = [];
+  const writer = new SocketWriter({
+    write: () => Promise.reject(new Deno.errors.ConnectionReset("reset")),
+  }, { onError: (error) => errors.push(error) });
+  writer.append(new Uint8Array([1]));
+  await writer.drained();
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof Deno.errors.ConnectionReset);
+});
+
+Deno.test("SocketWriter.abandon drops pending bytes and releases waiters without reporting", async () => {
+  const sink = new ManualSink();
+  const errors: unknown[] = [];
+  const writer = new SocketWriter(sink, {
+    highWaterBytes: 4,
+    onError: (error) => errors.push(error),
+  });
+  writer.append(filled(10, 1));
+  const drained = writer.drained();
+  const belowLow = writer.belowLowWater();
+  const call = await sink.nextCall();
+  writer.abandon();
+  await drained;
+  await belowLow;
+  assert.equal(writer.pendingBytes, 0);
+  assert.equal(writer.hasFailed, true);
+  assert.equal(writer.append(new Uint8Array([1])), false);
+  call.complete();
+  assert.deepEqual(errors, []);
+});
+
+Deno.test("SocketWriter.reserve and commit write straight into the batch", async () => {
+  const sink = new ImmediateSink();
+  const writer = new SocketWriter(sink);
+  writer.append(new Uint8Array([1]));
+  const { buffer, offset } = writer.reserve(3);
+  assert.ok(buffer.length - offset >= 3);
+  buffer.set([2, 3, 4], offset);
+  writer.commit(3);
+  assert.equal(writer.pendingBytes, 4);
+  await writer.drained();
+  assert.deepEqual(sink.calls, [new Uint8Array([1, 2, 3, 4])]);
+});
+
+Deno.test("SocketWriter reuses its batch buffer once drained and trim releases it when idle", async () => {
+  const sink = new ManualSink();
+  const writer = new SocketWriter(sink);
+  assert.equal(writer.bufferCapacity, 0);
+  let capacity = 0;
+  for (let round = 0; round < 50; round++) {
+    writer.append(filled(1000, round));
+    writer.flush();
+    (await sink.nextCall()).complete();
+    await writer.drained();
+    if (round === 0) capacity = writer.bufferCapacity;
+    assert.equal(writer.bufferCapacity, capacity, `round ${round}`);
+  }
+  assert.ok(capacity > 0);
+  writer.append(new Uint8Array([1]));
+  writer.trim(); // Pending bytes: the buffer stays.
+  assert.equal(writer.bufferCapacity, capacity);
+  writer.flush();
+  (await sink.nextCall()).complete();
+  await writer.drained();
+  writer.trim();
+  assert.equal(writer.bufferCapacity, 0);
+  writer.append(new Uint8Array([2]));
+  writer.flush();
+  (await sink.nextCall()).complete();
+  await writer.drained();
+  assert.equal(sink.written.length, 50 * 1000 + 2);
+  assert.deepEqual(sink.written.slice(-2), [1, 2]);
+});

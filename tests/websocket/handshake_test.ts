@@ -1,0 +1,299 @@
+import assert from "node:assert/strict";
+import {
+  checkUpgradeHeaders,
+  computeAcceptKey,
+  encodeHttpResponse,
+  isUpgradeRequest,
+  type ParseHeadResult,
+  parseRequestHead,
+  type RequestHead,
+  selectSubprotocol,
+  STATUS_TEXT,
+} from "../../src/websocket/handshake.ts";
+
+const ENCODER = new TextEncoder();
+const RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+
+function parse(text: string, maxHeadBytes = 8192): ParseHeadResult {
+  return parseRequestHead(ENCODER.encode(text), maxHeadBytes);
+}
+
+function parseHead(text: string, maxHeadBytes = 8192): RequestHead {
+  const result = parse(text, maxHeadBytes);
+  assert.equal(result.kind, "head", JSON.stringify(result));
+  if (result.kind !== "head") throw new Error("unreachable");
+  return result.head;
+}
+
+function refusalStatus(result: ParseHeadResult): number | undefined {
+  return result.kind === "refused" ? result.refusal.status : undefined;
+}
+
+function upgradeHeaders(
+  overrides: Record<string, string | undefined> = {},
+): Map<string, string> {
+  const base: Record<string, string | undefined> = {
+    host: "example.com",
+    upgrade: "websocket",
+    connection: "Upgrade",
+    "sec-websocket-key": RFC_KEY,
+    "sec-websocket-version": "13",
+    ...overrides,
+  };
+  const headers = new Map<string, string>();
+  for (const [name, value] of Object.entries(base)) {
+    if (value !== undefined) headers.set(name, value);
+  }
+  return headers;
+}
+
+Deno.test("computeAcceptKey gives the RFC 6455 sample accept value", async () => {
+  assert.equal(
+    await computeAcceptKey(RFC_KEY),
+    "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+  );
+});
+
+Deno.test("parseRequestHead parses a complete WebSocket request head", () => {
+  const text = "GET /chat?token=a%20b&x=1 HTTP/1.1\r\n" +
+    "Host: server.example.com\r\n" +
+    "Upgrade: websocket\r\n" +
+    "Connection: Upgrade\r\n" +
+    `Sec-WebSocket-Key: ${RFC_KEY}\r\n` +
+    "Sec-WebSocket-Version:13\r\n" +
+    "X-Repeated: a\r\n" +
+    "x-repeated: b\r\n" +
+    "\r\n";
+  const head = parseHead(text);
+  assert.equal(head.method, "GET");
+  assert.equal(head.target, "/chat?token=a%20b&x=1");
+  assert.equal(head.path, "/chat");
+  assert.equal(head.query.get("token"), "a b");
+  assert.equal(head.query.get("x"), "1");
+  assert.equal(head.headers.get("host"), "server.example.com");
+  assert.equal(head.headers.get("sec-websocket-key"), RFC_KEY);
+  assert.equal(head.headers.get("sec-websocket-version"), "13");
+  assert.equal(head.headers.get("x-repeated"), "a, b");
+  assert.equal(head.headLength, ENCODER.encode(text).length);
+});
+
+Deno.test("parseRequestHead reports the head length when bytes follow the head", () => {
+  const headText = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  const bytes = new Uint8Array([...ENCODER.encode(headText), 0x81, 0x85, 1]);
+  const result = parseRequestHead(bytes, 8192);
+  assert.equal(result.kind, "head");
+  if (result.kind === "head") {
+    assert.equal(result.head.headLength, headText.length);
+  }
+});
+
+Deno.test("parseRequestHead percent-decodes the path", () => {
+  assert.equal(parseHead("GET /a%20b/%C3%A9 HTTP/1.1\r\n\r\n").path, "/a b/é");
+});
+
+Deno.test("parseRequestHead accepts HTTP/1.0 and a head without headers", () => {
+  const head = parseHead("GET / HTTP/1.0\r\n\r\n");
+  assert.equal(head.headers.size, 0);
+});
+
+Deno.test("parseRequestHead returns incomplete until the empty line arrives", async (t) => {
+  const text = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  for (let length = 0; length < text.length; length++) {
+    await t.step(`${length} bytes`, () => {
+      assert.deepEqual(parse(text.slice(0, length)), { kind: "incomplete" });
+    });
+  }
+  await t.step("all bytes", () => {
+    assert.equal(parse(text).kind, "head");
+  });
+});
+
+Deno.test("parseRequestHead refuses a head over maxHeadBytes with 431", async (t) => {
+  const text = "GET / HTTP/1.1\r\nHost: h\r\nX-Pad: " + "p".repeat(100) +
+    "\r\n\r\n";
+  const length = ENCODER.encode(text).length;
+  await t.step("a head of exactly maxHeadBytes is accepted", () => {
+    assert.equal(parse(text, length).kind, "head");
+  });
+  await t.step("a complete head one byte over the limit", () => {
+    assert.equal(refusalStatus(parse(text, length - 1)), 431);
+  });
+  await t.step("an unfinished head that already fills the limit", () => {
+    assert.equal(refusalStatus(parse(text.slice(0, 64), 64)), 431);
+    assert.equal(refusalStatus(parse(text.slice(0, 80), 64)), 431);
+  });
+  await t.step("an unfinished head below the limit is incomplete", () => {
+    assert.equal(parse(text.slice(0, 63), 64).kind, "incomplete");
+  });
+});
+
+Deno.test("parseRequestHead refuses malformed heads with 400", async (t) => {
+  const cases: [string, string][] = [
+    ["a request line with two parts", "GET /\r\n\r\n"],
+    ["a request line with four parts", "GET / x HTTP/1.1\r\n\r\n"],
+    ["a double space in the request line", "GET  / HTTP/1.1\r\n\r\n"],
+    ["a lower-case version", "GET / http/1.1\r\n\r\n"],
+    ["HTTP/2.0", "GET / HTTP/2.0\r\n\r\n"],
+    ["a method with a separator", "G(T / HTTP/1.1\r\n\r\n"],
+    ["an empty method", " / HTTP/1.1\r\n\r\n"],
+    ["an absolute-form target", "GET http://h/ HTTP/1.1\r\n\r\n"],
+    ["an asterisk target", "GET * HTTP/1.1\r\n\r\n"],
+    ["a header line without a colon", "GET / HTTP/1.1\r\nHost\r\n\r\n"],
+    ["an empty header name", "GET / HTTP/1.1\r\n: value\r\n\r\n"],
+    ["a space before the colon", "GET / HTTP/1.1\r\nHost : h\r\n\r\n"],
+    ["a folded header line", "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"],
+    ["a bad percent escape in the path", "GET /%zz HTTP/1.1\r\n\r\n"],
+    ["a percent escape of invalid UTF-8", "GET /%ff HTTP/1.1\r\n\r\n"],
+  ];
+  for (const [name, text] of cases) {
+    await t.step(name, () => {
+      assert.equal(refusalStatus(parse(text)), 400);
+    });
+  }
+});
+
+Deno.test("parseRequestHead refuses HTTP/1.2 and later 1.x versions with 505", () => {
+  assert.equal(refusalStatus(parse("GET / HTTP/1.2\r\n\r\n")), 505);
+});
+
+Deno.test("isUpgradeRequest recognises Upgrade: websocket in any case", async (t) => {
+  const cases: [string | undefined, boolean][] = [
+    ["websocket", true],
+    ["WebSocket", true],
+    ["WEBSOCKET", true],
+    ["h2c", false],
+    ["", false],
+    [undefined, false],
+  ];
+  for (const [value, expected] of cases) {
+    await t.step(`${JSON.stringify(value)} -> ${expected}`, () => {
+      const headers = new Map<string, string>();
+      if (value !== undefined) headers.set("upgrade", value);
+      assert.equal(isUpgradeRequest(headers), expected);
+    });
+  }
+});
+
+Deno.test("checkUpgradeHeaders returns the key for a valid request", () => {
+  assert.deepEqual(checkUpgradeHeaders("GET", upgradeHeaders()), {
+    key: RFC_KEY,
+  });
+  assert.deepEqual(
+    checkUpgradeHeaders(
+      "GET",
+      upgradeHeaders({ connection: "keep-alive, UPGRADE" }),
+    ),
+    { key: RFC_KEY },
+  );
+});
+
+Deno.test("checkUpgradeHeaders refuses a method other than GET with 405", () => {
+  const refusal = checkUpgradeHeaders("POST", upgradeHeaders());
+  assert.ok(!("key" in refusal));
+  assert.equal(refusal.status, 405);
+  assert.equal(refusal.headers?.allow, "GET");
+});
+
+Deno.test("checkUpgradeHeaders refuses a bad Sec-WebSocket-Version with 426", async (t) => {
+  for (const version of ["8", "12", "14", "", undefined]) {
+    await t.step(`version ${JSON.stringify(version)}`, () => {
+      const refusal = checkUpgradeHeaders(
+        "GET",
+        upgradeHeaders({ "sec-websocket-version": version }),
+      );
+      assert.ok(!("key" in refusal));
+      assert.equal(refusal.status, 426);
+      assert.equal(refusal.headers?.["sec-websocket-version"], "13");
+    });
+  }
+});
+
+Deno.test("checkUpgradeHeaders refuses missing or invalid headers with 400", async (t) => {
+  const cases: [string, Record<string, string | undefined>][] = [
+    ["no Connection header", { connection: undefined }],
+    ["Connection without upgrade", { connection: "keep-alive" }],
+    ["Connection: upgraded", { connection: "upgraded" }],
+    ["no Host header", { host: undefined }],
+    ["no Sec-WebSocket-Key", { "sec-websocket-key": undefined }],
+    ["an empty key", { "sec-websocket-key": "" }],
+    ["a key of 15 bytes", { "sec-websocket-key": "dGhlIHNhbXBsZSBub25j" }],
+    ["a key of 17 bytes", {
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ0A",
+    }],
+    ["a key with a non-base64 character", {
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZ!==",
+    }],
+  ];
+  for (const [name, overrides] of cases) {
+    await t.step(name, () => {
+      const refusal = checkUpgradeHeaders("GET", upgradeHeaders(overrides));
+      assert.ok(!("key" in refusal));
+      assert.equal(refusal.status, 400);
+    });
+  }
+});
+
+Deno.test("selectSubprotocol picks the client's first accepted offer", async (t) => {
+  const cases: [string | undefined, string[], string | undefined | null][] = [
+    [undefined, ["a"], undefined],
+    ["", ["a"], undefined],
+    ["  ", ["a"], undefined],
+    [undefined, [], undefined],
+    ["a", ["a"], "a"],
+    ["a, b", ["b", "a"], "a"],
+    ["x,b", ["a", "b"], "b"],
+    ["  b  ,a", ["a", "b"], "b"],
+    ["x", ["a"], null],
+    ["x, y", [], null],
+    ["A", ["a"], null],
+  ];
+  for (const [offered, accepted, expected] of cases) {
+    await t.step(
+      `${JSON.stringify(offered)} with ${JSON.stringify(accepted)} -> ${
+        JSON.stringify(expected)
+      }`,
+      () => {
+        assert.equal(selectSubprotocol(offered, accepted), expected);
+      },
+    );
+  }
+});
+
+Deno.test("encodeHttpResponse writes status line, headers, length and body", async (t) => {
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  await t.step("with a text body", () => {
+    assert.equal(
+      decode(
+        encodeHttpResponse(426, { "sec-websocket-version": "13" }, "no\n"),
+      ),
+      "HTTP/1.1 426 Upgrade Required\r\n" +
+        "sec-websocket-version: 13\r\n" +
+        "content-length: 3\r\n" +
+        "connection: close\r\n\r\n" +
+        "no\n",
+    );
+  });
+  await t.step("with a byte body", () => {
+    const bytes = encodeHttpResponse(200, {}, new Uint8Array([0, 255]));
+    assert.deepEqual([...bytes.subarray(-2)], [0, 255]);
+    assert.ok(decode(bytes).includes("content-length: 2\r\n"));
+  });
+  await t.step("HEAD keeps the length and omits the body", () => {
+    assert.equal(
+      decode(encodeHttpResponse(200, {}, "hello", true)),
+      "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\n",
+    );
+  });
+  await t.step("an unknown status gets the phrase Unknown", () => {
+    assert.ok(
+      decode(encodeHttpResponse(599, {})).startsWith(
+        "HTTP/1.1 599 Unknown\r\n",
+      ),
+    );
+  });
+  await t.step("every refusal status has a reason phrase", () => {
+    for (const status of [400, 404, 405, 426, 431, 503, 505]) {
+      assert.equal(typeof STATUS_TEXT[status], "string");
+    }
+  });
+});

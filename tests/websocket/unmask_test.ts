@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { unmaskInPlace } from "../../src/websocket/unmask.ts";
+
+const MASKS: readonly Uint8Array[] = [
+  new Uint8Array([0x12, 0x34, 0x56, 0x78]),
+  new Uint8Array([0xff, 0x00, 0x80, 0x01]),
+  new Uint8Array([0, 0, 0, 0]),
+];
+
+/** The byte-wise reference: RFC 6455 section 5.3, transformed-octet-i. */
+function referenceUnmask(
+  bytes: Uint8Array,
+  mask: Uint8Array,
+  phase: number,
+): Uint8Array {
+  const out = bytes.slice();
+  for (let i = 0; i < out.length; i++) {
+    out[i] = out[i]! ^ mask[(i + phase) % 4]!;
+  }
+  return out;
+}
+
+function patterned(length: number, salt: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = (i * 31 + salt * 7 + 3) & 0xff;
+  return bytes;
+}
+
+/**
+ * Runs unmaskInPlace on a view at `byteOffset` inside a larger buffer and
+ * checks the view against the reference and the guard bytes around it.
+ */
+function checkCase(
+  length: number,
+  byteOffset: number,
+  phase: number,
+  mask: Uint8Array,
+): void {
+  const guard = 8;
+  const backing = new Uint8Array(byteOffset + length + guard).fill(0xa5);
+  const view = backing.subarray(byteOffset, byteOffset + length);
+  const input = patterned(length, byteOffset + phase);
+  view.set(input);
+  unmaskInPlace(view, mask, phase);
+  const expected = referenceUnmask(input, mask, phase);
+  assert.deepEqual(
+    view,
+    expected,
+    `length ${length}, byteOffset ${byteOffset}, phase ${phase}, mask ${[
+      ...mask,
+    ]}`,
+  );
+  for (let i = 0; i < byteOffset; i++) assert.equal(backing[i], 0xa5);
+  for (let i = byteOffset + length; i < backing.length; i++) {
+    assert.equal(backing[i], 0xa5, `guard byte ${i} after the view changed`);
+  }
+}
+
+Deno.test("unmaskInPlace matches the byte-wise reference for lengths 0 to 100 at every phase and byteOffset", () => {
+  for (const mask of MASKS) {
+    for (let phase = 0; phase < 4; phase++) {
+      for (let byteOffset = 0; byteOffset < 8; byteOffset++) {
+        for (let length = 0; length <= 100; length++) {
+          checkCase(length, byteOffset, phase, mask);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("unmaskInPlace matches the byte-wise reference for large payloads", async (t) => {
+  for (const length of [1023, 4096, 65535, 65536, 65537, 1 << 20]) {
+    await t.step(`length ${length}`, () => {
+      for (const byteOffset of [0, 1, 2, 3, 5]) {
+        for (let phase = 0; phase < 4; phase++) {
+          checkCase(length, byteOffset, phase, MASKS[0]!);
+        }
+      }
+    });
+  }
+});
+
+Deno.test("unmaskInPlace twice restores the original bytes", () => {
+  const original = patterned(1000, 9);
+  const bytes = original.slice();
+  const mask = MASKS[1]!;
+  unmaskInPlace(bytes.subarray(3), mask, 2);
+  assert.notDeepEqual(bytes, original);
+  unmaskInPlace(bytes.subarray(3), mask, 2);
+  assert.deepEqual(bytes, original);
+});
+
+Deno.test("unmaskInPlace on consecutive pieces with running phases equals one call on the whole", () => {
+  const mask = MASKS[0]!;
+  const whole = patterned(300, 1);
+  const expected = referenceUnmask(whole, mask, 0);
+  const pieces = whole.slice();
+  // Cut points chosen so that pieces start at every phase and both below and
+  // above the word-wise threshold.
+  const cuts = [0, 1, 3, 6, 40, 41, 77, 150, 151, 300];
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const from = cuts[i]!;
+    unmaskInPlace(pieces.subarray(from, cuts[i + 1]!), mask, from & 3);
+  }
+  assert.deepEqual(pieces, expected);
+});
+
+Deno.test("unmaskInPlace on an empty view leaves its buffer unchanged", () => {
+  const backing = new Uint8Array([1, 2, 3, 4]);
+  unmaskInPlace(backing.subarray(2, 2), MASKS[0]!, 1);
+  assert.deepEqual(backing, new Uint8Array([1, 2, 3, 4]));
+});
