@@ -32,6 +32,8 @@
 export { createGateway, type Gateway } from "./src/server/gateway.ts";
 export type {
   BackendTarget,
+  BackendTlsOptions,
+  DynamicTargetOptions,
   GatewayOptions,
   RouteOptions,
 } from "./src/config/config.ts";
@@ -49,13 +51,19 @@ export {
 export {
   formatFramingSpec,
   type FramingSpec,
+  type FramingSpecBase,
   FramingSpecError,
+  type LengthFramingSpec,
+  type LengthWidth,
+  type LinesFramingSpec,
   maxMessageBytes,
   parseFramingSpec,
+  type RawFramingSpec,
+  type VarintFramingSpec,
 } from "./src/framing/spec.ts";
 
 // Close codes
-export { CloseCode } from "./src/session/close_codes.ts";
+export { CloseCode, type CloseDecision } from "./src/session/close_codes.ts";
 
 // Errors
 export {
@@ -66,10 +74,62 @@ export {
   MalformedFrameError,
   TruncatedFrameError,
   WebSocketProtocolError,
+  type WsgateErrorOptions,
 } from "./src/errors.ts";
+export { TicketError, type TicketErrorReason } from "./src/security/ticket.ts";
 
-// Events
-export type { EventSink, GatewayEvent } from "./src/observability/events.ts";
+// Tickets (for app servers that mint them)
+export {
+  importTicketKey,
+  ReplayCache,
+  type ReplayCacheOptions,
+  type ReplayCacheResult,
+  signTicket,
+  type TicketClaims,
+  verifyTicket,
+  type VerifyTicketOptions,
+} from "./src/security/ticket.ts";
+
+// Events and metrics
+export type {
+  BackendErrorEvent,
+  EventSink,
+  GatewayErrorEvent,
+  GatewayEvent,
+  GatewayWarningEvent,
+  HandshakeRefusedEvent,
+  ListeningEvent,
+  SessionCloseEvent,
+  SessionOpenEvent,
+  TrafficDirection,
+  TrafficEvent,
+} from "./src/observability/events.ts";
+export {
+  formatEvent,
+  type FormatEventOptions,
+  type LogFormat,
+  type LogLevel,
+} from "./src/observability/log.ts";
+export {
+  Counter,
+  CounterSeries,
+  GatewayMetrics,
+  type GatewayTotals,
+  Gauge,
+  GaugeSeries,
+  Histogram,
+  type HistogramMetricSnapshot,
+  type HistogramOptions,
+  HistogramSeries,
+  type HistogramSeriesSnapshot,
+  type LabelValues,
+  type MetricOptions,
+  type MetricSnapshot,
+  MetricsRegistry,
+  type MetricsSnapshot,
+  type ScalarMetricSnapshot,
+  type ScalarSeriesSnapshot,
+} from "./src/observability/metrics.ts";
 
 if (import.meta.main) {
   const { runCli } = await import("./src/cli/main.ts");
