@@ -15,6 +15,7 @@ import {
 } from "../framing/spec.ts";
 import type { EventSink } from "../observability/events.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
+import { createFrameEncoder } from "../framing/create_codec.ts";
 
 /** One route: a URL path mapped to one backend. */
 export interface RouteOptions {
@@ -502,6 +503,19 @@ function resolveRoute(
     checkPositive(problems, `${at}.maxMessageBytes`, route.maxMessageBytes);
   }
   const heartbeat = parseHex(backendHeartbeatHex);
+  if (
+    heartbeat !== undefined && backendHeartbeatMs > 0 && toBackend !== undefined
+  ) {
+    try {
+      createFrameEncoder(toBackend).frameLength(heartbeat);
+    } catch (error) {
+      problems.push(
+        `${at}.backendHeartbeatHex: the heartbeat message cannot be framed: ${
+          (error as Error).message
+        }`,
+      );
+    }
+  }
   if (heartbeat === undefined) {
     problems.push(
       `${at}.backendHeartbeatHex: must be an even number of hex digits: current value is ${

@@ -21,8 +21,10 @@ export type MessageSink = (message: Uint8Array) => void;
  * - `push` calls `onMessage` once per complete frame, in stream order,
  *   synchronously, before it returns.
  * - A message is a view into `chunk` when the frame lies inside `chunk`
- *   (no copy), or a freshly allocated array when it spans chunks. The caller
- *   must not overwrite `chunk` while it still uses a view of it.
+ *   (no copy), or a freshly allocated array when it spans chunks (codecs
+ *   that must reassemble a message, such as `offset=N` without `whole`,
+ *   return views of a buffer allocated per push). The caller must not
+ *   overwrite `chunk` while it still uses a view of it.
  * - A length is checked against the maximum before anything of that size is
  *   allocated or buffered: `FrameTooLargeError` (close 1009). Impossible
  *   headers raise `MalformedFrameError` (close 1002). After a throw the
@@ -39,7 +41,8 @@ export interface FrameDecoder {
   readonly pendingBytes: number;
   /**
    * Signals the end of the stream. Throws `TruncatedFrameError` when bytes of
-   * an incomplete frame are held. (`raw` never throws.)
+   * an incomplete frame are held. (`raw` throws only with `text`, when the
+   * stream ends inside a UTF-8 character.)
    */
   finish(): void;
 }

@@ -20,6 +20,7 @@ import {
   encodeClosePayload,
   parseClosePayload,
 } from "../websocket/close_frame.ts";
+import { ReadBuffer } from "./read_buffer.ts";
 import { SocketWriter } from "./socket_writer.ts";
 import { CloseCode, closeCodeForError } from "./close_codes.ts";
 
@@ -130,9 +131,7 @@ function sizeBucket(length: number): number {
   return bucket < SIZE_BUCKET_COUNT - 1 ? bucket : SIZE_BUCKET_COUNT - 1;
 }
 
-const MIN_READ_BYTES = 1024;
-const MAX_READ_BYTES = 256 * 1024;
-const COPY_THRESHOLD_BYTES = 16 * 1024;
+const COPY_THRESHOLD_BYTES = 128 * 1024;
 
 /** An end of the session, decided by whichever side ended first. */
 interface EndCause {
@@ -229,6 +228,9 @@ export class RelaySession {
     this.#parser = new WsFrameParser(this, {
       maxMessageBytes: options.maxMessageBytes,
       expectMasked: true,
+      // onMessage copies every message below the copy threshold, so those
+      // may live in the parser's reused scratch buffer.
+      scratchBytes: COPY_THRESHOLD_BYTES - 1,
     });
     this.#toBrowser = new SocketWriter(browser, {
       highWaterBytes: options.highWaterBytes,
@@ -398,13 +400,14 @@ export class RelaySession {
     if (now - this.#lastDataMs >= 5000) {
       this.#toBrowser.trim();
       this.#toBackend.trim();
+      this.#parser.trim();
     }
   }
 
   // ---- browser -> backend -------------------------------------------------
 
   async #pumpBrowserToBackend(): Promise<void> {
-    let buffer: Uint8Array = new Uint8Array(MIN_READ_BYTES);
+    const buffer = new ReadBuffer();
     try {
       const initial = this.#options.initialBrowserBytes;
       if (initial !== undefined && initial.length > 0) {
@@ -418,7 +421,8 @@ export class RelaySession {
           this.#isBrowserPaused = false;
           if (this.#isEnding && this.#isCloseReceived) break;
         }
-        const count = await this.#browser.read(buffer);
+        const bytes = buffer.bytes;
+        const count = await this.#browser.read(bytes);
         if (count === null) {
           this.#end({
             code: CloseCode.ABNORMAL,
@@ -432,9 +436,9 @@ export class RelaySession {
         this.#lastFromBrowserMs = this.#now();
         this.#pingSentAtMs = 0;
         this.#isBrowserReadRetained = false;
-        this.#parser.push(buffer.subarray(0, count));
+        this.#parser.push(bytes.subarray(0, count));
         this.#toBackend.flush();
-        buffer = nextReadBuffer(buffer, count, this.#isBrowserReadRetained);
+        buffer.afterRead(count, this.#isBrowserReadRetained);
       }
     } catch (error) {
       if (this.#isEnding && this.#isCloseSent) {
@@ -512,7 +516,7 @@ export class RelaySession {
   // ---- backend -> browser -------------------------------------------------
 
   async #pumpBackendToBrowser(): Promise<void> {
-    let buffer: Uint8Array = new Uint8Array(MIN_READ_BYTES);
+    const buffer = new ReadBuffer();
     const decoder = this.#options.decoder;
     const sendToBrowser = (message: Uint8Array) => this.#sendToBrowser(message);
     try {
@@ -521,7 +525,8 @@ export class RelaySession {
           await this.#toBrowser.belowLowWater();
           if (this.#isEnding) return;
         }
-        const count = await this.#backend.read(buffer);
+        const bytes = buffer.bytes;
+        const count = await this.#backend.read(bytes);
         if (this.#isEnding) return;
         if (count === null) {
           decoder.finish();
@@ -536,9 +541,9 @@ export class RelaySession {
         const now = this.#now();
         this.#lastFromBackendMs = now;
         this.#isBackendReadRetained = false;
-        decoder.push(buffer.subarray(0, count), sendToBrowser);
+        decoder.push(bytes.subarray(0, count), sendToBrowser);
         this.#toBrowser.flush();
-        buffer = nextReadBuffer(buffer, count, this.#isBackendReadRetained);
+        buffer.afterRead(count, this.#isBackendReadRetained);
       }
     } catch (error) {
       if (this.#isEnding) return;
@@ -661,22 +666,6 @@ export class RelaySession {
       durationMs: this.#now() - this.#openedAtMs,
     };
   }
-}
-
-/** Picks the buffer for the next read: grow when full, fresh when retained. */
-function nextReadBuffer(
-  buffer: Uint8Array,
-  count: number,
-  isRetained: boolean,
-): Uint8Array {
-  const size = buffer.length;
-  if (count === size && size < MAX_READ_BYTES) {
-    return new Uint8Array(size * 2);
-  }
-  if (count < size >>> 3 && size > MIN_READ_BYTES) {
-    return new Uint8Array(size >>> 1);
-  }
-  return isRetained ? new Uint8Array(size) : buffer;
 }
 
 function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {

@@ -62,6 +62,14 @@ export interface WsFrameParserOptions {
    * @default {true}
    */
   validateUtf8?: boolean;
+  /**
+   * A payload that spans chunks and is at most this many bytes is gathered
+   * in one reused scratch buffer instead of a fresh one; such a message is
+   * then only valid during `onMessage` (the caller copies it). 0 turns reuse
+   * off, so every message may be kept.
+   * @default {0}
+   */
+  scratchBytes?: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -112,6 +120,8 @@ export class WsFrameParser {
   #fragments: Uint8Array[] = [];
   #fragmentBytes = 0;
   #utf8: TextDecoder | null = null;
+  #scratchBytes: number;
+  #scratch: Uint8Array | null = null;
 
   /**
    * Constructs a new parser.
@@ -123,11 +133,18 @@ export class WsFrameParser {
       maxMessageBytes = 16 * 1024 * 1024,
       expectMasked = true,
       validateUtf8 = true,
+      scratchBytes = 0,
     } = options;
+    this.#scratchBytes = scratchBytes;
     this.#handler = handler;
     this.#maxMessageBytes = maxMessageBytes;
     this.#expectMasked = expectMasked;
     this.#validateUtf8 = validateUtf8;
+  }
+
+  /** Releases the scratch buffer when no frame is in progress (idle). */
+  trim(): void {
+    if (this.#payload === null) this.#scratch = null;
   }
 
   /** Bytes held for an incomplete frame or message. */
@@ -174,11 +191,24 @@ export class WsFrameParser {
       } else {
         // The payload spans chunks: its size was checked against the limit
         // in #readHeader, so allocating it once here is bounded.
-        this.#payload = new Uint8Array(payloadLength);
+        this.#payload = this.#spanningBuffer(payloadLength);
         this.#payloadFilled = 0;
         pos = this.#fillPayload(chunk, pos);
       }
     }
+  }
+
+  /** A buffer for a spanning payload: scratch when small enough. */
+  #spanningBuffer(length: number): Uint8Array {
+    if (length > this.#scratchBytes) return new Uint8Array(length);
+    if (this.#scratch === null || this.#scratch.length < length) {
+      // Start small and double: idle sessions keep little memory.
+      const doubled = 2 * (this.#scratch?.length ?? 512);
+      this.#scratch = new Uint8Array(
+        Math.min(this.#scratchBytes, Math.max(length, doubled)),
+      );
+    }
+    return this.#scratch.subarray(0, length);
   }
 
   #stashHeader(chunk: Uint8Array, from: number, to: number): void {
@@ -217,7 +247,7 @@ export class WsFrameParser {
       this.#deliverFrame(EMPTY);
       return pos;
     }
-    this.#payload = new Uint8Array(payloadLength);
+    this.#payload = this.#spanningBuffer(payloadLength);
     this.#payloadFilled = 0;
     return this.#fillPayload(chunk, pos);
   }
