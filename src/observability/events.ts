@@ -106,8 +106,10 @@ export interface TrafficEvent {
   sessionId: string;
   /** Which way the bytes went. */
   direction: TrafficDirection;
-  /** The message payload. Formatters cap how much of it they print. */
+  /** The message payload (possibly cut short). Formatters cap how much of it they print. */
   bytes: Uint8Array;
+  /** The full message size in bytes, when `bytes` was cut short. */
+  size?: number;
 }
 
 /** Something the operator should know about that did not stop anything. */

@@ -151,10 +151,11 @@ export function formatEvent(
   }
   let line = `${time} ${eventRank.toUpperCase().padEnd(5)} ${event.type}`;
   let dump = "";
+  const fullSize = event.type === "traffic" ? event.size : undefined;
   for (const [key, value] of Object.entries(event)) {
-    if (key === "type" || value === undefined) continue;
+    if (key === "type" || key === "size" || value === undefined) continue;
     if (value instanceof Uint8Array) {
-      line += ` size=${value.byteLength}`;
+      line += ` size=${fullSize ?? value.byteLength}`;
       dump = hexDump(value, trafficCapBytes);
     } else {
       line += ` ${key}=${formatTextValue(value)}`;
@@ -222,13 +223,15 @@ function formatJson(
   trafficCapBytes: number,
 ): string {
   const record: Record<string, unknown> = { time, level, event: event.type };
+  const fullSize = event.type === "traffic" ? event.size : undefined;
   for (const [key, value] of Object.entries(event)) {
-    if (key === "type" || value === undefined) continue;
+    if (key === "type" || key === "size" || value === undefined) continue;
     if (value instanceof Uint8Array) {
       const shown = value.subarray(0, Math.max(0, trafficCapBytes));
-      record.size = value.byteLength;
+      const size = fullSize ?? value.byteLength;
+      record.size = size;
       record.hex = shown.toHex();
-      record.truncated = shown.byteLength < value.byteLength;
+      record.truncated = shown.byteLength < size;
     } else {
       record[key] = value;
     }

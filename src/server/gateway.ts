@@ -145,6 +145,7 @@ class GatewayServer implements Gateway {
   #handshakes = new Set<PendingHandshake>();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #acceptLoops: Promise<void>[] = [];
+  #pendingHttp = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
   #isDraining = false;
   #certStamp = "";
@@ -245,13 +246,9 @@ class GatewayServer implements Gateway {
   }
 
   async #shutdown(): Promise<void> {
+    // Draining: new upgrades get 503 and /healthz answers 503 (so a load
+    // balancer moves on), while every open session flushes and closes 1001.
     this.#isDraining = true;
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
-    }
-    await Promise.all(this.#acceptLoops);
     for (const pending of this.#handshakes) closeQuietly(pending.conn);
     const ends = [...this.#sessions.keys()].map((session) =>
       session.close(CloseCode.GOING_AWAY, "gateway shutting down")
@@ -264,13 +261,29 @@ class GatewayServer implements Gateway {
       }),
     ]);
     clearTimeout(timer);
+    // Past the deadline: cut what is left.
+    await Promise.all(
+      [...this.#sessions.keys()].map((session) =>
+        session.abort(CloseCode.GOING_AWAY, "gateway shutting down")
+      ),
+    );
+    try {
+      this.#listener?.close();
+    } catch {
+      // Already closed.
+    }
+    await Promise.all(this.#acceptLoops);
+    for (const pending of this.#handshakes) closeQuietly(pending.conn);
+    await Promise.all(this.#pendingHttp);
     clearInterval(this.#sweepTimer);
   }
 
   async #accept(listener: Deno.Listener): Promise<void> {
     try {
       for await (const conn of listener) {
-        this.#handleConnection(conn);
+        const handling = this.#handleConnection(conn);
+        this.#pendingHttp.add(handling);
+        handling.finally(() => this.#pendingHttp.delete(handling));
       }
     } catch (error) {
       if (!this.#isDraining && listener === this.#listener) {
@@ -700,6 +713,7 @@ class GatewayServer implements Gateway {
             sessionId,
             direction,
             bytes: message.slice(0, trafficCap),
+            size: message.length,
           });
         }
       };
@@ -728,14 +742,17 @@ class GatewayServer implements Gateway {
         entry?.limits.release(client.ip);
         this.#recordTraffic(session, route.path);
         this.metrics.sessionClosed(route.path, summary.code);
-        recorder?.close();
-        this.#emitClose(
-          sessionId,
-          route.path,
-          client.text,
-          targetText,
-          summary,
-        );
+        const report = () =>
+          this.#emitClose(
+            sessionId,
+            route.path,
+            client.text,
+            targetText,
+            summary,
+          );
+        // The close is reported once the recording is complete on disk.
+        if (recorder === undefined) report();
+        else recorder.close().finally(report);
       },
     });
     this.#sessions.set(session, {
@@ -746,6 +763,10 @@ class GatewayServer implements Gateway {
       limits: generation.limits,
     });
     session.start();
+    // A session that finished its upgrade while the drain began.
+    if (this.#isDraining) {
+      session.close(CloseCode.GOING_AWAY, "gateway shutting down");
+    }
   }
 
   #emitClose(

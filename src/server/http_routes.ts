@@ -140,7 +140,11 @@ export async function respondToHttpRequest(
     );
   }
   if (context.staticFiles !== undefined) {
-    const result = await context.staticFiles.resolve(path);
+    // The static resolver decodes the path itself: hand it the raw target.
+    const question = head.target.indexOf("?");
+    const result = await context.staticFiles.resolve(
+      question < 0 ? head.target : head.target.slice(0, question),
+    );
     if (result.body instanceof Uint8Array) {
       return reply(result.status, result.headers, result.body);
     }

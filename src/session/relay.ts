@@ -323,6 +323,29 @@ export class RelaySession {
   }
 
   /**
+   * Ends the session at once without flushing (a drain deadline passed):
+   * closes both sockets; the close is reported with `code`.
+   * @param code The close code to report.
+   * @param reason The short reason.
+   * @returns The summary once ended.
+   */
+  abort(code: number, reason: string): Promise<SessionSummary> {
+    this.#end({
+      code,
+      reason,
+      detail: "aborted after the drain deadline",
+      initiator: "gateway",
+      isBrowserGone: true,
+      isBackendGone: true,
+    });
+    this.#toBrowser.abandon();
+    this.#toBackend.abandon();
+    closeQuietly(this.#browser);
+    closeQuietly(this.#backend);
+    return this.#ended.promise;
+  }
+
+  /**
    * Runs the liveness checks; called by the gateway's shared sweep.
    * @param now The current clock value in milliseconds.
    */
