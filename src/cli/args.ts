@@ -225,12 +225,14 @@ function parseTicketArgs(argv: readonly string[]): CliCommand {
   let secretFile: string | undefined;
   let secretEnv: string | undefined;
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    if (flag === "--jti") {
+    const arg = argv[i]!;
+    if (arg === "--jti") {
       withJti = true;
       continue;
     }
-    const value = argv[++i];
+    const equals = arg.indexOf("=");
+    const flag = equals < 0 ? arg : arg.slice(0, equals);
+    const value = equals < 0 ? argv[++i] : arg.slice(equals + 1);
     if (value === undefined) fail(`ticket ${flag}: missing value`);
     switch (flag) {
       case "--route":
@@ -314,6 +316,9 @@ export function buildRunConfig(
     baseDir: file?.baseDir ?? ".",
   };
   if (file !== undefined) applyConfigFile(file.json, targets, problems);
+  const hasFileTopLevelFraming = targets.route.framing !== undefined ||
+    targets.route.framingToBackend !== undefined ||
+    targets.route.framingToBrowser !== undefined;
   const fileRoute = { ...targets.route };
   targets.route = fileRoute;
   targets.baseDir = ".";
@@ -334,7 +339,8 @@ export function buildRunConfig(
         "--target: the config file already has a route at / (use one or the other)",
       );
     }
-    routes.unshift({ ...route, path: "/", target: route.target });
+    // Appended, so the file's routes keep their indices in messages.
+    routes.push({ ...route, path: "/", target: route.target });
   } else if (
     route.framing !== undefined || route.framingToBackend !== undefined ||
     route.framingToBrowser !== undefined

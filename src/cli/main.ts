@@ -69,10 +69,23 @@ async function dispatch(args: readonly string[]): Promise<number> {
       return 0;
     case "ticket":
       return await printTicket(command);
-    case "replay":
+    case "replay": {
+      let text: string;
+      try {
+        text = replay(await Deno.readFile(command.file)).trimEnd();
+      } catch (error) {
+        // deno-lint-ignore no-console
+        console.error(
+          `wsgate: replay: cannot read "${command.file}": ${
+            (error as Error).message
+          }`,
+        );
+        return 1;
+      }
       // deno-lint-ignore no-console
-      console.log(replay(await Deno.readFile(command.file)).trimEnd());
+      console.log(text);
       return 0;
+    }
     case "demo":
     case "run": {
       const load = () =>
@@ -241,14 +254,6 @@ async function serve(
       renderMetrics: () => runner.renderMetrics(),
       isDraining: () => runner.isDraining(),
     });
-  // deno-lint-ignore no-console
-  console.log(
-    `wsgate listening on ${scheme}://${host}:${addr.port}` +
-      (isDemo ? ` (demo page: http://${host}:${addr.port}/)` : "") +
-      (admin === undefined
-        ? ""
-        : ` (admin: http://${admin.addr.hostname}:${admin.addr.port}/metrics)`),
-  );
   const reload = async (why: string) => {
     if (reloadConfig === undefined) {
       onEvent({
@@ -283,6 +288,14 @@ async function serve(
   Deno.addSignalListener("SIGINT", onStop);
   Deno.addSignalListener("SIGTERM", onStop);
   Deno.addSignalListener("SIGHUP", onHangup);
+  // deno-lint-ignore no-console
+  console.log(
+    `wsgate listening on ${scheme}://${host}:${addr.port}` +
+      (isDemo ? ` (demo page: http://${host}:${addr.port}/)` : "") +
+      (admin === undefined
+        ? ""
+        : ` (admin: http://${admin.addr.hostname}:${admin.addr.port}/metrics)`),
+  );
   const watcher = config.cli.watchConfig && reloadConfig !== undefined
     ? watchConfigFile(Deno.args, () => reload("config file changed"))
     : undefined;

@@ -15,6 +15,8 @@ import {
   type SettingTargets,
 } from "./settings.ts";
 import { parseFramingSpec } from "../framing/spec.ts";
+import { parseTarget } from "./config.ts";
+import { compileBackendPolicy } from "../security/backend_policy.ts";
 
 /** The route keys of the config file and what they hold. */
 const ROUTE_KEYS: Record<string, string> = {
@@ -157,9 +159,22 @@ function convertRoute(
     if (raw.path === undefined) {
       problems.push(`${at}.path: missing (expected ${ROUTE_KEYS.path})`);
     }
+  } else if (!path.startsWith("/")) {
+    problems.push(
+      `${at}.path: must start with "/": current value is ${
+        JSON.stringify(path)
+      }`,
+    );
   } else route.path = path;
   const target = text("target");
-  if (target !== undefined) route.target = target;
+  if (target !== undefined) {
+    try {
+      parseTarget(target);
+      route.target = target;
+    } catch (error) {
+      problems.push(`${at}.target: ${(error as Error).message}`);
+    }
+  }
   for (
     const key of ["framing", "framingToBackend", "framingToBrowser"] as const
   ) {
@@ -201,6 +216,17 @@ function convertRoute(
     if (!isObject(heartbeat)) {
       problems.push(`${at}.heartbeat: must be ${ROUTE_KEYS.heartbeat}`);
     } else {
+      checkKeys(heartbeat, ["interval", "hex"], `${at}.heartbeat`, problems);
+      if (
+        typeof heartbeat.hex === "string" &&
+        !/^([0-9a-fA-F]{2}|\s)*$/.test(heartbeat.hex)
+      ) {
+        problems.push(
+          `${at}.heartbeat.hex: must be pairs of hex digits: current value is ${
+            JSON.stringify(heartbeat.hex)
+          }`,
+        );
+      }
       const interval = duration("heartbeat.interval", heartbeat.interval);
       if (interval !== undefined) route.backendHeartbeatMs = interval;
       if (heartbeat.hex !== undefined) {
@@ -226,7 +252,20 @@ function convertRoute(
     const dynamic = raw.dynamic;
     if (!isObject(dynamic)) {
       problems.push(`${at}.dynamic: must be ${ROUTE_KEYS.dynamic}`);
-    } else {
+    } else if (
+      checkKeys(
+        dynamic,
+        ["hosts", "cidrs", "ports"],
+        `${at}.dynamic`,
+        problems,
+      ) &&
+      checkLists(dynamic, `${at}.dynamic`, problems)
+    ) {
+      try {
+        compileBackendPolicy(dynamic);
+      } catch (error) {
+        problems.push(`${at}.dynamic: ${(error as Error).message}`);
+      }
       route.dynamic = {
         ...(dynamic.hosts === undefined
           ? {}
@@ -257,20 +296,72 @@ function convertRoute(
   if (raw.tls !== undefined) {
     const tls = raw.tls;
     if (typeof tls === "boolean") route.backendTls = tls;
-    else if (isObject(tls)) {
-      route.backendTls = {
-        ...(typeof tls.ca === "string"
-          ? { caFile: resolvePath(baseDir, tls.ca) }
-          : {}),
-        ...(typeof tls.serverName === "string"
-          ? { serverName: tls.serverName }
-          : {}),
-      };
-    } else problems.push(`${at}.tls: must be ${ROUTE_KEYS.tls}`);
+    else if (!isObject(tls)) {
+      problems.push(`${at}.tls: must be ${ROUTE_KEYS.tls}`);
+    } else if (checkKeys(tls, ["ca", "serverName"], `${at}.tls`, problems)) {
+      if (tls.ca !== undefined && typeof tls.ca !== "string") {
+        problems.push(`${at}.tls.ca: must be a file path`);
+      } else if (
+        tls.serverName !== undefined && typeof tls.serverName !== "string"
+      ) {
+        problems.push(`${at}.tls.serverName: must be a host name`);
+      } else {
+        route.backendTls = {
+          ...(typeof tls.ca === "string"
+            ? { caFile: resolvePath(baseDir, tls.ca) }
+            : {}),
+          ...(typeof tls.serverName === "string"
+            ? { serverName: tls.serverName }
+            : {}),
+        };
+      }
+    }
   }
   const record = text("record");
   if (record !== undefined) route.recordDir = resolvePath(baseDir, record);
   return problems.length > before ? undefined : route;
+}
+
+function checkKeys(
+  object: Record<string, unknown>,
+  allowed: readonly string[],
+  at: string,
+  problems: string[],
+): boolean {
+  let isClean = true;
+  for (const key of Object.keys(object)) {
+    if (!allowed.includes(key)) {
+      problems.push(
+        `${at}.${key}: unknown setting (expected one of ${allowed.join(", ")})`,
+      );
+      isClean = false;
+    }
+  }
+  return isClean;
+}
+
+function checkLists(
+  object: Record<string, unknown>,
+  at: string,
+  problems: string[],
+): boolean {
+  let isClean = true;
+  for (const [key, value] of Object.entries(object)) {
+    const isList = Array.isArray(value) &&
+      value.every((item) =>
+        typeof item === "string" ||
+        (key === "ports" && typeof item === "number")
+      );
+    if (!isList) {
+      problems.push(
+        `${at}.${key}: must be a list${
+          key === "ports" ? " of ports or ranges" : " of strings"
+        }`,
+      );
+      isClean = false;
+    }
+  }
+  return isClean;
 }
 
 function convertAt(
@@ -282,7 +373,14 @@ function convertAt(
 ): unknown {
   try {
     return convertValue(
-      { flag: "", key, kind, help: "", apply: () => {} },
+      {
+        flag: "",
+        key,
+        kind,
+        help: "",
+        min: kind === "bytes" ? 1 : 0,
+        apply: () => {},
+      },
       value,
     );
   } catch (error) {

@@ -89,6 +89,8 @@ export interface SettingDefinition {
   choices?: readonly string[];
   /** Whether the flag may repeat (lists). */
   isRepeatable?: boolean;
+  /** The smallest number accepted (bytes and count kinds). @default {0} */
+  min?: number;
   /** Stores a parsed value. */
   apply(value: unknown, targets: SettingTargets): void;
 }
@@ -130,8 +132,8 @@ export function convertValue(
       return text;
     case "path":
     case "name":
-      if (text === undefined || text === "") break;
-      return text;
+      if (typeof raw !== "string" || raw === "") break;
+      return raw;
     case "framing":
       if (text === undefined) break;
       parseFramingSpec(text);
@@ -144,10 +146,12 @@ export function convertValue(
     case "bytes": {
       const bytes = text === undefined ? undefined : parseByteSize(text);
       if (bytes === undefined) break;
+      checkMinimum(definition, bytes);
       return bytes;
     }
     case "count":
       if (text === undefined || !/^\d+$/.test(text)) break;
+      checkMinimum(definition, Number(text));
       return Number(text);
     case "workers":
       if (text === "auto") return 0;
@@ -173,6 +177,15 @@ export function convertValue(
       break;
   }
   throw new TypeError(`expected ${EXPECTED[kind]}`);
+}
+
+function checkMinimum(definition: SettingDefinition, value: number): void {
+  const min = definition.min ?? 0;
+  if (value < min) {
+    throw new RangeError(
+      `expected ${EXPECTED[definition.kind]}, at least ${min}`,
+    );
+  }
 }
 
 function resolvePath(baseDir: string, path: string): string {
@@ -285,6 +298,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
     flag: "--buffer",
     key: "buffer",
     kind: "bytes",
+    min: 1,
     help: "high-water mark per direction per session (default 1m)",
     apply(value, { options }) {
       options.bufferBytes = value as number;
@@ -294,6 +308,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
     flag: "--max-head",
     key: "maxHead",
     kind: "bytes",
+    min: 1,
     help: "largest request head, 431 beyond (default 8k)",
     apply(value, { options }) {
       options.maxHeadBytes = value as number;
@@ -303,6 +318,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
     flag: "--max-sessions",
     key: "maxSessions",
     kind: "count",
+    min: 1,
     help: "most open sessions, 503 beyond (default 10000)",
     apply(value, { options }) {
       options.maxSessions = value as number;

@@ -410,10 +410,9 @@ export async function verifyTicket(
       }`,
     );
   }
-  if (
-    (target !== undefined || claims.target !== undefined) &&
-    claims.target !== target
-  ) {
+  // A ticket without a target claim is good for any target of its route; a
+  // ticket with one is good only for that target.
+  if (claims.target !== undefined && claims.target !== target) {
     throw new TicketError(
       "wrong target",
       `expected ${JSON.stringify(target)}, ticket has ${

@@ -138,29 +138,6 @@ export class UpgradePolicy {
       entry.startsWith(TICKET_SUBPROTOCOL_PREFIX)
     );
     const protocols = offered.filter((entry) => entry !== ticketEntry);
-    if (route.requireTicket) {
-      const ticket = head.query.get("ticket") ??
-        ticketEntry?.slice(TICKET_SUBPROTOCOL_PREFIX.length);
-      if (ticket === undefined || ticket === "") {
-        return refuse(401, "Unauthorized", "ticket missing");
-      }
-      try {
-        await verifyTicket(ticket, this.#ticketKey!, {
-          route: route.path,
-          ...(route.target === undefined
-            ? {}
-            : { target: formatTarget(route.target) }),
-          ...(route.singleUseTickets
-            ? { replayCache: this.#replayCache, requireJti: true }
-            : {}),
-        });
-      } catch (error) {
-        const reason = error instanceof TicketError
-          ? error.reason
-          : String(error);
-        return refuse(401, "Unauthorized", `ticket refused: ${reason}`);
-      }
-    }
     const subprotocol = selectSubprotocol(
       protocols.length === 0 ? undefined : protocols.join(", "),
       route.subprotocols,
@@ -176,6 +153,27 @@ export class UpgradePolicy {
     }
     const target = await this.#resolveTarget(route, head);
     if ("refusal" in target) return { kind: "refuse", ...target };
+    if (route.requireTicket) {
+      const ticket = head.query.get("ticket") ??
+        ticketEntry?.slice(TICKET_SUBPROTOCOL_PREFIX.length);
+      if (ticket === undefined || ticket === "") {
+        return refuse(401, "Unauthorized", "ticket missing");
+      }
+      try {
+        await verifyTicket(ticket, this.#ticketKey!, {
+          route: route.path,
+          target: target.claimText,
+          ...(route.singleUseTickets
+            ? { replayCache: this.#replayCache, requireJti: true }
+            : {}),
+        });
+      } catch (error) {
+        const reason = error instanceof TicketError
+          ? `${error.reason}: ${error.message}`
+          : String(error);
+        return refuse(401, "Unauthorized", `ticket refused: ${reason}`);
+      }
+    }
     return {
       kind: "accept",
       route,
@@ -190,11 +188,12 @@ export class UpgradePolicy {
     route: ResolvedRoute,
     head: RequestHead,
   ): Promise<
-    | { target: BackendTarget; text: string }
+    | { target: BackendTarget; text: string; claimText: string }
     | { refusal: HttpRefusal; detail: string }
   > {
     if (route.target !== undefined) {
-      return { target: route.target, text: formatTarget(route.target) };
+      const text = formatTarget(route.target);
+      return { target: route.target, text, claimText: text };
     }
     const table = this.#tokens.get(route.path);
     if (table !== undefined) {
@@ -206,7 +205,8 @@ export class UpgradePolicy {
           detail: `unknown token ${JSON.stringify(token.slice(0, 64))}`,
         };
       }
-      return { target, text: formatTarget(target) };
+      const text = formatTarget(target);
+      return { target, text, claimText: text };
     }
     const policy = this.#dynamic.get(route.path)!;
     const host = head.query.get("host") ?? "";
@@ -223,13 +223,16 @@ export class UpgradePolicy {
     if (check.kind === "refused") {
       return targetRefused(host, port, check.reason);
     }
+    const claimText = host.includes(":")
+      ? `[${host}]:${port}`
+      : `${host}:${port}`;
     if (check.kind === "address") {
       const target = {
         transport: "tcp" as const,
         hostname: check.address,
         port,
       };
-      return { target, text: formatTarget(target) };
+      return { target, text: formatTarget(target), claimText };
     }
     // Resolve once; the address that passes the check is the one dialled,
     // so a later DNS answer cannot point the session elsewhere.
@@ -261,7 +264,11 @@ export class UpgradePolicy {
       hostname: allowed.address,
       port,
     };
-    return { target, text: `${host}:${port} (${formatTarget(target)})` };
+    return {
+      target,
+      text: `${host}:${port} (${formatTarget(target)})`,
+      claimText,
+    };
   }
 }
 
