@@ -346,8 +346,11 @@ export function buildRunConfig(
     route.framingToBrowser !== undefined
   ) {
     if (!isDemo) {
+      const isFromFlags = flags.some((flag) => flag.setting.kind === "framing");
       problems.push(
-        "--framing: applies to the --target route, but --target is missing",
+        isFromFlags || !hasFileTopLevelFraming
+          ? "--framing: applies to the --target route, but --target is missing"
+          : "framing: applies to the top-level target route, but target is missing",
       );
     }
   }
