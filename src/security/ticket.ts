@@ -105,6 +105,12 @@ export interface VerifyTicketOptions {
    */
   replayCache?: ReplayCache;
   /**
+   * Whether to check the `target` claim here; a caller that resolves the
+   * target later turns this off and compares the claim itself.
+   * @default {true}
+   */
+  isTargetChecked?: boolean;
+  /**
    * Whether a ticket without `jti` is refused.
    * @default {false}
    */
@@ -337,6 +343,7 @@ export async function verifyTicket(
     clockSkewSec = 30,
     replayCache,
     requireJti = false,
+    isTargetChecked = true,
   } = options;
   // A NaN clock would make every time comparison false: fail loudly.
   if (!Number.isFinite(nowMs)) {
@@ -412,7 +419,9 @@ export async function verifyTicket(
   }
   // A ticket without a target claim is good for any target of its route; a
   // ticket with one is good only for that target.
-  if (claims.target !== undefined && claims.target !== target) {
+  if (
+    isTargetChecked && claims.target !== undefined && claims.target !== target
+  ) {
     throw new TicketError(
       "wrong target",
       `expected ${JSON.stringify(target)}, ticket has ${

@@ -59,10 +59,34 @@ export async function connectBackend(
     conn.setKeepAlive(true);
     if (tls === undefined) return conn;
     try {
-      return await Deno.startTls(conn, {
+      const tlsConn = await Deno.startTls(conn, {
         hostname: tls.serverName ?? target.hostname,
         ...(tls.caCerts === undefined ? {} : { caCerts: tls.caCerts }),
       });
+      // Complete the handshake here, inside the connect timeout, so a bad
+      // certificate is "backend unreachable" before the upgrade.
+      const handshake = tlsConn.handshake();
+      const timedOut = new Promise<never>((_, reject) => {
+        controller.signal.addEventListener("abort", () => {
+          try {
+            tlsConn.close();
+          } catch {
+            // Already closed.
+          }
+          reject(new Deno.errors.TimedOut("TLS handshake timed out"));
+        }, { once: true });
+      });
+      try {
+        await Promise.race([handshake, timedOut]);
+      } catch (error) {
+        try {
+          tlsConn.close();
+        } catch {
+          // Already closed.
+        }
+        throw error;
+      }
+      return tlsConn;
     } catch (error) {
       try {
         conn.close();

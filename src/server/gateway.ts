@@ -26,6 +26,7 @@ import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import { GatewayMetrics } from "../observability/metrics.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 import { ClientLimits } from "../security/client_limits.ts";
+import { parseIpAddress } from "../security/ip_address.ts";
 import {
   encodeProxyHeaderV1,
   encodeProxyHeaderV2,
@@ -216,17 +217,21 @@ class GatewayServer implements Gateway {
     port: number,
     reusePort = config.reusePort,
   ): Promise<Deno.Listener> {
+    // A TLS listener always sets SO_REUSEPORT so a certificate reload can
+    // bind its successor before closing it.
     const options = {
       hostname: config.hostname,
       port,
-      ...(reusePort ? { reusePort: true } : {}),
+      ...(reusePort || config.tls !== undefined ? { reusePort: true } : {}),
     };
     if (config.tls === undefined) return Deno.listen(options);
+    // Stamp first: a swap landing between the reads shows up as a change
+    // at the next check instead of being kept as a mismatched pair.
+    this.#certStamp = await certStamp(config);
     const [cert, key] = await Promise.all([
       Deno.readTextFile(config.tls.certFile),
       Deno.readTextFile(config.tls.keyFile),
     ]);
-    this.#certStamp = await certStamp(config);
     return Deno.listenTls({ ...options, cert, key });
   }
 
@@ -869,6 +874,8 @@ function clientAddress(
   );
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i]!;
+    // Only an IP address can be a client; anything else ends the search.
+    if (parseIpAddress(hop) === undefined) return peer;
     if (!isTrusted(hop)) {
       return { ip: hop, port: peer.port, text: `${hop} (via ${peer.text})` };
     }

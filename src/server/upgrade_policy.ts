@@ -26,6 +26,7 @@ import {
 import {
   importTicketKey,
   ReplayCache,
+  type TicketClaims,
   TicketError,
   verifyTicket,
 } from "../security/ticket.ts";
@@ -138,6 +139,29 @@ export class UpgradePolicy {
       entry.startsWith(TICKET_SUBPROTOCOL_PREFIX)
     );
     const protocols = offered.filter((entry) => entry !== ticketEntry);
+    // Tickets are checked before anything about the target is looked up,
+    // so tokens and names cannot be probed without a valid ticket.
+    let claims: TicketClaims | undefined;
+    if (route.requireTicket) {
+      const ticket = head.query.get("ticket") ??
+        ticketEntry?.slice(TICKET_SUBPROTOCOL_PREFIX.length);
+      if (ticket === undefined || ticket === "") {
+        return refuse(401, "Unauthorized", "ticket missing");
+      }
+      try {
+        claims = await verifyTicket(ticket, this.#ticketKey!, {
+          route: route.path,
+          isTargetChecked: false,
+          requireJti: route.singleUseTickets,
+        });
+      } catch (error) {
+        return refuse(
+          401,
+          "Unauthorized",
+          `ticket refused: ${ticketReason(error)}`,
+        );
+      }
+    }
     const subprotocol = selectSubprotocol(
       protocols.length === 0 ? undefined : protocols.join(", "),
       route.subprotocols,
@@ -153,25 +177,25 @@ export class UpgradePolicy {
     }
     const target = await this.#resolveTarget(route, head);
     if ("refusal" in target) return { kind: "refuse", ...target };
-    if (route.requireTicket) {
-      const ticket = head.query.get("ticket") ??
-        ticketEntry?.slice(TICKET_SUBPROTOCOL_PREFIX.length);
-      if (ticket === undefined || ticket === "") {
-        return refuse(401, "Unauthorized", "ticket missing");
+    if (claims !== undefined) {
+      if (claims.target !== undefined && claims.target !== target.claimText) {
+        return refuse(
+          401,
+          "Unauthorized",
+          `ticket refused: wrong target: expected ${
+            JSON.stringify(target.claimText)
+          }, ticket has ${JSON.stringify(claims.target)}`,
+        );
       }
-      try {
-        await verifyTicket(ticket, this.#ticketKey!, {
-          route: route.path,
-          target: target.claimText,
-          ...(route.singleUseTickets
-            ? { replayCache: this.#replayCache, requireJti: true }
-            : {}),
-        });
-      } catch (error) {
-        const reason = error instanceof TicketError
-          ? `${error.reason}: ${error.message}`
-          : String(error);
-        return refuse(401, "Unauthorized", `ticket refused: ${reason}`);
+      if (route.singleUseTickets) {
+        const used = this.#replayCache.use(
+          claims.jti!,
+          (claims.exp + 30) * 1000,
+          Date.now(),
+        );
+        if (used !== "fresh") {
+          return refuse(401, "Unauthorized", `ticket refused: ${used}`);
+        }
       }
     }
     return {
@@ -180,7 +204,10 @@ export class UpgradePolicy {
       target: target.target,
       targetText: target.text,
       key: checked.key,
-      subprotocol,
+      // Browsers fail a connection whose offered protocols all go
+      // unanswered, so a ticket offered alone is echoed back.
+      subprotocol: subprotocol ??
+        (protocols.length === 0 ? ticketEntry : undefined),
     };
   }
 
@@ -270,6 +297,12 @@ export class UpgradePolicy {
       claimText,
     };
   }
+}
+
+function ticketReason(error: unknown): string {
+  return error instanceof TicketError
+    ? `${error.reason}: ${error.message}`
+    : String(error);
 }
 
 function targetRefused(

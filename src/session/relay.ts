@@ -446,6 +446,12 @@ export class RelaySession {
         }
         const bytes = buffer.bytes;
         const count = await this.#browser.read(bytes);
+        if (count === null && this.#isEnding) {
+          // The browser left while we were closing: nothing more to wait for.
+          this.#toBrowser.abandon();
+          this.#closeReceived.resolve();
+          return;
+        }
         if (count === null) {
           this.#end({
             code: CloseCode.ABNORMAL,
@@ -464,8 +470,10 @@ export class RelaySession {
         buffer.afterRead(count, this.#isBrowserReadRetained);
       }
     } catch (error) {
-      if (this.#isEnding && this.#isCloseSent) {
-        // The socket was closed by our own close path; nothing to report.
+      if (this.#isEnding) {
+        // The socket failed or was closed by our own close path while the
+        // session was ending; nothing to report, nothing more to wait for.
+        this.#toBrowser.abandon();
         this.#closeReceived.resolve();
         return;
       }
