@@ -199,6 +199,8 @@ export class RelaySession {
   #sizesToBackend = new Array<number>(SIZE_BUCKET_COUNT).fill(0);
   #sizesToBrowser = new Array<number>(SIZE_BUCKET_COUNT).fill(0);
   #onTraffic: RelaySessionOptions["onTraffic"];
+  /** Reads never exceed the high-water mark, so a stalled side holds ~2x it. */
+  #maxReadBytes: number;
 
   /**
    * Constructs a session; call {@linkcode RelaySession.start} to relay.
@@ -219,6 +221,10 @@ export class RelaySession {
     this.#options = options;
     this.#now = options.now;
     this.#onTraffic = options.onTraffic;
+    this.#maxReadBytes = Math.max(
+      16 * 1024,
+      Math.min(256 * 1024, options.highWaterBytes),
+    );
     const now = options.now();
     this.#openedAtMs = now;
     this.#lastFromBrowserMs = now;
@@ -430,7 +436,7 @@ export class RelaySession {
   // ---- browser -> backend -------------------------------------------------
 
   async #pumpBrowserToBackend(): Promise<void> {
-    const buffer = new ReadBuffer();
+    const buffer = new ReadBuffer({ maxBytes: this.#maxReadBytes });
     try {
       const initial = this.#options.initialBrowserBytes;
       if (initial !== undefined && initial.length > 0) {
@@ -547,7 +553,7 @@ export class RelaySession {
   // ---- backend -> browser -------------------------------------------------
 
   async #pumpBackendToBrowser(): Promise<void> {
-    const buffer = new ReadBuffer();
+    const buffer = new ReadBuffer({ maxBytes: this.#maxReadBytes });
     const decoder = this.#options.decoder;
     const sendToBrowser = (message: Uint8Array) => this.#sendToBrowser(message);
     try {
