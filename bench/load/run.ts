@@ -1,0 +1,782 @@
+/**
+ * Load benchmark of wsgate against websockify, run by `deno task bench:load`.
+ *
+ * Compiles the C echo backend and load generator in this folder with Debian's
+ * gcc, starts the echo backend, then for every gateway, workload and run it
+ * starts a fresh gateway pinned to core 0 (`taskset -c 0`, its descriptor
+ * limit raised to the hard limit), drives it with
+ * the load generator pinned to core 1 (`taskset -c 1`, beside the echo
+ * backend) and prints one table with the median of the runs per workload.
+ * The "direct" column is the load generator talking raw TCP to the echo
+ * backend: the ceiling of the measuring setup itself.
+ *
+ * Flags: `--duration S` (small and bulk, default 10), `--runs N` (default 3),
+ * `--only latency,small,bulk,churn,idle`, `--gateways wsgate,websockify`,
+ * `--no-direct`, `--idle-sessions N` (default 5000), `--json FILE`,
+ * `--keep-logs`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+const WORKLOAD_NAMES = ["latency", "small", "bulk", "churn", "idle"] as const;
+type WorkloadName = typeof WORKLOAD_NAMES[number];
+const GATEWAY_NAMES = ["wsgate", "websockify"] as const;
+type GatewayName = typeof GATEWAY_NAMES[number];
+type TargetName = "direct" | GatewayName;
+
+/**
+ * websockify 0.10 forks one Python process per session (about 3.5 MB each)
+ * and keeps a sentinel pipe per child, so near 500 open sessions its
+ * descriptors pass FD_SETSIZE and select() fails ("filedescriptor out of
+ * range in select()"): its idle row uses fewer sessions.
+ */
+const WEBSOCKIFY_IDLE_CAP = 400;
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+const SETTLE_TIMEOUT_MS = 15_000;
+const SETTLE_POLL_MS = 100;
+
+const HERE = new URL(".", import.meta.url).pathname;
+const MOD_TS = new URL("../../mod.ts", import.meta.url).pathname;
+
+interface BenchArgs {
+  durationS: number;
+  runs: number;
+  workloads: WorkloadName[];
+  gateways: GatewayName[];
+  direct: boolean;
+  idleSessions: number;
+  jsonPath: string | undefined;
+  keepLogs: boolean;
+}
+
+/** One measured metric of a workload: its key in the result and its label. */
+interface Metric {
+  key: string;
+  label: string;
+  higherIsBetter: boolean;
+}
+
+const METRICS: Record<WorkloadName, Metric[]> = {
+  latency: [
+    { key: "p50_us", label: "p50 us", higherIsBetter: false },
+    { key: "p99_us", label: "p99 us", higherIsBetter: false },
+    { key: "p999_us", label: "p999 us", higherIsBetter: false },
+  ],
+  small: [{ key: "msgs_per_s", label: "msg/s", higherIsBetter: true }],
+  bulk: [{ key: "mb_per_s", label: "MB/s", higherIsBetter: true }],
+  churn: [
+    { key: "sessions_per_s", label: "sessions/s", higherIsBetter: true },
+  ],
+  idle: [
+    { key: "kib_per_session", label: "KiB/session", higherIsBetter: false },
+  ],
+};
+
+type RunResult = Record<string, number | string>;
+
+interface Cell {
+  runs: RunResult[];
+  errors: string[];
+}
+
+/** A started gateway: where to connect and how to stop it. */
+interface Gateway {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+
+async function print(text: string): Promise<void> {
+  let bytes = encoder.encode(text + "\n");
+  while (bytes.length > 0) {
+    const written = await Deno.stdout.write(bytes);
+    bytes = bytes.subarray(written);
+  }
+}
+
+function parseList<T extends string>(
+  value: string,
+  allowed: readonly T[],
+  flag: string,
+): T[] {
+  const items = value.split(",").map((item) => item.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new RangeError(
+        `Cannot parse ${flag} as "${item}" is unknown: expected one of ${
+          allowed.join(", ")
+        }`,
+      );
+    }
+  }
+  return items as T[];
+}
+
+function parsePositive(value: string, flag: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) {
+    throw new RangeError(
+      `Cannot parse ${flag} as it must be a positive number: current value is "${value}"`,
+    );
+  }
+  return parsed;
+}
+
+function parseBenchArgs(argv: string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: "string", default: "10" },
+      runs: { type: "string", default: "3" },
+      only: { type: "string", default: WORKLOAD_NAMES.join(",") },
+      gateways: { type: "string", default: GATEWAY_NAMES.join(",") },
+      "no-direct": { type: "boolean", default: false },
+      "idle-sessions": { type: "string", default: "5000" },
+      json: { type: "string" },
+      "keep-logs": { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  return {
+    durationS: parsePositive(values.duration, "--duration"),
+    runs: Math.round(parsePositive(values.runs, "--runs")),
+    workloads: parseList(values.only, WORKLOAD_NAMES, "--only"),
+    gateways: parseList(values.gateways, GATEWAY_NAMES, "--gateways"),
+    direct: !values["no-direct"],
+    idleSessions: Math.round(
+      parsePositive(values["idle-sessions"], "--idle-sessions"),
+    ),
+    jsonPath: values.json,
+    keepLogs: values["keep-logs"],
+  };
+}
+
+async function compile(buildDir: string, name: string): Promise<string> {
+  const out = `${buildDir}/${name}`;
+  const { code, stderr } = await new Deno.Command("gcc", {
+    args: ["-O2", "-Wall", "-Wextra", "-o", out, `${HERE}${name}.c`],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) {
+    throw new Error(
+      `Cannot compile "${name}.c": gcc failed: ${
+        new TextDecoder().decode(stderr)
+      }`,
+    );
+  }
+  return out;
+}
+
+/**
+ * Copies a child's output stream into a log file and resolves with the first
+ * match of `pattern` in it (or undefined at the end of the stream).
+ */
+async function watchStream(
+  stream: ReadableStream<Uint8Array>,
+  log: Deno.FsFile,
+  pattern: RegExp,
+  onMatch: (match: RegExpMatchArray) => void,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let text = "";
+  let matched = false;
+  for await (const chunk of stream) {
+    await log.write(chunk);
+    if (matched) continue;
+    text += decoder.decode(chunk, { stream: true });
+    const match = text.match(pattern);
+    if (match) {
+      matched = true;
+      onMatch(match);
+    } else if (text.length > 65536) {
+      text = text.slice(-4096);
+    }
+  }
+}
+
+function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
+}
+
+/** Every live, non-zombie process of the tree rooted at `root`. */
+async function processTree(root: number): Promise<number[]> {
+  const parentOf = new Map<number, number>();
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[0] === "Z") continue;
+      parentOf.set(Number(entry.name), Number(fields[1]));
+    } catch {
+      // The process ended while the directory was being read.
+    }
+  }
+  const tree = parentOf.has(root) ? [root] : [];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [pid, ppid] of parentOf) {
+      if (ppid === tree[i]) tree.push(pid);
+    }
+  }
+  return tree;
+}
+
+/** Sum of PSS (KiB) over the process tree, from smaps_rollup. */
+async function pssKib(root: number): Promise<{ kib: number; procs: number }> {
+  const tree = await processTree(root);
+  let kib = 0;
+  for (const pid of tree) {
+    try {
+      const rollup = await Deno.readTextFile(`/proc/${pid}/smaps_rollup`);
+      const match = rollup.match(/^Pss:\s+(\d+) kB/m);
+      if (match?.[1]) kib += Number(match[1]);
+    } catch {
+      // The process ended between listing and reading.
+    }
+  }
+  return { kib, procs: tree.length };
+}
+
+/** Waits (bounded) until the gateway has no child processes left. */
+async function settleChildren(pid: number): Promise<void> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if ((await processTree(pid)).length <= 1) return;
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+  }
+}
+
+/**
+ * Starts `command` pinned to core 0 in its own session (so the whole process
+ * tree can be stopped by its group id) with its descriptor limit raised to
+ * the hard limit, and
+ * waits until `pattern` appears on its stdout or stderr.
+ */
+async function startGateway(
+  command: string[],
+  pattern: RegExp,
+  logPath: string,
+  portOf: (match: RegExpMatchArray) => number,
+): Promise<Gateway> {
+  const log = await Deno.open(logPath, { write: true, create: true });
+  const child = new Deno.Command("setsid", {
+    args: [
+      "taskset",
+      "-c",
+      "0",
+      "sh",
+      "-c",
+      'ulimit -n "$(ulimit -Hn)" && exec "$@"',
+      "sh",
+      ...command,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const ready = Promise.withResolvers<number>();
+  const onMatch = (match: RegExpMatchArray) => ready.resolve(portOf(match));
+  const copying = Promise.all([
+    watchStream(child.stdout, log, pattern, onMatch),
+    watchStream(child.stderr, log, pattern, onMatch),
+  ]).finally(() => log.close());
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      Deno.kill(-child.pid, "SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    const timer = setTimeout(() => {
+      try {
+        Deno.kill(-child.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, STOP_TIMEOUT_MS);
+    await child.status;
+    clearTimeout(timer);
+    try {
+      // Children that outlived their parent are still in its process group.
+      Deno.kill(-child.pid, "SIGKILL");
+    } catch {
+      // None left.
+    }
+    await copying;
+  };
+  const timeout = setTimeout(
+    () => ready.reject(new Error("Cannot start gateway: timed out")),
+    START_TIMEOUT_MS,
+  );
+  child.status.then((status) =>
+    ready.reject(
+      new Error(`Cannot start gateway: it exited with code ${status.code}`),
+    )
+  );
+  try {
+    const port = await ready.promise;
+    return { port, pid: child.pid, stop };
+  } catch (error) {
+    await stop();
+    const tail = (await Deno.readTextFile(logPath)).slice(-600).trim();
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}: ${tail}`,
+    );
+  } finally {
+    clearTimeout(timeout);
+  }
+}
+
+function startTarget(
+  target: GatewayName,
+  echoPort: number,
+  logPath: string,
+): Promise<Gateway> {
+  if (target === "wsgate") {
+    return startGateway(
+      [
+        Deno.execPath(),
+        "run",
+        "-A",
+        MOD_TS,
+        "--listen",
+        "127.0.0.1:0",
+        "--target",
+        `127.0.0.1:${echoPort}`,
+        "--framing",
+        "u32be",
+      ],
+      /listening on ws:\/\/(?:\[[^\]]*\]|[^\s:/]+):(\d+)/,
+      logPath,
+      (match) => Number(match[1]),
+    );
+  }
+  const port = freePort();
+  return startGateway(
+    ["websockify", `127.0.0.1:${port}`, `127.0.0.1:${echoPort}`],
+    /proxying from/,
+    logPath,
+    () => port,
+  );
+}
+
+function loadgenArgs(
+  workload: WorkloadName,
+  args: BenchArgs,
+  idleSessions: number,
+): string[] {
+  const duration = String(args.durationS);
+  switch (workload) {
+    case "latency":
+      return ["--workload", "latency", "--size", "64", "--count", "10000"];
+    case "small":
+      return [
+        "--workload",
+        "flow",
+        "--sessions",
+        "32",
+        "--inflight",
+        "64",
+        "--size",
+        "64",
+        "--duration",
+        duration,
+      ];
+    case "bulk":
+      return [
+        "--workload",
+        "flow",
+        "--sessions",
+        "4",
+        "--inflight",
+        "16",
+        "--size",
+        "65536",
+        "--duration",
+        duration,
+      ];
+    case "churn":
+      return [
+        "--workload",
+        "churn",
+        "--count",
+        "2000",
+        "--parallel",
+        "16",
+        "--size",
+        "64",
+      ];
+    case "idle":
+      return [
+        "--workload",
+        "idle",
+        "--count",
+        String(idleSessions),
+        "--warm",
+        "100",
+        "--parallel",
+        "64",
+        "--size",
+        "64",
+      ];
+  }
+}
+
+function lastJson(stdout: string, stderr: string): RunResult {
+  const line = stdout.trim().split("\n").at(-1) ?? "";
+  if (!line.startsWith("{")) {
+    throw new Error(`loadgen failed: ${stderr.trim() || "no output"}`);
+  }
+  return JSON.parse(line) as RunResult;
+}
+
+async function runLoadgen(
+  loadgen: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<RunResult> {
+  const { stdout, stderr } = await new Deno.Command("taskset", {
+    args: ["-c", "1", loadgen, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  }).output();
+  const decoder = new TextDecoder();
+  return lastJson(decoder.decode(stdout), decoder.decode(stderr));
+}
+
+/**
+ * The idle workload: the load generator opens and closes warm-up sessions,
+ * the gateway's PSS is taken, the load generator opens the idle sessions
+ * (one round trip each), the PSS is taken again, then all close.
+ */
+async function runIdle(
+  loadgen: string,
+  args: string[],
+  gatewayPid: number,
+  sessions: number,
+  timeoutMs: number,
+): Promise<RunResult> {
+  const child = new Deno.Command("taskset", {
+    args: ["-c", "1", loadgen, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  }).spawn();
+  const stderrText = new Response(child.stderr).text();
+  const writer = child.stdin.getWriter();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).values();
+  let buffered = "";
+  const output: string[] = [];
+  async function nextLine(): Promise<string | undefined> {
+    while (!buffered.includes("\n")) {
+      const { value, done } = await lines.next();
+      if (done) return undefined;
+      buffered += value;
+    }
+    const at = buffered.indexOf("\n");
+    const line = buffered.slice(0, at);
+    buffered = buffered.slice(at + 1);
+    output.push(line);
+    return line;
+  }
+  let before = { kib: 0, procs: 0 };
+  let after = { kib: 0, procs: 0 };
+  try {
+    if ((await nextLine()) === "warm") {
+      await settleChildren(gatewayPid);
+      before = await pssKib(gatewayPid);
+      await writer.write(encoder.encode("go\n"));
+      if ((await nextLine())?.startsWith("ready")) {
+        after = await pssKib(gatewayPid);
+        await writer.write(encoder.encode("go\n"));
+      }
+    }
+    await writer.close().catch(() => {});
+    while ((await nextLine()) !== undefined) {
+      // Collect the rest of the output.
+    }
+  } finally {
+    await child.status;
+  }
+  const result = lastJson(output.join("\n"), await stderrText);
+  result.pss_before_kib = before.kib;
+  result.pss_after_kib = after.kib;
+  result.procs_after = after.procs;
+  result.kib_per_session = (after.kib - before.kib) / sessions;
+  return result;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? sorted[mid]!
+    : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function formatNumber(value: number): string {
+  if (Math.abs(value) >= 100) {
+    return Math.round(value).toLocaleString("en-US");
+  }
+  return value.toFixed(1);
+}
+
+function cellValue(cell: Cell | undefined, key: string): number | undefined {
+  if (!cell || cell.runs.length === 0) return undefined;
+  const values = cell.runs.map((run) => Number(run[key]));
+  return median(values);
+}
+
+function renderTable(
+  args: BenchArgs,
+  targets: TargetName[],
+  cells: Map<string, Cell>,
+): string[] {
+  const header = [
+    "workload",
+    "metric",
+    ...targets,
+    ...(targets.includes("wsgate") && targets.includes("websockify")
+      ? ["wsgate/websockify"]
+      : []),
+  ];
+  const rows: string[][] = [header];
+  for (const workload of args.workloads) {
+    for (const metric of METRICS[workload]) {
+      const row = [
+        workload,
+        `${metric.label} (${
+          metric.higherIsBetter ? "higher" : "lower"
+        } better)`,
+      ];
+      const values = new Map<TargetName, number | undefined>();
+      for (const target of targets) {
+        const cell = cells.get(`${target}/${workload}`);
+        const value = cellValue(cell, metric.key);
+        values.set(target, value);
+        if (target === "direct" && workload === "idle") {
+          row.push("-");
+        } else if (cell && cell.errors.length > 0) {
+          row.push("ERR");
+        } else {
+          row.push(value === undefined ? "-" : formatNumber(value));
+        }
+      }
+      if (header.includes("wsgate/websockify")) {
+        const ours = values.get("wsgate");
+        const theirs = values.get("websockify");
+        row.push(
+          ours !== undefined && theirs !== undefined && theirs !== 0
+            ? `${(ours / theirs).toFixed(2)}x`
+            : "-",
+        );
+      }
+      rows.push(row);
+    }
+  }
+  const widths = header.map((_, i) =>
+    Math.max(...rows.map((row) => (row[i] ?? "").length))
+  );
+  return rows.map((row) =>
+    row.map((text, i) =>
+      i < 2 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!)
+    ).join("  ").trimEnd()
+  );
+}
+
+async function versionOf(command: string, args: string[]): Promise<string> {
+  try {
+    const { stdout } = await new Deno.Command(command, {
+      args,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(stdout).split("\n")[0]?.trim() ?? "?";
+  } catch {
+    return "not found";
+  }
+}
+
+async function main(): Promise<number> {
+  const args = parseBenchArgs(Deno.args);
+  const workDir = await Deno.makeTempDir({ prefix: "wsgate-bench-load-" });
+  let failed = false;
+  const [loadgen, echo] = await Promise.all([
+    compile(workDir, "loadgen"),
+    compile(workDir, "echo"),
+  ]);
+  const echoChild = new Deno.Command("taskset", {
+    args: ["-c", "1", echo, "--port", "0"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const cells = new Map<string, Cell>();
+  const targets: TargetName[] = [
+    ...(args.direct ? ["direct" as const] : []),
+    ...args.gateways,
+  ];
+  const notes: string[] = [];
+  try {
+    const firstLine = await echoChild.stdout
+      .pipeThrough(new TextDecoderStream())
+      .values()
+      .next();
+    const echoPort = Number(/port (\d+)/.exec(firstLine.value ?? "")?.[1]);
+    if (!echoPort) throw new Error("Cannot start the echo backend");
+    await print(
+      `# wsgate load benchmark: ${
+        new Date().toISOString()
+      }, runs=${args.runs}, duration=${args.durationS}s`,
+    );
+    await print(
+      `# ${await versionOf(Deno.execPath(), [
+        "--version",
+      ])}; websockify ${await versionOf(
+        "dpkg-query",
+        ["-W", "-f=${Version}", "websockify"],
+      )}; loadavg ${(await Deno.readTextFile("/proc/loadavg")).trim()}`,
+    );
+    const hardNofile = Number(await versionOf("sh", ["-c", "ulimit -Hn"]));
+    if (hardNofile < 2 * args.idleSessions + 256) {
+      notes.push(
+        `the hard descriptor limit (${hardNofile}) may be too low for ${args.idleSessions} idle sessions through a gateway`,
+      );
+    }
+    for (const target of targets) {
+      let startError: string | undefined;
+      for (const workload of args.workloads) {
+        if (target === "direct" && workload === "idle") continue;
+        const cell: Cell = { runs: [], errors: [] };
+        cells.set(`${target}/${workload}`, cell);
+        const idleSessions = target === "websockify"
+          ? Math.min(args.idleSessions, WEBSOCKIFY_IDLE_CAP)
+          : args.idleSessions;
+        if (workload === "idle" && idleSessions !== args.idleSessions) {
+          notes.push(
+            `${target} idle: ${idleSessions} sessions (websockify 0.10 forks a process per session and fails near 500 open sessions: select() past FD_SETSIZE)`,
+          );
+        }
+        const timeoutMs = 180_000 + args.durationS * 2_000;
+        for (let run = 1; run <= args.runs; run++) {
+          if (startError) {
+            cell.errors.push(startError);
+            break;
+          }
+          const label = `${target} ${workload} run ${run}/${args.runs}`;
+          let gateway: Gateway | undefined;
+          try {
+            const loadArgs = loadgenArgs(workload, args, idleSessions);
+            let result: RunResult;
+            if (target === "direct") {
+              result = await runLoadgen(
+                loadgen,
+                ["--mode", "raw", "--port", String(echoPort), ...loadArgs],
+                timeoutMs,
+              );
+            } else {
+              try {
+                gateway = await startTarget(
+                  target,
+                  echoPort,
+                  `${workDir}/${target}-${workload}-${run}.log`,
+                );
+              } catch (error) {
+                startError = error instanceof Error
+                  ? error.message
+                  : String(error);
+                throw error;
+              }
+              const framing = target === "wsgate" ? "message" : "stream";
+              const wsArgs = [
+                "--mode",
+                "ws",
+                "--framing",
+                framing,
+                "--port",
+                String(gateway.port),
+                ...loadArgs,
+              ];
+              result = workload === "idle"
+                ? await runIdle(
+                  loadgen,
+                  wsArgs,
+                  gateway.pid,
+                  idleSessions,
+                  timeoutMs,
+                )
+                : await runLoadgen(loadgen, wsArgs, timeoutMs);
+            }
+            cell.runs.push(result);
+            const shown = METRICS[workload]
+              .map((m) => `${m.label} ${formatNumber(Number(result[m.key]))}`)
+              .join(", ");
+            const closes = Number(result.close_no_reply ?? 0);
+            await print(
+              `# ${label}: ${shown}${
+                closes > 0 ? `, ${closes} closes without a Close reply` : ""
+              }`,
+            );
+          } catch (error) {
+            const message = error instanceof Error
+              ? error.message
+              : String(error);
+            cell.errors.push(`${label}: ${message}`);
+            failed = true;
+            await print(`# ${label}: ERROR ${message}`);
+          } finally {
+            await gateway?.stop();
+          }
+        }
+      }
+    }
+    await print("");
+    for (const line of renderTable(args, targets, cells)) await print(line);
+    await print("");
+    await print(
+      "medians; latency: 1 session, 64 B ping-pong, 10,000 round trips " +
+        "after 1,000 unmeasured; small: 32 sessions x 64 in flight x 64 B; " +
+        "bulk: 4 sessions x 16 in flight x 64 KiB (MB = 10^6 B of echoed " +
+        "payload); small/bulk measured after 1 s warm-up; churn: 2,000 " +
+        "sessions, 16 in parallel; idle: PSS of the gateway's process tree " +
+        `with ${args.idleSessions} idle sessions minus PSS after 100 warm-up ` +
+        "sessions, divided by the session count",
+    );
+    for (const note of new Set(notes)) await print(`note: ${note}`);
+    await print(
+      `loadavg at end: ${(await Deno.readTextFile("/proc/loadavg")).trim()}`,
+    );
+    const errors = new Set([...cells.values()].flatMap((cell) => cell.errors));
+    for (const error of errors) await print(`error: ${error}`);
+    if (args.jsonPath) {
+      const dump = Object.fromEntries(
+        [...cells].map(([key, cell]) => [key, cell]),
+      );
+      await Deno.writeTextFile(args.jsonPath, JSON.stringify(dump, null, 2));
+    }
+  } finally {
+    echoChild.kill("SIGTERM");
+    await echoChild.status;
+    if (failed || args.keepLogs) {
+      await print(`logs: ${workDir}`);
+    } else {
+      await Deno.remove(workDir, { recursive: true });
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}
