@@ -40,7 +40,7 @@ export class ReadBuffer {
    * @param options Sizes.
    */
   constructor(options: ReadBufferOptions = {}) {
-    const { minBytes = 1024, maxBytes = 256 * 1024, shrinkAfterReads = 32 } =
+    const { minBytes = 256, maxBytes = 256 * 1024, shrinkAfterReads = 32 } =
       options;
     this.#minBytes = minBytes;
     this.#maxBytes = maxBytes;

@@ -73,6 +73,8 @@ export class SocketWriter {
   #batch: Uint8Array | null = null;
   #batchStart = 0;
   #batchEnd = 0;
+  #retired: Uint8Array[] = [];
+  #spare: Uint8Array | null = null;
   #inFlightBytes = 0;
   #isWriting = false;
   #failure: unknown = undefined;
@@ -198,7 +200,11 @@ export class SocketWriter {
 
   /** Releases the batch buffer when nothing is pending (idle sessions). */
   trim(): void {
-    if (this.pendingBytes === 0 && !this.#isWriting) this.#batch = null;
+    if (this.pendingBytes === 0 && !this.#isWriting) {
+      this.#batch = null;
+      this.#spare = null;
+      this.#retired = [];
+    }
   }
 
   /** Drops everything queued and fails pending waits (the socket is gone). */
@@ -217,6 +223,9 @@ export class SocketWriter {
       if (old.length >= length) return old;
     }
     this.#sealBatch();
+    // The old buffer is still being written: retire it, and take the spare
+    // (a retired buffer whose bytes are all written) instead of allocating.
+    if (old !== null) this.#retired.push(old);
     const size = Math.max(
       length,
       Math.min(
@@ -224,10 +233,34 @@ export class SocketWriter {
         old === null ? MIN_BATCH_BYTES : old.length * 2,
       ),
     );
-    const batch = new Uint8Array(size);
+    const spare = this.#spare;
+    let batch: Uint8Array;
+    if (spare !== null && spare.length >= Math.max(length, old?.length ?? 0)) {
+      batch = spare;
+      this.#spare = null;
+    } else {
+      batch = new Uint8Array(size);
+    }
     this.#batch = batch;
     this.#batchStart = this.#batchEnd = 0;
     return batch;
+  }
+
+  /** After a chunk is written: a retired buffer nothing refers to is spare. */
+  #recycle(written: Uint8Array): void {
+    const retired = this.#retired;
+    for (let i = 0; i < retired.length; i++) {
+      const buffer = retired[i]!;
+      if (buffer.buffer !== written.buffer) continue;
+      if (this.#segments.some((segment) => segment.buffer === buffer.buffer)) {
+        return;
+      }
+      retired.splice(i, 1);
+      if (this.#spare === null || this.#spare.length < buffer.length) {
+        this.#spare = buffer;
+      }
+      return;
+    }
   }
 
   /** Moves the open batch region into the segment list (keeps order). */
@@ -258,14 +291,16 @@ export class SocketWriter {
   async #writeLoop(): Promise<void> {
     try {
       for (;;) {
-        let chunk = this.#nextChunk();
-        if (chunk === undefined) break;
+        const next = this.#nextChunk();
+        if (next === undefined) break;
+        let chunk = next;
         this.#inFlightBytes = chunk.length;
         while (chunk.length > 0) {
           const written = await this.#sink.write(chunk);
           chunk = chunk.subarray(written);
           this.#inFlightBytes = chunk.length;
         }
+        if (this.#retired.length > 0) this.#recycle(next);
         this.#notify();
       }
     } catch (error) {
@@ -302,6 +337,8 @@ export class SocketWriter {
     this.#segmentBytes = 0;
     this.#batchStart = this.#batchEnd = 0;
     this.#inFlightBytes = 0;
+    this.#retired = [];
+    this.#spare = null;
     for (const waiter of this.#waiters) waiter.resolve();
     this.#waiters = [];
     if (report) this.#onError?.(error);
