@@ -182,6 +182,8 @@ export class RelaySession {
   #isCloseSent = false;
   #isCloseReceived = false;
   #closeReceived = Promise.withResolvers<void>();
+  #backendEnded = Promise.withResolvers<void>();
+  #isBackendWriteClosed = false;
   #ended = Promise.withResolvers<SessionSummary>();
   #isBrowserReadRetained = false;
   #isBackendReadRetained = false;
@@ -504,7 +506,15 @@ export class RelaySession {
 
   /** Called by the parser for each complete browser message. */
   onMessage(_isText: boolean, payload: Uint8Array): void {
-    if (this.#isEnding) return;
+    // Messages keep flowing while the session closes (they were sent before
+    // the browser saw our close), until the backend's write side is shut.
+    // Nothing after the browser's own close frame counts (RFC 6455 5.5.1).
+    if (
+      this.#isCloseReceived || this.#isBackendWriteClosed ||
+      this.#toBackend.hasFailed
+    ) {
+      return;
+    }
     const encoder = this.#options.encoder;
     // Validates first: nothing of a message that cannot be framed is queued.
     const frameLength = encoder.frameLength(payload);
@@ -557,15 +567,19 @@ export class RelaySession {
     const decoder = this.#options.decoder;
     const sendToBrowser = (message: Uint8Array) => this.#sendToBrowser(message);
     try {
-      while (!this.#isEnding) {
-        if (this.#toBrowser.isAboveHighWater) {
+      for (;;) {
+        // Once our close frame is queued nothing more can go to the browser:
+        // keep reading only to see the backend's end, discarding.
+        const isDiscarding = this.#isCloseSent || this.#toBrowser.hasFailed;
+        if (!isDiscarding && this.#toBrowser.isAboveHighWater) {
           await this.#toBrowser.belowLowWater();
-          if (this.#isEnding) return;
+          continue;
         }
         const bytes = buffer.bytes;
         const count = await this.#backend.read(bytes);
-        if (this.#isEnding) return;
         if (count === null) {
+          this.#backendEnded.resolve();
+          if (this.#isEnding) return;
           decoder.finish();
           this.#end({
             code: CloseCode.NORMAL,
@@ -575,15 +589,21 @@ export class RelaySession {
           });
           return;
         }
-        const now = this.#now();
-        this.#lastFromBackendMs = now;
+        this.#lastFromBackendMs = this.#now();
+        if (this.#isCloseSent || this.#toBrowser.hasFailed) continue;
         this.#isBackendReadRetained = false;
         decoder.push(bytes.subarray(0, count), sendToBrowser);
         this.#toBrowser.flush();
         buffer.afterRead(count, this.#isBackendReadRetained);
       }
     } catch (error) {
-      if (this.#isEnding) return;
+      this.#backendEnded.resolve();
+      if (this.#isEnding) {
+        // A late decoding or socket error while closing: the backend side is
+        // done either way.
+        if (isSocketError(error)) this.#toBackend.abandon();
+        return;
+      }
       const decision = closeCodeForError(error, "backend");
       this.#end({
         ...decision,
@@ -659,38 +679,39 @@ export class RelaySession {
   }
 
   async #finish(cause: EndCause): Promise<SessionSummary> {
-    const timeoutMs = this.#options.closeTimeoutMs;
+    const deadline = this.#now() + this.#options.closeTimeoutMs;
+    const remaining = () => Math.max(0, deadline - this.#now());
     if (cause.isBrowserGone) this.#toBrowser.abandon();
     if (cause.isBackendGone) this.#toBackend.abandon();
-    // Backend side: deliver every complete message already received, then
-    // close the TCP connection.
-    const backendDone = withTimeout(this.#toBackend.drained(), timeoutMs)
-      .then(() => closeQuietly(this.#backend));
-    if (!cause.isBrowserGone) {
+    if (cause.initiator === "gateway") {
+      // Let reads that already completed in the kernel be relayed before
+      // the close frame goes out: that data is in flight, not late.
+      await nextTurn();
+    }
+    if (!this.#toBrowser.hasFailed) {
       // Browser side: queued messages first, then our close frame (an echo
-      // of the browser's code when it closed first).
-      const code = cause.code === CloseCode.NO_STATUS
-        ? CloseCode.NO_STATUS
-        : cause.code;
-      const payload = encodeClosePayload(code, cause.reason);
+      // of the browser's code when it closed first). Browser messages sent
+      // before it saw our close are still relayed meanwhile.
       this.#isCloseSent = true;
-      this.#sendControl(Opcode.CLOSE, payload);
-      await withTimeout(this.#toBrowser.drained(), timeoutMs);
+      this.#sendControl(
+        Opcode.CLOSE,
+        encodeClosePayload(cause.code, cause.reason),
+      );
+      await withTimeout(this.#toBrowser.drained(), remaining());
       if (cause.isBrowserFaulty && !this.#toBrowser.hasFailed) {
         // The parser cannot read past the fault, so linger instead: send
         // FIN after our close frame and discard input until the browser
         // closes too. Closing at once could turn unread input into a reset
         // that destroys the close frame before the browser reads it.
-        await this.#lingerBrowser(Math.min(timeoutMs, FAULTY_CLOSE_WAIT_MS));
+        await this.#lingerBrowser(Math.min(remaining(), FAULTY_CLOSE_WAIT_MS));
       } else if (!this.#isCloseReceived && !this.#toBrowser.hasFailed) {
-        await withTimeout(this.#closeReceived.promise, timeoutMs);
+        await withTimeout(this.#closeReceived.promise, remaining());
       }
     }
     this.#isCloseSent = true;
     this.#toBrowser.abandon();
     closeQuietly(this.#browser);
-    await backendDone;
-    this.#toBackend.abandon();
+    await this.#closeBackend(remaining);
     return {
       code: cause.code,
       reason: cause.reason,
@@ -703,6 +724,34 @@ export class RelaySession {
       durationMs: this.#now() - this.#openedAtMs,
     };
   }
+
+  /**
+   * Delivers every message already received to the backend, then shuts its
+   * write side and waits (bounded) for its end before closing. Closing with
+   * unread replies in the socket would make the kernel send a reset and
+   * drop the tail of what we sent.
+   */
+  async #closeBackend(remaining: () => number): Promise<void> {
+    if (!this.#toBackend.hasFailed) {
+      await withTimeout(this.#toBackend.drained(), remaining());
+    }
+    this.#isBackendWriteClosed = true;
+    if (!this.#toBackend.hasFailed) {
+      try {
+        await this.#backend.closeWrite?.();
+        await withTimeout(this.#backendEnded.promise, remaining());
+      } catch {
+        // Already gone.
+      }
+    }
+    this.#toBackend.abandon();
+    closeQuietly(this.#backend);
+  }
+}
+
+/** Resolves after one turn of the event loop (pending I/O is polled). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
