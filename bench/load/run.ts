@@ -47,6 +47,8 @@ interface BenchArgs {
   gateways: GatewayName[];
   direct: boolean;
   idleSessions: number;
+  /** Unmeasured round trips before the latency workload (JIT warm-up). */
+  latencyWarm: number;
   jsonPath: string | undefined;
   keepLogs: boolean;
 }
@@ -136,6 +138,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       gateways: { type: "string", default: GATEWAY_NAMES.join(",") },
       "no-direct": { type: "boolean", default: false },
       "idle-sessions": { type: "string", default: "5000" },
+      "latency-warm": { type: "string", default: "1000" },
       json: { type: "string" },
       "keep-logs": { type: "boolean", default: false },
     },
@@ -149,6 +152,9 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     direct: !values["no-direct"],
     idleSessions: Math.round(
       parsePositive(values["idle-sessions"], "--idle-sessions"),
+    ),
+    latencyWarm: Math.round(
+      parsePositive(values["latency-warm"], "--latency-warm"),
     ),
     jsonPath: values.json,
     keepLogs: values["keep-logs"],
@@ -376,7 +382,16 @@ function loadgenArgs(
   const duration = String(args.durationS);
   switch (workload) {
     case "latency":
-      return ["--workload", "latency", "--size", "64", "--count", "10000"];
+      return [
+        "--workload",
+        "latency",
+        "--size",
+        "64",
+        "--count",
+        "10000",
+        "--warm",
+        String(args.latencyWarm),
+      ];
     case "small":
       return [
         "--workload",
@@ -746,7 +761,8 @@ async function main(): Promise<number> {
     await print("");
     await print(
       "medians; latency: 1 session, 64 B ping-pong, 10,000 round trips " +
-        "after 1,000 unmeasured; small: 32 sessions x 64 in flight x 64 B; " +
+        `after ${args.latencyWarm.toLocaleString("en-US")} unmeasured; ` +
+        "small: 32 sessions x 64 in flight x 64 B; " +
         "bulk: 4 sessions x 16 in flight x 64 KiB (MB = 10^6 B of echoed " +
         "payload); small/bulk measured after 1 s warm-up; churn: 2,000 " +
         "sessions, 16 in parallel; idle: PSS of the gateway's process tree " +
