@@ -131,6 +131,18 @@ export {
   type ScalarSeriesSnapshot,
 } from "./src/observability/metrics.ts";
 
+// Browser client (also served by the gateway at /wsgate-client.js)
+export {
+  DEFAULT_NO_RETRY_CODES,
+  QueueFullError,
+  WsgateClient,
+  type WsgateClientEventMap,
+  type WsgateClientOptions,
+  type WsgateClientState,
+  WsgateCloseEvent,
+  WsgateReconnectEvent,
+} from "./src/client/wsgate_client.js";
+
 if (import.meta.main) {
   const { runCli } = await import("./src/cli/main.ts");
   Deno.exit(await runCli(Deno.args));
