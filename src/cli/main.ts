@@ -28,6 +28,7 @@ import { importTicketKey, signTicket } from "../security/ticket.ts";
 import { replay } from "../observability/recording.ts";
 import { startWorkers } from "./workers.ts";
 import { startAdminServer } from "./admin_server.ts";
+import { LineWriter } from "./log_sink.ts";
 
 /** The wsgate version. */
 export const VERSION = "0.1.0";
@@ -53,6 +54,8 @@ export async function runCli(args: readonly string[]): Promise<number> {
       return 2;
     }
     throw error;
+  } finally {
+    await STDERR_LINES.flush();
   }
 }
 
@@ -201,12 +204,13 @@ async function printTicket(
   return 0;
 }
 
+const STDERR_LINES = new LineWriter(Deno.stderr);
+
 function eventPrinter(config: RunConfig): (event: GatewayEvent) => void {
   const { logFormat, logLevel } = config.cli;
   return (event) => {
     const line = formatEvent(event, { format: logFormat, level: logLevel });
-    // deno-lint-ignore no-console
-    if (line !== undefined) console.error(line);
+    if (line !== undefined) STDERR_LINES.writeLine(line);
   };
 }
 
@@ -307,6 +311,7 @@ async function serve(
   Deno.removeSignalListener("SIGINT", onStop);
   Deno.removeSignalListener("SIGTERM", onStop);
   Deno.removeSignalListener("SIGHUP", onHangup);
+  await STDERR_LINES.flush();
   return 0;
 }
 

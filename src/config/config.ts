@@ -573,7 +573,7 @@ function parseSpecAt(
   inheritedAt: string | undefined,
 ): FramingSpec | undefined {
   try {
-    return parseFramingSpec(spec);
+    return Object.freeze(parseFramingSpec(spec));
   } catch (error) {
     problems.push(`${inheritedAt ?? at}: ${(error as Error).message}`);
     return undefined;

@@ -517,5 +517,13 @@ export function parseFramingSpec(spec: string): FramingSpec {
  * ```
  */
 export function normalizeFramingSpec(spec: FramingSpec): FramingSpec {
-  return parseFramingSpec(formatFramingSpec(spec));
+  // Sessions build codecs from the same frozen route spec again and again:
+  // check a frozen spec once (it cannot change afterwards).
+  const known = NORMALIZED.get(spec);
+  if (known !== undefined) return known;
+  const normalized = parseFramingSpec(formatFramingSpec(spec));
+  if (Object.isFrozen(spec)) NORMALIZED.set(spec, normalized);
+  return normalized;
 }
+
+const NORMALIZED = new WeakMap<FramingSpec, FramingSpec>();
