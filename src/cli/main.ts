@@ -223,12 +223,32 @@ interface Runner {
   close(): Promise<void>;
 }
 
+/**
+ * A last line of defence for a long-running gateway: an unexpected rejection
+ * is logged and the process, and every other session, keeps running.
+ */
+function keepRunningOnUnhandledRejection(
+  onEvent: (event: GatewayEvent) => void,
+): void {
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    onEvent({
+      type: "error",
+      message: "unhandled rejection (bug); the gateway keeps running",
+      detail: event.reason instanceof Error
+        ? `${event.reason.stack ?? event.reason.message}`
+        : String(event.reason),
+    });
+  });
+}
+
 async function serve(
   config: RunConfig,
   reloadConfig: (() => Promise<RunConfig>) | undefined,
   isDemo: boolean,
 ): Promise<number> {
   const onEvent = eventPrinter(config);
+  keepRunningOnUnhandledRejection(onEvent);
   const workers = config.cli.workers === 0
     ? navigator.hardwareConcurrency
     : config.cli.workers;

@@ -14,6 +14,19 @@ const scope = self as unknown as {
   close(): void;
 };
 
+// A bug in one session must not take the worker (and its sessions) down.
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  scope.postMessage({
+    type: "event",
+    event: {
+      type: "error",
+      message: "unhandled rejection (bug); the worker keeps running",
+      detail: String(event.reason),
+    },
+  });
+});
+
 let gateway: Gateway | undefined;
 let summedMetrics: string | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;

@@ -286,9 +286,15 @@ class GatewayServer implements Gateway {
   async #accept(listener: Deno.Listener): Promise<void> {
     try {
       for await (const conn of listener) {
-        const handling = this.#handleConnection(conn);
+        const handling = this.#handleConnection(conn).catch((error) =>
+          this.#emit({
+            type: "error",
+            message: "connection handling failed",
+            detail: String(error),
+          })
+        );
         this.#pendingHttp.add(handling);
-        handling.finally(() => this.#pendingHttp.delete(handling));
+        handling.then(() => this.#pendingHttp.delete(handling));
       }
     } catch (error) {
       if (!this.#isDraining && listener === this.#listener) {
@@ -319,9 +325,20 @@ class GatewayServer implements Gateway {
     }
     let buffered = 0;
     for (const [session, entry] of this.#sessions) {
-      session.tick(now);
-      this.#recordTraffic(session, entry.route);
-      buffered += session.bufferedBytes;
+      try {
+        session.tick(now);
+        this.#recordTraffic(session, entry.route);
+        buffered += session.bufferedBytes;
+      } catch (error) {
+        // One session's failure must not stop the sweep for the others.
+        this.#emit({
+          type: "error",
+          message: "session timer check failed",
+          detail: String(error),
+          sessionId: session.id,
+        });
+        session.abort(CloseCode.INTERNAL_ERROR, "gateway error");
+      }
     }
     this.metrics.addBufferedBytes(buffered - this.#lastBuffered);
     this.#lastBuffered = buffered;

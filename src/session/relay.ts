@@ -670,12 +670,24 @@ export class RelaySession {
   #end(cause: EndCause): void {
     if (this.#isEnding) return;
     this.#isEnding = true;
-    this.#finish(cause).then(
-      (summary) => {
-        this.#ended.resolve(summary);
+    this.#finish(cause).catch((error) => {
+      // A bug in the close path still ends the session and frees sockets.
+      closeQuietly(this.#browser);
+      closeQuietly(this.#backend);
+      return this.#summary({
+        ...cause,
+        detail: `${cause.detail ?? ""} (close path failed: ${
+          errorText(error)
+        })`,
+      });
+    }).then((summary) => {
+      this.#ended.resolve(summary);
+      try {
         this.#options.onClose(summary);
-      },
-    );
+      } catch {
+        // The owner's bookkeeping must not break the relay.
+      }
+    });
   }
 
   async #finish(cause: EndCause): Promise<SessionSummary> {
@@ -712,6 +724,10 @@ export class RelaySession {
     this.#toBrowser.abandon();
     closeQuietly(this.#browser);
     await this.#closeBackend(remaining);
+    return this.#summary(cause);
+  }
+
+  #summary(cause: EndCause): SessionSummary {
     return {
       code: cause.code,
       reason: cause.reason,
