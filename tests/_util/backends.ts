@@ -6,6 +6,8 @@
  * @module
  */
 
+import { startAcceptLoop } from "./accept_loop.ts";
+
 /** A running test backend. */
 export interface TestBackend {
   /** The port it listens on. */
@@ -28,45 +30,15 @@ export type ConnectionHandler = (conn: Deno.TcpConn) => Promise<void>;
 /** Starts a backend running `handler` for each connection. */
 export function startBackend(handler: ConnectionHandler): TestBackend {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.TcpConn>();
-  const handlers = new Set<Promise<void>>();
-  let accepted = 0;
-  let waiters: ((index: number) => void)[] = [];
-  const acceptLoop = (async () => {
-    try {
-      for await (const conn of listener) {
-        conns.add(conn);
-        const index = accepted++;
-        for (const waiter of waiters) waiter(index);
-        waiters = [];
-        const running = handler(conn)
-          .catch(() => {})
-          .finally(() => {
-            closeQuietly(conn);
-            conns.delete(conn);
-            handlers.delete(running);
-          });
-        handlers.add(running);
-      }
-    } catch {
-      // The listener was closed.
-    }
-  })();
-  const close = async () => {
-    closeQuietly(listener);
-    for (const conn of conns) closeQuietly(conn);
-    await acceptLoop;
-    await Promise.all([...handlers]);
-  };
+  const loop = startAcceptLoop(listener, handler);
+  const close = () => loop.close();
   return {
     port: listener.addr.port,
     target: `127.0.0.1:${listener.addr.port}`,
     get accepted() {
-      return accepted;
+      return loop.accepted;
     },
-    nextConnection() {
-      return new Promise((resolve) => waiters.push(resolve));
-    },
+    nextConnection: () => loop.nextConnection(),
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -143,6 +115,25 @@ export async function writeAll(
   while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
 }
 
+/**
+ * Reads into `buffer`, counting a reset (or a socket closed under the read)
+ * as EOF, for readers that only care where the stream ends.
+ *
+ * @param conn The connection to read.
+ * @param buffer Where the bytes go.
+ * @returns How many bytes were read, or null at EOF or on an error.
+ */
+export async function readOrEof(
+  conn: Deno.Conn,
+  buffer: Uint8Array,
+): Promise<number | null> {
+  try {
+    return await conn.read(buffer);
+  } catch {
+    return null;
+  }
+}
+
 /** Concatenates byte arrays. */
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const total = parts.reduce((sum, part) => sum + part.length, 0);
@@ -169,12 +160,4 @@ export function unusedPort(): number {
   const port = listener.addr.port;
   listener.close();
   return port;
-}
-
-function closeQuietly(closer: { close(): void }): void {
-  try {
-    closer.close();
-  } catch {
-    // Already closed.
-  }
 }

@@ -8,6 +8,10 @@
 import { createGateway, type Gateway } from "../../src/server/gateway.ts";
 import type { GatewayOptions } from "../../src/config/config.ts";
 import type { GatewayEvent } from "../../src/observability/events.ts";
+import { within } from "./assert.ts";
+
+/** The event a gateway emits when a session ends. */
+export type SessionClose = Extract<GatewayEvent, { type: "session_close" }>;
 
 /** A started gateway plus what tests need around it. */
 export interface GatewayFixture {
@@ -24,7 +28,7 @@ export interface GatewayFixture {
     predicate: (event: GatewayEvent) => event is T,
   ): Promise<T>;
   /** Resolves with the next `session_close` event (seen or future). */
-  nextClose(): Promise<Extract<GatewayEvent, { type: "session_close" }>>;
+  nextClose(): Promise<SessionClose>;
   /** Stops the gateway. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -71,8 +75,7 @@ export async function startGateway(
       const index = closesTaken++;
       const isClose = (
         event: GatewayEvent,
-      ): event is Extract<GatewayEvent, { type: "session_close" }> =>
-        event.type === "session_close";
+      ): event is SessionClose => event.type === "session_close";
       const closes = events.filter(isClose);
       if (closes[index] !== undefined) return Promise.resolve(closes[index]);
       return new Promise((resolve) => {
@@ -87,4 +90,18 @@ export async function startGateway(
     },
     [Symbol.asyncDispose]: () => gateway.close(),
   };
+}
+
+/**
+ * The fixture's next `session_close` event, within `timeoutMs`.
+ *
+ * @param fixture The gateway fixture.
+ * @param timeoutMs How long to wait at most, in milliseconds.
+ * @returns The event; rejects on the timeout.
+ */
+export function nextClose(
+  fixture: GatewayFixture,
+  timeoutMs = 5000,
+): Promise<SessionClose> {
+  return within(fixture.nextClose(), timeoutMs, "session_close");
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { startAcceptLoop } from "./accept_loop.ts";
 import { writeAll } from "./backends.ts";
 import type { TestCertificate } from "./certificates.ts";
 
@@ -33,11 +34,8 @@ export function startTlsEchoBackend(
     cert: certificate.certPem,
     key: certificate.keyPem,
   });
-  const conns = new Set<Deno.TlsConn>();
-  const handlers = new Set<Promise<void>>();
-  let accepted = 0;
   let echoed = 0;
-  const echo = async (conn: Deno.TlsConn): Promise<void> => {
+  const loop = startAcceptLoop(listener, async (conn) => {
     const buffer = new Uint8Array(64 * 1024);
     let hasEchoed = false;
     for (;;) {
@@ -49,37 +47,14 @@ export function startTlsEchoBackend(
         echoed++;
       }
     }
-  };
-  const acceptLoop = (async () => {
-    try {
-      for await (const conn of listener) {
-        accepted++;
-        conns.add(conn);
-        const running = echo(conn)
-          .catch(() => {})
-          .finally(() => {
-            closeQuietly(conn);
-            conns.delete(conn);
-            handlers.delete(running);
-          });
-        handlers.add(running);
-      }
-    } catch {
-      // The listener was closed.
-    }
-  })();
-  const close = async () => {
-    closeQuietly(listener);
-    for (const conn of conns) closeQuietly(conn);
-    await acceptLoop;
-    await Promise.all([...handlers]);
-  };
+  });
+  const close = () => loop.close();
   const port = listener.addr.port;
   return {
     port,
     target: `127.0.0.1:${port}`,
     get accepted() {
-      return accepted;
+      return loop.accepted;
     },
     get echoed() {
       return echoed;
@@ -87,12 +62,4 @@ export function startTlsEchoBackend(
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-function closeQuietly(closer: { close(): void }): void {
-  try {
-    closer.close();
-  } catch {
-    // Already closed.
-  }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { within } from "./assert.ts";
+import { assert, within } from "./assert.ts";
 
 /** One message received: a string for text, bytes for binary. */
 export type WsMessage = string | Uint8Array;
@@ -186,4 +186,15 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * Narrows a received message to bytes, asserting it was binary.
+ *
+ * @param message A message from {@linkcode WsTestClient.next}.
+ * @returns The message's bytes.
+ */
+export function binary(message: WsMessage): Uint8Array {
+  assert(message instanceof Uint8Array, "expected a binary message");
+  return message;
 }

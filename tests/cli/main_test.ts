@@ -114,11 +114,7 @@ Deno.test("wsgate exits 1 naming --listen when the port is taken", async () => {
 
 Deno.test("wsgate relays a round trip, logs JSON lines and exits 0 on SIGTERM", async () => {
   await using backend = startU32beBackend();
-  await using wsgate = spawnWsgate([
-    "--listen",
-    "127.0.0.1:0",
-    "--target",
-    backend.target,
+  await using wsgate = spawnWithTarget(backend.target, [
     "--framing",
     "u32be",
     "--log-format",
@@ -162,12 +158,7 @@ Deno.test("wsgate relays a round trip, logs JSON lines and exits 0 on SIGTERM", 
 
 Deno.test("wsgate closes open sessions with 1001 and exits 0 on SIGTERM", async () => {
   await using backend = startU32beBackend();
-  await using wsgate = spawnWsgate([
-    "--listen",
-    "127.0.0.1:0",
-    "--target",
-    backend.target,
-  ]);
+  await using wsgate = spawnWithTarget(backend.target);
   const { port } = await wsgate.listening();
   await using client = await WsTestClient.open(`ws://127.0.0.1:${port}/`);
   client.send("ping");
@@ -234,6 +225,26 @@ async function assertRoundTrip(
 ): Promise<void> {
   client.send(text);
   assertEquals(await client.next(), utf8(expected));
+}
+
+/**
+ * Opens a session on `path`, asserts one round trip (as
+ * {@linkcode assertRoundTrip}) and closes it.
+ */
+async function roundTripInNewSession(
+  port: number,
+  path: string,
+  text: string,
+  expected: string = text,
+): Promise<void> {
+  await using client = await openClient(port, path);
+  await assertRoundTrip(client, text, expected);
+  await client.close();
+}
+
+/** Spawns `wsgate --listen 127.0.0.1:0 --target TARGET` plus `flags`. */
+function spawnWithTarget(target: string, flags: string[] = []): WsgateProcess {
+  return spawnWsgate(["--listen", "127.0.0.1:0", "--target", target, ...flags]);
 }
 
 /** Opens a WebSocket to `path` on `port` (127.0.0.1). */
@@ -519,11 +530,7 @@ Deno.test("wsgate on SIGHUP adds a new route while an open session goes on undis
   const line = await waitForLogMessage(wsgate, "configuration reloaded");
   assertEquals(JSON.parse(line).level, "warn");
 
-  {
-    await using fresh = await openClient(port, "/b");
-    await assertRoundTrip(fresh, "new route", "b:new route");
-    await fresh.close();
-  }
+  await roundTripInNewSession(port, "/b", "new route", "b:new route");
   await assertRoundTrip(old, "after the reload");
   assertEquals(a.accepted, 1, "the old session kept its backend connection");
   assertEquals((await old.close(1000)).code, 1000);
@@ -569,11 +576,7 @@ Deno.test("wsgate on SIGHUP with an invalid config logs every problem and keeps 
   assert(String(event.detail).includes("colour"), line);
 
   assertEquals(await upgradeStatus(port, "/b"), 404);
-  {
-    await using fresh = await openClient(port, "/a");
-    await assertRoundTrip(fresh, "old route, new session");
-    await fresh.close();
-  }
+  await roundTripInNewSession(port, "/a", "old route, new session");
   await assertRoundTrip(old, "after");
   assertEquals((await old.close(1000)).code, 1000);
   const status = await wsgate.stop("SIGTERM");
@@ -609,31 +612,18 @@ Deno.test("wsgate --watch-config reloads when the config file changes", async ()
     wsgate,
     "config file changed: configuration reloaded",
   );
-  {
-    await using client = await openClient(port, "/b");
-    await assertRoundTrip(client, "watched");
-    await client.close();
-  }
+  await roundTripInNewSession(port, "/b", "watched");
   const status = await wsgate.stop("SIGTERM");
   assertEquals(status.code, 0);
 });
 
 Deno.test("wsgate --workers 2 serves sessions and sums wsgate_sessions_total across workers", async () => {
   await using backend = startU32beBackend();
-  await using wsgate = spawnWsgate([
-    "--listen",
-    "127.0.0.1:0",
-    "--target",
-    backend.target,
-    "--workers",
-    "2",
-  ]);
+  await using wsgate = spawnWithTarget(backend.target, ["--workers", "2"]);
   const { port } = await wsgate.listening(20000);
   const sessions = 6;
   for (let i = 0; i < sessions; i++) {
-    await using client = await openClient(port, "/");
-    await assertRoundTrip(client, `session ${i}`);
-    await client.close();
+    await roundTripInNewSession(port, "/", `session ${i}`);
   }
   assertEquals(backend.accepted, sessions);
   await waitForMetric(
@@ -647,11 +637,7 @@ Deno.test("wsgate --workers 2 serves sessions and sums wsgate_sessions_total acr
 
 Deno.test("wsgate --admin-listen serves /metrics on the admin address and not on the gateway port", async () => {
   await using backend = startU32beBackend();
-  await using wsgate = spawnWsgate([
-    "--listen",
-    "127.0.0.1:0",
-    "--target",
-    backend.target,
+  await using wsgate = spawnWithTarget(backend.target, [
     "--admin-listen",
     "127.0.0.1:0",
   ]);
@@ -660,11 +646,7 @@ Deno.test("wsgate --admin-listen serves /metrics on the admin address and not on
   assert(admin !== null, `the listening line names no admin address: ${line}`);
   const adminPort = Number(admin[1]);
   assert(adminPort > 0 && adminPort !== port, line);
-  {
-    await using client = await openClient(port, "/");
-    await assertRoundTrip(client, "counted");
-    await client.close();
-  }
+  await roundTripInNewSession(port, "/", "counted");
   const text = await waitForMetric(
     `http://127.0.0.1:${adminPort}/metrics`,
     "wsgate_sessions_total",
@@ -752,11 +734,7 @@ Deno.test("wsgate replay prints a recording made by a route with record", async 
   {
     await using wsgate = spawnWsgate(["--config", configPath]);
     const { port } = await wsgate.listening();
-    {
-      await using client = await openClient(port, "/rec");
-      await assertRoundTrip(client, "hello replay");
-      await client.close();
-    }
+    await roundTripInNewSession(port, "/rec", "hello replay");
     await wsgate.waitForLine(
       "stderr",
       (line) => line.includes('"session_close"'),

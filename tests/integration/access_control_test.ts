@@ -743,10 +743,18 @@ Deno.test("dynamic route reaches an allowed target covered by a listed loopback 
 
 // ---- limits ----------------------------------------------------------------
 
-Deno.test("maxSessions refuses with 503 beyond the limit and admits again after a close", async () => {
+/**
+ * With `limit` set to one session, holds a session open, expects a second
+ * upgrade to be refused with `status` and `Retry-After: 5`, then expects a
+ * new upgrade to be admitted once the first session has closed.
+ */
+async function checkSecondSessionRefused(
+  limit: { maxSessions: 1 } | { maxSessionsPerIp: 1 },
+  status: number,
+): Promise<void> {
   await using backend = startEchoBackend();
   await using gateway = await startGateway({
-    maxSessions: 1,
+    ...limit,
     routes: [{ path: "/ws", target: backend.target }],
   });
   const { client, response } = await RawWsClient.connect(gateway.port, "/ws");
@@ -757,34 +765,20 @@ Deno.test("maxSessions refuses with 503 beyond the limit and admits again after 
       gateway.port,
       upgradeRequest(gateway.port, "/ws"),
     );
-    assertEquals(refused.status, 503);
+    assertEquals(refused.status, status);
     assertEquals(headerValue(refused.head, "retry-after"), "5");
   }
   await within(gateway.nextClose(), 5000, "session_close");
   assertEquals(await upgradeStatus(gateway.port, "/ws"), 101);
   assertEquals(backend.accepted, 2);
+}
+
+Deno.test("maxSessions refuses with 503 beyond the limit and admits again after a close", async () => {
+  await checkSecondSessionRefused({ maxSessions: 1 }, 503);
 });
 
 Deno.test("maxSessionsPerIp refuses a second session from the same address with 429", async () => {
-  await using backend = startEchoBackend();
-  await using gateway = await startGateway({
-    maxSessionsPerIp: 1,
-    routes: [{ path: "/ws", target: backend.target }],
-  });
-  const { client, response } = await RawWsClient.connect(gateway.port, "/ws");
-  assertEquals(response.status, 101);
-  {
-    await using _client = politely(client);
-    const refused = await exchange(
-      gateway.port,
-      upgradeRequest(gateway.port, "/ws"),
-    );
-    assertEquals(refused.status, 429);
-    assertEquals(headerValue(refused.head, "retry-after"), "5");
-  }
-  await within(gateway.nextClose(), 5000, "session_close");
-  assertEquals(await upgradeStatus(gateway.port, "/ws"), 101);
-  assertEquals(backend.accepted, 2);
+  await checkSecondSessionRefused({ maxSessionsPerIp: 1 }, 429);
 });
 
 Deno.test("maxSessionsPerIp counts the forwarded client behind a trusted proxy", async () => {

@@ -10,123 +10,41 @@
  * process, so its sockets are counted in `/proc/self/fd`).
  */
 
-import net from "node:net";
 import { assert, assertEquals, within } from "../_util/assert.ts";
 import {
   concat,
+  readOrEof,
   startBackend,
   type TestBackend,
   u32beFrame,
   writeAll,
 } from "../_util/backends.ts";
-import { type GatewayFixture, startGateway } from "../_util/gateway_fixture.ts";
-import { Prng } from "../_util/prng.ts";
-import { RawWsClient, type ReceivedFrame } from "../_util/raw_ws_client.ts";
-import { startU32beBackend } from "../_util/u32be_backend.ts";
+import { assertSequence, checkedMessage } from "../_util/checked_messages.ts";
+import { openFdCount, openFdTargets } from "../_util/fd_count.ts";
 import {
+  type GatewayFixture,
+  nextClose,
+  startGateway,
+} from "../_util/gateway_fixture.ts";
+import { startNodeBackend } from "../_util/node_backend.ts";
+import { Prng } from "../_util/prng.ts";
+import { messagesOf, type ReceivedFrame } from "../_util/raw_ws_client.ts";
+import { closeOf, openRaw } from "../_util/raw_session.ts";
+import { startU32beBackend } from "../_util/u32be_backend.ts";
+import { U32beSplitter } from "../_util/u32be_splitter.ts";
+import { waitUntil } from "../_util/wait_until.ts";
+import {
+  binary,
   bytesEqual,
-  patternBytes,
-  type WsMessage,
   WsTestClient,
 } from "../_util/web_socket_client.ts";
 import type { GatewayOptions, RouteOptions } from "../../src/config/config.ts";
-import type { GatewayEvent } from "../../src/observability/events.ts";
 import { parseClosePayload } from "../../src/websocket/close_frame.ts";
 import {
   encodeClientFrame,
   Opcode,
   WsFrameParser,
 } from "../../src/websocket/ws_frame_codec.ts";
-
-type SessionClose = Extract<GatewayEvent, { type: "session_close" }>;
-
-// ---- checked messages ------------------------------------------------------
-
-/** Stream id, sequence number and FNV-1a checksum of the body. */
-const MESSAGE_HEADER_BYTES = 12;
-
-function fnv1a(bytes: Uint8Array): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) {
-    hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** A message that names its stream and place and proves its own integrity. */
-function checkedMessage(stream: number, seq: number, size: number): Uint8Array {
-  const out = new Uint8Array(Math.max(MESSAGE_HEADER_BYTES, size));
-  out.set(
-    patternBytes(out.length - MESSAGE_HEADER_BYTES, stream * 7919 + seq),
-    MESSAGE_HEADER_BYTES,
-  );
-  const view = new DataView(out.buffer);
-  view.setUint32(0, stream);
-  view.setUint32(4, seq);
-  view.setUint32(8, fnv1a(out.subarray(MESSAGE_HEADER_BYTES)));
-  return out;
-}
-
-/** Asserts `messages` are messages 0..n-1 of `stream`, intact and in order. */
-function assertSequence(
-  messages: readonly Uint8Array[],
-  stream: number,
-  what: string,
-): void {
-  for (const [index, message] of messages.entries()) {
-    assert(message.length >= MESSAGE_HEADER_BYTES, `${what}: short message`);
-    const view = new DataView(message.buffer, message.byteOffset, 12);
-    assertEquals(
-      [view.getUint32(0), view.getUint32(4)],
-      [stream, index],
-      `${what}: message ${index} lost, duplicated or misplaced`,
-    );
-    assertEquals(
-      view.getUint32(8),
-      fnv1a(message.subarray(MESSAGE_HEADER_BYTES)),
-      `${what}: message ${index} corrupted`,
-    );
-  }
-}
-
-// ---- leaks -----------------------------------------------------------------
-
-function openFdCount(): number {
-  let count = 0;
-  for (const _ of Deno.readDirSync("/proc/self/fd")) count++;
-  return count;
-}
-
-function openFdTargets(): string[] {
-  const targets: string[] = [];
-  for (const entry of Deno.readDirSync("/proc/self/fd")) {
-    try {
-      targets.push(Deno.readLinkSync(`/proc/self/fd/${entry.name}`));
-    } catch {
-      // Closed while listing (the directory handle itself).
-    }
-  }
-  return targets.sort();
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `predicate` every 10 ms until it holds or `timeoutMs` passes. */
-async function waitUntil(
-  predicate: () => boolean,
-  timeoutMs: number,
-  what: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let polls = 0; polls < 100_000; polls++) {
-    if (predicate()) return;
-    if (Date.now() >= deadline) break;
-    await delay(10);
-  }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what()}`);
-}
 
 // ---- the rig: a gateway with an echo route and a leak baseline ------------
 
@@ -201,69 +119,7 @@ async function assertRecovered(rig: Rig): Promise<void> {
   );
 }
 
-function nextClose(gateway: GatewayFixture): Promise<SessionClose> {
-  return within(gateway.nextClose(), 5000, "session_close");
-}
-
-function binary(message: WsMessage): Uint8Array {
-  assert(message instanceof Uint8Array, "expected a binary message");
-  return message;
-}
-
-function messagesOf(frames: readonly ReceivedFrame[]): Uint8Array[] {
-  return frames.flatMap((frame) =>
-    frame.kind === "message" ? [frame.payload] : []
-  );
-}
-
-async function openRaw(
-  gateway: GatewayFixture,
-  path: string,
-): Promise<RawWsClient> {
-  const { client, response } = await RawWsClient.connect(gateway.port, path);
-  assertEquals(response.status, 101, response.head);
-  return client;
-}
-
-/** Reads up to the close frame, answers it, closes TCP once the server has. */
-async function closeOf(
-  client: RawWsClient,
-): Promise<{ code: number; reason: string; before: ReceivedFrame[] }> {
-  const close = await client.nextClose();
-  assert(close !== undefined, "expected a close frame, got EOF");
-  await client.sendClose(close.code).catch(() => {});
-  await client.waitForEof();
-  await client.close();
-  return close;
-}
-
 // ---- backends --------------------------------------------------------------
-
-/** Splits a u32be stream into payloads, keeping the partial tail. */
-class U32beSplitter {
-  #pending: Uint8Array = new Uint8Array(0);
-
-  push(chunk: Uint8Array): Uint8Array[] {
-    const bytes = this.#pending.length === 0
-      ? chunk
-      : concat([this.#pending, chunk]);
-    const out: Uint8Array[] = [];
-    let at = 0;
-    while (bytes.length - at >= 4) {
-      const length = new DataView(bytes.buffer, bytes.byteOffset + at)
-        .getUint32(0);
-      if (bytes.length - at - 4 < length) break;
-      out.push(bytes.slice(at + 4, at + 4 + length));
-      at += 4 + length;
-    }
-    this.#pending = bytes.slice(at);
-    return out;
-  }
-
-  get pendingBytes(): number {
-    return this.#pending.length;
-  }
-}
 
 /** A backend whose handler can wait for the test's go-ahead. */
 interface ScriptedBackend extends TestBackend {
@@ -296,44 +152,13 @@ async function readFrames(
   const splitter = new U32beSplitter();
   const buffer = new Uint8Array(64 * 1024);
   for (let reads = 0; reads < 1_000_000; reads++) {
-    let count: number | null;
-    try {
-      count = await conn.read(buffer);
-    } catch {
-      count = null;
-    }
+    const count = await readOrEof(conn, buffer);
     if (count === null) break;
     for (const payload of splitter.push(buffer.subarray(0, count))) {
       await onFrame(payload);
     }
   }
   return splitter.pendingBytes;
-}
-
-/** A node:net backend (node's `resetAndDestroy()` sends a real RST). */
-async function startNodeBackend(
-  onConnection: (socket: net.Socket) => void,
-): Promise<{ target: string } & AsyncDisposable> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.on("close", () => sockets.delete(socket));
-    onConnection(socket);
-  });
-  const listening = Promise.withResolvers<void>();
-  server.listen(0, "127.0.0.1", () => listening.resolve());
-  await listening.promise;
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    target: `127.0.0.1:${port}`,
-    async [Symbol.asyncDispose]() {
-      const closed = Promise.withResolvers<void>();
-      server.close(() => closed.resolve());
-      for (const socket of sockets) socket.destroy();
-      await closed.promise;
-    },
-  };
 }
 
 // ---- a browser that reads only when told -----------------------------------
@@ -405,12 +230,7 @@ class LazyReader implements AsyncDisposable {
     const reading = (async () => {
       for (let reads = 0; reads < 1_000_000; reads++) {
         if (isDone(this.frames) || this.#isEof) return;
-        let count: number | null;
-        try {
-          count = await this.conn.read(buffer);
-        } catch {
-          count = null;
-        }
+        const count = await readOrEof(this.conn, buffer);
         if (count === null) {
           this.#isEof = true;
           return;

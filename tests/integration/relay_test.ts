@@ -17,6 +17,7 @@ import {
 import { startGateway } from "../_util/gateway_fixture.ts";
 import { startU32beBackend } from "../_util/u32be_backend.ts";
 import {
+  binary,
   bytesEqual,
   patternBytes,
   utf8,
@@ -39,11 +40,6 @@ function textOfBytes(byteLength: number): string {
   const unit = "a\u00e9\u20ac\u{1f600}"; // 1 + 2 + 3 + 4 = 10 bytes
   return unit.repeat(Math.floor(byteLength / 10)) +
     "z".repeat(byteLength % 10);
-}
-
-function binary(message: WsMessage): Uint8Array {
-  assert(message instanceof Uint8Array, "expected a binary message");
-  return message;
 }
 
 function text(message: WsMessage): string {

@@ -11,6 +11,7 @@
 import { assert, assertEquals, within } from "../_util/assert.ts";
 import {
   concat,
+  readOrEof,
   startBackend,
   startRecordingBackend,
   startScriptedBackend,
@@ -18,24 +19,22 @@ import {
   unusedPort,
   writeAll,
 } from "../_util/backends.ts";
-import { type GatewayFixture, startGateway } from "../_util/gateway_fixture.ts";
-import { RawWsClient, type ReceivedFrame } from "../_util/raw_ws_client.ts";
+import { nextClose, startGateway } from "../_util/gateway_fixture.ts";
+import { startNodeBackend } from "../_util/node_backend.ts";
+import { messagesOf, type ReceivedFrame } from "../_util/raw_ws_client.ts";
+import { closeOf, openRaw } from "../_util/raw_session.ts";
 import { startU32beBackend } from "../_util/u32be_backend.ts";
 import {
+  binary,
   bytesEqual,
   patternBytes,
   utf8,
-  type WsMessage,
   WsTestClient,
 } from "../_util/web_socket_client.ts";
-import net from "node:net";
-import type { GatewayEvent } from "../../src/observability/events.ts";
 import {
   encodeClientFrame,
   Opcode,
 } from "../../src/websocket/ws_frame_codec.ts";
-
-type SessionClose = Extract<GatewayEvent, { type: "session_close" }>;
 
 /** A backend whose connections the test drives by hand. */
 interface HeldBackend extends AsyncDisposable {
@@ -104,12 +103,7 @@ function readToEnd(conn: Deno.Conn, timeoutMs = 5000): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
     const buffer = new Uint8Array(64 * 1024);
     for (let reads = 0; reads < 100_000; reads++) {
-      let count: number | null;
-      try {
-        count = await conn.read(buffer);
-      } catch {
-        count = null;
-      }
+      const count = await readOrEof(conn, buffer);
       if (count === null) break;
       chunks.push(buffer.slice(0, count));
     }
@@ -117,74 +111,6 @@ function readToEnd(conn: Deno.Conn, timeoutMs = 5000): Promise<Uint8Array> {
   })();
   reading.catch(() => {});
   return within(reading, timeoutMs, "the backend connection to end");
-}
-
-/** Opens a raw client on `path` and asserts the upgrade. */
-async function openRaw(
-  gateway: GatewayFixture,
-  path = "/",
-): Promise<RawWsClient> {
-  const { client, response } = await RawWsClient.connect(gateway.port, path);
-  assertEquals(response.status, 101, response.head);
-  return client;
-}
-
-/**
- * Reads up to the server's close frame, answers it like a browser, and waits
- * for the server to end the TCP connection.
- */
-async function closeOf(
-  client: RawWsClient,
-): Promise<{ code: number; reason: string; before: ReceivedFrame[] }> {
-  const close = await client.nextClose();
-  assert(close !== undefined, "expected a close frame, got EOF");
-  await client.sendClose(close.code).catch(() => {});
-  await client.waitForEof();
-  // Like a browser: close the TCP connection once the server has ended it.
-  await client.close();
-  return close;
-}
-
-/** The payloads of the data messages among `frames`. */
-function messagesOf(frames: readonly ReceivedFrame[]): Uint8Array[] {
-  return frames.flatMap((frame) =>
-    frame.kind === "message" ? [frame.payload] : []
-  );
-}
-
-function nextClose(gateway: GatewayFixture): Promise<SessionClose> {
-  return within(gateway.nextClose(), 5000, "session_close");
-}
-
-function binary(message: WsMessage): Uint8Array {
-  assert(message instanceof Uint8Array, "expected a binary message");
-  return message;
-}
-
-/** Starts a node:net backend on 127.0.0.1 (for resets: `resetAndDestroy`). */
-async function startNodeBackend(
-  onConnection: (socket: net.Socket) => void,
-): Promise<{ target: string } & AsyncDisposable> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.on("close", () => sockets.delete(socket));
-    onConnection(socket);
-  });
-  const listening = Promise.withResolvers<void>();
-  server.listen(0, "127.0.0.1", () => listening.resolve());
-  await listening.promise;
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    target: `127.0.0.1:${port}`,
-    async [Symbol.asyncDispose]() {
-      const closed = Promise.withResolvers<void>();
-      server.close(() => closed.resolve());
-      for (const socket of sockets) socket.destroy();
-      await closed.promise;
-    },
-  };
 }
 
 /** Listens on 127.0.0.1 and fills the accept queue, so a further connect hangs. */

@@ -13,19 +13,27 @@
  * open descriptors must return to the baseline. `WSGATE_SEED` replays a run.
  */
 
-import net from "node:net";
 import { assert, assertEquals, within } from "../_util/assert.ts";
 import {
   concat,
+  readOrEof,
   startBackend,
   type TestBackend,
   u32beFrame,
   writeAll,
 } from "../_util/backends.ts";
+import { checkedMessage, inspectMessage } from "../_util/checked_messages.ts";
+import { openFdCount } from "../_util/fd_count.ts";
 import { type GatewayFixture, startGateway } from "../_util/gateway_fixture.ts";
+import { type NodeBackend, startNodeBackend } from "../_util/node_backend.ts";
 import { Prng, testSeeds } from "../_util/prng.ts";
-import { RawWsClient, type ReceivedFrame } from "../_util/raw_ws_client.ts";
-import { patternBytes } from "../_util/web_socket_client.ts";
+import {
+  messagesOf,
+  RawWsClient,
+  type ReceivedFrame,
+} from "../_util/raw_ws_client.ts";
+import { U32beSplitter } from "../_util/u32be_splitter.ts";
+import { waitUntil } from "../_util/wait_until.ts";
 import {
   encodeClientFrame,
   Opcode,
@@ -54,42 +62,6 @@ function soakSeconds(): number {
 
 // ---- checked messages ------------------------------------------------------
 
-const MESSAGE_HEADER_BYTES = 12;
-
-function fnv1a(bytes: Uint8Array): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) {
-    hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** A message that names its stream and place and proves its own integrity. */
-function checkedMessage(stream: number, seq: number, size: number): Uint8Array {
-  const out = new Uint8Array(Math.max(MESSAGE_HEADER_BYTES, size));
-  out.set(
-    patternBytes(out.length - MESSAGE_HEADER_BYTES, stream * 7919 + seq),
-    MESSAGE_HEADER_BYTES,
-  );
-  const view = new DataView(out.buffer);
-  view.setUint32(0, stream);
-  view.setUint32(4, seq);
-  view.setUint32(8, fnv1a(out.subarray(MESSAGE_HEADER_BYTES)));
-  return out;
-}
-
-/** The stream and sequence number of a message, or undefined when corrupt. */
-function inspect(
-  message: Uint8Array,
-): { stream: number; seq: number } | undefined {
-  if (message.length < MESSAGE_HEADER_BYTES) return undefined;
-  const view = new DataView(message.buffer, message.byteOffset, 12);
-  if (view.getUint32(8) !== fnv1a(message.subarray(MESSAGE_HEADER_BYTES))) {
-    return undefined;
-  }
-  return { stream: view.getUint32(0), seq: view.getUint32(4) };
-}
-
 /** Throws unless `messages` are messages 0..n-1 of `stream`, intact. */
 function checkSequence(
   messages: readonly Uint8Array[],
@@ -97,7 +69,7 @@ function checkSequence(
   what: string,
 ): void {
   for (const [index, message] of messages.entries()) {
-    const seen = inspect(message);
+    const seen = inspectMessage(message);
     if (seen === undefined) {
       throw new Error(`${what}: message ${index} corrupt`);
     }
@@ -139,28 +111,6 @@ interface BackendLog {
 
 type Logs = Map<number, BackendLog>;
 
-/** Splits a u32be stream into payloads, keeping the partial tail. */
-class U32beSplitter {
-  #pending: Uint8Array = new Uint8Array(0);
-
-  push(chunk: Uint8Array): Uint8Array[] {
-    const bytes = this.#pending.length === 0
-      ? chunk
-      : concat([this.#pending, chunk]);
-    const out: Uint8Array[] = [];
-    let at = 0;
-    while (bytes.length - at >= 4) {
-      const length = new DataView(bytes.buffer, bytes.byteOffset + at)
-        .getUint32(0);
-      if (bytes.length - at - 4 < length) break;
-      out.push(bytes.slice(at + 4, at + 4 + length));
-      at += 4 + length;
-    }
-    this.#pending = bytes.slice(at);
-    return out;
-  }
-}
-
 /** How many frames a faulty backend echoes before its fault. */
 function faultAfter(stream: number): number {
   return (stream * 7) % 5;
@@ -177,7 +127,7 @@ function record(
   log: BackendLog | undefined,
   payload: Uint8Array,
 ): BackendLog {
-  const seen = inspect(payload);
+  const seen = inspectMessage(payload);
   if (log === undefined) {
     log = { seqs: [], corrupt: 0, isEnded: false };
     // A corrupt first frame has no stream; park it where no one looks.
@@ -200,18 +150,13 @@ function startSoakBackend(mode: BackendMode, logs: Logs): TestBackend {
     let isWriteFailed = false;
     try {
       for (let reads = 0; reads < 1_000_000; reads++) {
-        let count: number | null;
-        try {
-          count = await conn.read(buffer);
-        } catch {
-          count = null;
-        }
+        const count = await readOrEof(conn, buffer);
         if (count === null) return;
         const replies: Uint8Array[] = [];
         for (const payload of splitter.push(buffer.subarray(0, count))) {
           log = record(logs, log, payload);
           if (isFaulted || mode === "silent") continue;
-          const stream = inspect(payload)?.stream ?? 0;
+          const stream = inspectMessage(payload)?.stream ?? 0;
           if (mode === "echo") {
             replies.push(u32beFrame(payload));
           } else if (mode === "push") {
@@ -248,25 +193,19 @@ function startSoakBackend(mode: BackendMode, logs: Logs): TestBackend {
 }
 
 /** A node:net backend that echoes, then resets (SO_LINGER 0). */
-async function startResetBackend(
-  logs: Logs,
-): Promise<{ target: string } & AsyncDisposable> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
+function startResetBackend(logs: Logs): Promise<NodeBackend> {
+  return startNodeBackend((socket) => {
     const splitter = new U32beSplitter();
     let log: BackendLog | undefined;
     let isFaulted = false;
-    socket.on("error", () => {});
     socket.on("close", () => {
-      sockets.delete(socket);
       if (log !== undefined) log.isEnded = true;
     });
     socket.on("data", (chunk: Uint8Array) => {
       for (const payload of splitter.push(new Uint8Array(chunk))) {
         log = record(logs, log, payload);
         if (isFaulted) continue;
-        const stream = inspect(payload)?.stream ?? 0;
+        const stream = inspectMessage(payload)?.stream ?? 0;
         if (log.seqs.length <= faultAfter(stream)) {
           socket.write(u32beFrame(payload));
         } else {
@@ -276,46 +215,6 @@ async function startResetBackend(
       }
     });
   });
-  const listening = Promise.withResolvers<void>();
-  server.listen(0, "127.0.0.1", () => listening.resolve());
-  await listening.promise;
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    target: `127.0.0.1:${port}`,
-    async [Symbol.asyncDispose]() {
-      const closed = Promise.withResolvers<void>();
-      server.close(() => closed.resolve());
-      for (const socket of sockets) socket.destroy();
-      await closed.promise;
-    },
-  };
-}
-
-// ---- leaks -----------------------------------------------------------------
-
-function openFdCount(): number {
-  let count = 0;
-  for (const _ of Deno.readDirSync("/proc/self/fd")) count++;
-  return count;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `predicate` every 10 ms until it holds or `timeoutMs` passes. */
-async function waitUntil(
-  predicate: () => boolean,
-  timeoutMs: number,
-  what: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let polls = 0; polls < 100_000; polls++) {
-    if (predicate()) return;
-    if (Date.now() >= deadline) break;
-    await delay(10);
-  }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what()}`);
 }
 
 // ---- browsers --------------------------------------------------------------
@@ -414,12 +313,6 @@ async function expectClose(
   await client.sendClose(close.code).catch(() => {});
   await client.waitForEof();
   return close.before;
-}
-
-function messagesOf(frames: readonly ReceivedFrame[]): Uint8Array[] {
-  return frames.flatMap((frame) =>
-    frame.kind === "message" ? [frame.payload] : []
-  );
 }
 
 /**
@@ -605,7 +498,7 @@ async function runSession(
         sent++;
         const frame = await client.next();
         if (frame?.kind === "message") {
-          const seen = inspect(frame.payload);
+          const seen = inspectMessage(frame.payload);
           if (seen?.stream !== stream || seen.seq !== seq) {
             throw new Error(`${what}: echo ${seq} wrong or corrupt`);
           }

@@ -6,12 +6,15 @@
  */
 
 import { assert, assertEquals, within } from "../_util/assert.ts";
-import { startEchoBackend } from "../_util/backends.ts";
+import { startEchoBackend, type TestBackend } from "../_util/backends.ts";
 import { type TestCertificate, TestPki } from "../_util/certificates.ts";
-import { startGateway } from "../_util/gateway_fixture.ts";
+import { type GatewayFixture, startGateway } from "../_util/gateway_fixture.ts";
 import { politely } from "../_util/polite_close.ts";
 import { RawWsClient } from "../_util/raw_ws_client.ts";
-import { startTlsEchoBackend } from "../_util/tls_backend.ts";
+import {
+  startTlsEchoBackend,
+  type TlsTestBackend,
+} from "../_util/tls_backend.ts";
 import { TlsWsClient } from "../_util/tls_ws_client.ts";
 import type { GatewayOptions } from "../../src/config/config.ts";
 
@@ -71,15 +74,45 @@ async function installCertificate(
   return { certFile, keyFile };
 }
 
-Deno.test("gateway with tls round-trips a message over wss:// for a client trusting its CA", async () => {
-  await using pki = await TestPki.create();
+/** A gateway serving wss:// and relaying `/echo` to an echo backend. */
+interface TlsGatewayRig extends AsyncDisposable {
+  /** The PKI holding the CA and the gateway's certificate files. */
+  pki: TestPki;
+  /** The CA that issued the gateway's certificate. */
+  ca: TestCertificate;
+  backend: TestBackend;
+  gateway: GatewayFixture;
+}
+
+/**
+ * Issues a certificate from a fresh CA and starts a gateway serving it with
+ * `tls`, relaying `/echo` to an echo backend. Disposing stops all of it.
+ */
+async function startTlsGateway(): Promise<TlsGatewayRig> {
+  await using stack = new AsyncDisposableStack();
+  const pki = stack.use(await TestPki.create());
   const ca = await pki.createCa("wsgate test CA");
   const leaf = await pki.issue(ca);
-  await using backend = startEchoBackend();
-  await using gateway = await startGateway({
-    tls: { certFile: leaf.certFile, keyFile: leaf.keyFile },
-    routes: [{ path: "/echo", target: backend.target }],
-  });
+  const backend = stack.use(startEchoBackend());
+  const gateway = stack.use(
+    await startGateway({
+      tls: { certFile: leaf.certFile, keyFile: leaf.keyFile },
+      routes: [{ path: "/echo", target: backend.target }],
+    }),
+  );
+  const owned = stack.move();
+  return {
+    pki,
+    ca,
+    backend,
+    gateway,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
+}
+
+Deno.test("gateway with tls round-trips a message over wss:// for a client trusting its CA", async () => {
+  await using rig = await startTlsGateway();
+  const { ca, backend, gateway } = rig;
   const listening = gateway.events.find((event) => event.type === "listening");
   assert(listening?.type === "listening" && listening.tls === true);
   const { client, response } = await TlsWsClient.connect(gateway.port, {
@@ -93,29 +126,17 @@ Deno.test("gateway with tls round-trips a message over wss:// for a client trust
 });
 
 Deno.test("gateway with tls refuses the handshake of a client that trusts another CA", async () => {
-  await using pki = await TestPki.create();
-  const ca = await pki.createCa("wsgate test CA");
+  await using rig = await startTlsGateway();
+  const { pki, ca, backend, gateway } = rig;
   const otherCa = await pki.createCa("wsgate other CA");
-  const leaf = await pki.issue(ca);
-  await using backend = startEchoBackend();
-  await using gateway = await startGateway({
-    tls: { certFile: leaf.certFile, keyFile: leaf.keyFile },
-    routes: [{ path: "/echo", target: backend.target }],
-  });
   assertEquals(await upgradesTrusting(gateway.port, otherCa), false);
   assertEquals(await upgradesTrusting(gateway.port, ca), true);
   assertEquals(backend.accepted, 1);
 });
 
 Deno.test("gateway with tls closes a plain-TCP client cleanly and keeps serving", async () => {
-  await using pki = await TestPki.create();
-  const ca = await pki.createCa("wsgate test CA");
-  const leaf = await pki.issue(ca);
-  await using backend = startEchoBackend();
-  await using gateway = await startGateway({
-    tls: { certFile: leaf.certFile, keyFile: leaf.keyFile },
-    routes: [{ path: "/echo", target: backend.target }],
-  });
+  await using rig = await startTlsGateway();
+  const { ca, backend, gateway } = rig;
   const plain = await Deno.connect({
     hostname: "127.0.0.1",
     port: gateway.port,
@@ -220,41 +241,70 @@ Deno.test({
   },
 });
 
-Deno.test("route with backendTls relays to a TLS backend whose certificate the caFile vouches for", async () => {
-  await using pki = await TestPki.create();
+/** A gateway whose `/tls` route reaches a TLS echo backend, with a client. */
+interface BackendTlsSession extends AsyncDisposable {
+  gateway: GatewayFixture;
+  backend: TlsTestBackend;
+  /** An upgraded client on `/tls`; disposing the session ends it politely. */
+  client: RawWsClient;
+}
+
+/**
+ * Starts a TLS echo backend presenting a certificate for `backend.test`
+ * issued by a fresh CA, a gateway whose `/tls` route reaches it with
+ * `backendTls` verifying `serverName` against that CA (or, with
+ * `trustsOtherCa`, against an unrelated one), and asserts that a raw client
+ * upgrades on `/tls`. Disposing the session stops all of it.
+ */
+async function openBackendTlsSession(
+  options: { serverName: string; trustsOtherCa?: boolean },
+): Promise<BackendTlsSession> {
+  await using stack = new AsyncDisposableStack();
+  const pki = stack.use(await TestPki.create());
   const ca = await pki.createCa("wsgate backend CA");
+  const trusted = options.trustsOtherCa
+    ? await pki.createCa("wsgate other CA")
+    : ca;
   const leaf = await pki.issue(ca, { dnsNames: ["backend.test"] });
-  await using backend = startTlsEchoBackend(leaf);
-  await using gateway = await startGateway({
-    routes: [{
-      path: "/tls",
-      target: backend.target,
-      backendTls: { caFile: ca.certFile, serverName: "backend.test" },
-    }],
-  });
+  const backend = stack.use(startTlsEchoBackend(leaf));
+  const gateway = stack.use(
+    await startGateway({
+      routes: [{
+        path: "/tls",
+        target: backend.target,
+        backendTls: {
+          caFile: trusted.certFile,
+          serverName: options.serverName,
+        },
+      }],
+    }),
+  );
   const { client, response } = await RawWsClient.connect(gateway.port, "/tls");
-  await using _client = politely(client);
+  stack.use(politely(client));
   assertEquals(response.status, 101);
-  await assertEchoes(client, "over backend TLS");
-  await assertEchoes(client, "twice");
-  assertEquals(backend.echoed, 1);
+  const owned = stack.move();
+  return {
+    gateway,
+    backend,
+    client,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
+}
+
+Deno.test("route with backendTls relays to a TLS backend whose certificate the caFile vouches for", async () => {
+  await using session = await openBackendTlsSession({
+    serverName: "backend.test",
+  });
+  await assertEchoes(session.client, "over backend TLS");
+  await assertEchoes(session.client, "twice");
+  assertEquals(session.backend.echoed, 1);
 });
 
 Deno.test("route with backendTls closes with 1011 when the backend certificate does not match serverName", async () => {
-  await using pki = await TestPki.create();
-  const ca = await pki.createCa("wsgate backend CA");
-  const leaf = await pki.issue(ca, { dnsNames: ["backend.test"] });
-  await using backend = startTlsEchoBackend(leaf);
-  await using gateway = await startGateway({
-    routes: [{
-      path: "/tls",
-      target: backend.target,
-      backendTls: { caFile: ca.certFile, serverName: "wrong.test" },
-    }],
+  await using session = await openBackendTlsSession({
+    serverName: "wrong.test",
   });
-  const { client, response } = await RawWsClient.connect(gateway.port, "/tls");
-  await using _client = politely(client);
-  assertEquals(response.status, 101);
+  const { client, gateway, backend } = session;
   await client.send(utf8.encode("must not arrive"));
   const close = await client.nextClose(5000);
   assertEquals(close?.code, 1011);
@@ -268,23 +318,10 @@ Deno.test({
   name:
     "route with backendTls refuses the session as backend unreachable when the backend TLS handshake fails",
   fn: async () => {
-    await using pki = await TestPki.create();
-    const ca = await pki.createCa("wsgate backend CA");
-    const leaf = await pki.issue(ca, { dnsNames: ["backend.test"] });
-    await using backend = startTlsEchoBackend(leaf);
-    await using gateway = await startGateway({
-      routes: [{
-        path: "/tls",
-        target: backend.target,
-        backendTls: { caFile: ca.certFile, serverName: "wrong.test" },
-      }],
+    await using session = await openBackendTlsSession({
+      serverName: "wrong.test",
     });
-    const { client, response } = await RawWsClient.connect(
-      gateway.port,
-      "/tls",
-    );
-    await using _client = politely(client);
-    assertEquals(response.status, 101);
+    const { client, gateway } = session;
     const close = await client.nextClose(5000);
     assertEquals(close?.code, 1011);
     assertEquals(close?.reason, "backend unreachable");
@@ -294,21 +331,11 @@ Deno.test({
 });
 
 Deno.test("route with backendTls closes with 1011 when no configured CA vouches for the backend", async () => {
-  await using pki = await TestPki.create();
-  const ca = await pki.createCa("wsgate backend CA");
-  const otherCa = await pki.createCa("wsgate other CA");
-  const leaf = await pki.issue(ca, { dnsNames: ["backend.test"] });
-  await using backend = startTlsEchoBackend(leaf);
-  await using gateway = await startGateway({
-    routes: [{
-      path: "/tls",
-      target: backend.target,
-      backendTls: { caFile: otherCa.certFile, serverName: "backend.test" },
-    }],
+  await using session = await openBackendTlsSession({
+    serverName: "backend.test",
+    trustsOtherCa: true,
   });
-  const { client, response } = await RawWsClient.connect(gateway.port, "/tls");
-  await using _client = politely(client);
-  assertEquals(response.status, 101);
+  const { client, backend } = session;
   await client.send(utf8.encode("must not arrive"));
   const close = await client.nextClose(5000);
   assertEquals(close?.code, 1011);
