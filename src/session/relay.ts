@@ -534,9 +534,10 @@ export class RelaySession {
     this.#messagesToBackend++;
     this.#sizesToBackend[sizeBucket(payload.length)]!++;
     if (this.#onTraffic !== undefined) this.#onTraffic("to_backend", payload);
-    const now = this.#now();
-    this.#lastToBackendMs = now;
-    this.#lastDataMs = now;
+    // The time of the read that carried the message: no clock call per
+    // message on the hot path.
+    this.#lastToBackendMs = this.#lastFromBrowserMs;
+    this.#lastDataMs = this.#lastFromBrowserMs;
   }
 
   /** Called by the parser for each control frame from the browser. */
