@@ -116,13 +116,22 @@ export interface RelayStatsDelta {
   /** Messages backend -> browser. */
   messagesToBrowser: number;
   /** Message counts by size bucket (<=16, <=64, ... <=4 MiB, larger), to the backend. */
-  sizesToBackend: number[];
+  sizesToBackend: readonly number[];
   /** The same, to the browser. */
-  sizesToBrowser: number[];
+  sizesToBrowser: readonly number[];
 }
 
 /** Number of size buckets: le 16, 64, ..., 4194304 (powers of 4), then +Inf. */
 export const SIZE_BUCKET_COUNT = 11;
+
+const NO_TRAFFIC: Readonly<RelayStatsDelta> = Object.freeze({
+  bytesToBackend: 0,
+  bytesToBrowser: 0,
+  messagesToBackend: 0,
+  messagesToBrowser: 0,
+  sizesToBackend: Object.freeze(new Array<number>(SIZE_BUCKET_COUNT).fill(0)),
+  sizesToBrowser: Object.freeze(new Array<number>(SIZE_BUCKET_COUNT).fill(0)),
+});
 
 /** The size bucket of a message length (buckets are powers of 4 from 16). */
 function sizeBucket(length: number): number {
@@ -288,6 +297,13 @@ export class RelaySession {
    */
   takeStats(): RelayStatsDelta {
     const reported = this.#reported;
+    if (
+      this.#messagesToBackend === reported.messagesToBackend &&
+      this.#messagesToBrowser === reported.messagesToBrowser
+    ) {
+      // Idle sessions (the common case per sweep) allocate nothing.
+      return NO_TRAFFIC;
+    }
     const delta: RelayStatsDelta = {
       bytesToBackend: this.#bytesToBackend - reported.toBackend,
       bytesToBrowser: this.#bytesToBrowser - reported.toBrowser,
