@@ -81,14 +81,16 @@ export { TicketError, type TicketErrorReason } from "./src/security/ticket.ts";
 // Tickets (for app servers that mint them)
 export {
   importTicketKey,
-  ReplayCache,
-  type ReplayCacheOptions,
-  type ReplayCacheResult,
   signTicket,
   type TicketClaims,
   verifyTicket,
   type VerifyTicketOptions,
 } from "./src/security/ticket.ts";
+export {
+  ReplayCache,
+  type ReplayCacheOptions,
+  type ReplayCacheResult,
+} from "./src/security/replay_cache.ts";
 
 // Events and metrics
 export type {
@@ -112,24 +114,30 @@ export {
 } from "./src/observability/log.ts";
 export {
   Counter,
+  Gauge,
+  Histogram,
+  type HistogramOptions,
+  type MetricOptions,
+  MetricsRegistry,
+} from "./src/observability/metrics_registry.ts";
+export {
   CounterSeries,
+  GaugeSeries,
+  HistogramSeries,
+  type LabelValues,
+} from "./src/observability/metric_series.ts";
+export type {
+  HistogramMetricSnapshot,
+  HistogramSeriesSnapshot,
+  MetricSnapshot,
+  MetricsSnapshot,
+  ScalarMetricSnapshot,
+  ScalarSeriesSnapshot,
+} from "./src/observability/metrics_snapshot.ts";
+export {
   GatewayMetrics,
   type GatewayTotals,
-  Gauge,
-  GaugeSeries,
-  Histogram,
-  type HistogramMetricSnapshot,
-  type HistogramOptions,
-  HistogramSeries,
-  type HistogramSeriesSnapshot,
-  type LabelValues,
-  type MetricOptions,
-  type MetricSnapshot,
-  MetricsRegistry,
-  type MetricsSnapshot,
-  type ScalarMetricSnapshot,
-  type ScalarSeriesSnapshot,
-} from "./src/observability/metrics.ts";
+} from "./src/observability/gateway_metrics.ts";
 
 // Browser client (also served by the gateway at /wsgate-client.js)
 export {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { PROMETHEUS_CONTENT_TYPE } from "../observability/metrics.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../observability/render_prometheus.ts";
 
 /** What the admin server reads. */
 export interface AdminSources {

@@ -10,11 +10,9 @@
 import type { GatewayOptions } from "../config/config.ts";
 import { ConfigError } from "../errors.ts";
 import type { GatewayEvent } from "../observability/events.ts";
-import {
-  mergeSnapshots,
-  type MetricsSnapshot,
-  renderPrometheus,
-} from "../observability/metrics.ts";
+import { mergeSnapshots } from "../observability/merge_snapshots.ts";
+import type { MetricsSnapshot } from "../observability/metrics_snapshot.ts";
+import { renderPrometheus } from "../observability/render_prometheus.ts";
 
 /** Messages from a worker. */
 export type WorkerReport =

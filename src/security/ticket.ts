@@ -12,6 +12,9 @@
  * @module
  */
 
+import { decodeBase64Url, encodeBase64Url } from "./base64url.ts";
+import type { ReplayCache } from "./replay_cache.ts";
+
 /** Why {@linkcode verifyTicket} refused a ticket. */
 export type TicketErrorReason =
   | "malformed"
@@ -117,117 +120,12 @@ export interface VerifyTicketOptions {
   requireJti?: boolean;
 }
 
-/** Options of {@linkcode ReplayCache}. */
-export interface ReplayCacheOptions {
-  /**
-   * The most ticket ids held at once; when full of unexpired ids, new
-   * tickets are refused ("replay cache full") rather than forgetting an id
-   * that could then be replayed.
-   * @default {10000}
-   */
-  maxEntries?: number;
-}
-
-/** The outcome of {@linkcode ReplayCache.use}. */
-export type ReplayCacheResult = "fresh" | "replayed" | "full";
-
 /** Tickets longer than this are refused before decoding (bytes). */
 const MAX_TICKET_LENGTH = 8192;
 /** HS256 keys shorter than the hash output are weak (RFC 7518 section 3.2). */
 const MIN_KEY_BYTES = 32;
-const BASE64URL_ALPHABET =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-const BASE64URL_VALUES = new Int8Array(128).fill(-1);
-for (let i = 0; i < 64; i++) {
-  BASE64URL_VALUES[BASE64URL_ALPHABET.charCodeAt(i)] = i;
-}
 const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * Remembers the ids (`jti`) of used tickets until they expire, so a ticket
- * opens at most one connection. Bounded in size; pure: the caller passes the
- * clock.
- *
- * @example Usage
- * ```ts
- * import { ReplayCache } from "./ticket.ts";
- * import assert from "node:assert/strict";
- * const cache = new ReplayCache({ maxEntries: 2 });
- * assert.equal(cache.use("a", 2000, 1000), "fresh");
- * assert.equal(cache.use("a", 2000, 1500), "replayed");
- * assert.equal(cache.use("b", 2000, 1500), "fresh");
- * assert.equal(cache.use("c", 2000, 1500), "full");
- * assert.equal(cache.use("c", 3000, 2000), "fresh"); // "a" and "b" expired
- * ```
- */
-export class ReplayCache {
-  #maxEntries: number;
-  #expiries = new Map<string, number>();
-  #earliestMs = Infinity;
-
-  /**
-   * Constructs a new instance.
-   * @param options The capacity.
-   */
-  constructor(options: ReplayCacheOptions = {}) {
-    const { maxEntries = 10000 } = options;
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      throw new RangeError(
-        `Cannot create replay cache as maxEntries must be a positive integer: current value is ${maxEntries}`,
-      );
-    }
-    this.#maxEntries = maxEntries;
-  }
-
-  /** The number of ids held, expired ones included until purged. */
-  get size(): number {
-    return this.#expiries.size;
-  }
-
-  /**
-   * Records a ticket id, unless it is already held and unexpired.
-   * @param jti The ticket id.
-   * @param expiresAtMs When the id may be forgotten: the last instant the
-   * ticket verifies (its `exp` plus the clock skew), in ms since the epoch.
-   * @param nowMs The current time in ms since the epoch.
-   * @returns `"fresh"` when recorded now, `"replayed"` when already held,
-   * `"full"` when the cache holds `maxEntries` unexpired ids.
-   */
-  use(jti: string, expiresAtMs: number, nowMs: number): ReplayCacheResult {
-    const held = this.#expiries.get(jti);
-    if (held !== undefined && held > nowMs) return "replayed";
-    if (held === undefined && this.#expiries.size >= this.#maxEntries) {
-      this.purge(nowMs);
-      if (this.#expiries.size >= this.#maxEntries) return "full";
-    }
-    this.#expiries.set(jti, expiresAtMs);
-    if (expiresAtMs < this.#earliestMs) this.#earliestMs = expiresAtMs;
-    return "fresh";
-  }
-
-  /**
-   * Forgets every id whose expiry is at or before `nowMs`.
-   * @param nowMs The current time in ms since the epoch.
-   * @returns The number of ids forgotten.
-   */
-  purge(nowMs: number): number {
-    // Nothing can have expired before the earliest expiry: skip the scan.
-    if (nowMs < this.#earliestMs) return 0;
-    let removed = 0;
-    let earliest = Infinity;
-    for (const [jti, expiresAtMs] of this.#expiries) {
-      if (expiresAtMs <= nowMs) {
-        this.#expiries.delete(jti);
-        removed++;
-      } else if (expiresAtMs < earliest) {
-        earliest = expiresAtMs;
-      }
-    }
-    this.#earliestMs = earliest;
-    return removed;
-  }
-}
 
 /**
  * Imports a shared secret as an HMAC SHA-256 key for signing and verifying
@@ -441,93 +339,6 @@ export async function verifyTicket(
     if (result === "full") throw new TicketError("replay cache full");
   }
   return claims as TicketClaims;
-}
-
-/**
- * Encodes bytes as unpadded base64url (RFC 4648 section 5).
- *
- * @example Usage
- * ```ts
- * import { encodeBase64Url } from "./ticket.ts";
- * import assert from "node:assert/strict";
- * assert.equal(encodeBase64Url(new Uint8Array([0xfb, 0xff])), "-_8");
- * ```
- *
- * @param bytes The bytes.
- * @returns The base64url text without `=` padding.
- */
-export function encodeBase64Url(bytes: Uint8Array): string {
-  let text = "";
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    text += BASE64URL_ALPHABET[n >> 18]! + BASE64URL_ALPHABET[(n >> 12) & 63]! +
-      BASE64URL_ALPHABET[(n >> 6) & 63]! + BASE64URL_ALPHABET[n & 63]!;
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    text += BASE64URL_ALPHABET[n >> 18]! + BASE64URL_ALPHABET[(n >> 12) & 63]!;
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    text += BASE64URL_ALPHABET[n >> 18]! + BASE64URL_ALPHABET[(n >> 12) & 63]! +
-      BASE64URL_ALPHABET[(n >> 6) & 63]!;
-  }
-  return text;
-}
-
-/**
- * Decodes unpadded base64url strictly: `=` padding, characters outside the
- * alphabet, an impossible length and non-zero trailing bits throw a
- * `SyntaxError`, so every byte string has exactly one accepted encoding.
- *
- * @example Usage
- * ```ts
- * import { decodeBase64Url } from "./ticket.ts";
- * import assert from "node:assert/strict";
- * assert.deepEqual(decodeBase64Url("-_8"), new Uint8Array([0xfb, 0xff]));
- * assert.throws(() => decodeBase64Url("-_9"), SyntaxError);
- * ```
- *
- * @param text The base64url text.
- * @returns The bytes.
- */
-export function decodeBase64Url(text: string): Uint8Array<ArrayBuffer> {
-  const rest = text.length % 4;
-  if (rest === 1) {
-    throw new SyntaxError(
-      `Cannot decode base64url as its length must not be 1 more than a multiple of 4: current length is ${text.length}`,
-    );
-  }
-  const bytes = new Uint8Array(
-    Math.floor(text.length / 4) * 3 + (rest === 0 ? 0 : rest - 1),
-  );
-  let bits = 0;
-  let bitCount = 0;
-  let offset = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    const value = code < 128 ? BASE64URL_VALUES[code]! : -1;
-    if (value < 0) {
-      throw new SyntaxError(
-        `Cannot decode base64url as it contains an invalid character: ${
-          JSON.stringify(text[i])
-        } at index ${i}`,
-      );
-    }
-    bits = ((bits << 6) | value) & 0xffffff;
-    bitCount += 6;
-    if (bitCount >= 8) {
-      bitCount -= 8;
-      bytes[offset++] = (bits >> bitCount) & 0xff;
-    }
-  }
-  if ((bits & ((1 << bitCount) - 1)) !== 0) {
-    throw new SyntaxError(
-      "Cannot decode base64url as its trailing bits must be zero: expected the canonical encoding",
-    );
-  }
-  return bytes;
 }
 
 /** Decodes one part of the ticket; a `TicketError("malformed")` on error. */

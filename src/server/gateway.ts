@@ -23,7 +23,7 @@ import {
 import type { ConsoleStats } from "../http/console_page.ts";
 import { StaticFiles } from "../http/static_files.ts";
 import type { EventSink, GatewayEvent } from "../observability/events.ts";
-import { GatewayMetrics } from "../observability/metrics.ts";
+import { GatewayMetrics } from "../observability/gateway_metrics.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 import { ClientLimits } from "../security/client_limits.ts";
 import { parseIpAddress } from "../security/ip_address.ts";

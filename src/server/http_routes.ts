@@ -14,7 +14,7 @@ import {
   type ConsoleStats,
 } from "../http/console_page.ts";
 import type { StaticFiles } from "../http/static_files.ts";
-import { PROMETHEUS_CONTENT_TYPE } from "../observability/metrics.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../observability/render_prometheus.ts";
 import {
   encodeHttpResponse,
   type RequestHead,

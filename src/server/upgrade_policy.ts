@@ -23,9 +23,9 @@ import {
   compileOriginPolicy,
   type OriginPolicy,
 } from "../security/origin_policy.ts";
+import { ReplayCache } from "../security/replay_cache.ts";
 import {
   importTicketKey,
-  ReplayCache,
   type TicketClaims,
   TicketError,
   verifyTicket,

@@ -18,7 +18,7 @@ import {
 } from "../_util/web_socket_client.ts";
 import type { GatewayEvent } from "../../src/observability/events.ts";
 import { formatEvent } from "../../src/observability/log.ts";
-import { PROMETHEUS_CONTENT_TYPE } from "../../src/observability/metrics.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../../src/observability/render_prometheus.ts";
 import { decodeRecording, replay } from "../../src/observability/recording.ts";
 
 type TrafficEvent = Extract<GatewayEvent, { type: "traffic" }>;

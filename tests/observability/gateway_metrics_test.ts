@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import {
+  GatewayMetrics,
+  gatewayTotals,
+} from "../../src/observability/gateway_metrics.ts";
+import { assertWellFormed } from "../_util/prometheus_text.ts";
+
+Deno.test("GatewayMetrics renders the whole wsgate metric set", () => {
+  const metrics = new GatewayMetrics({
+    backendConnectBucketsSeconds: [0.01, 0.1],
+  });
+  metrics.sessionOpened("/vnc");
+  metrics.sessionOpened("/vnc");
+  metrics.sessionClosed("/vnc", 1011);
+  metrics.handshakeRefused("origin not allowed", 403);
+  metrics.handshakeRefused("origin not allowed", 403);
+  metrics.addTraffic("/vnc", "to_backend", 2, 30);
+  metrics.addTraffic("/vnc", "to_backend", 1, 5);
+  metrics.addTraffic("/vnc", "to_browser", 4, 4000);
+  metrics.observeBackendConnectMs(50);
+  metrics.observeFrameBytes("to_browser", 1000);
+  metrics.addBufferedBytes(4096);
+  metrics.addBufferedBytes(-1024);
+  const text = metrics.renderPrometheus();
+  assertWellFormed(text);
+  for (
+    const line of [
+      "# TYPE wsgate_sessions_open gauge",
+      'wsgate_sessions_open{route="/vnc"} 1',
+      "# TYPE wsgate_sessions_total counter",
+      'wsgate_sessions_total{route="/vnc"} 2',
+      'wsgate_handshake_refusals_total{reason="origin not allowed",status="403"} 2',
+      'wsgate_closes_total{code="1011"} 1',
+      'wsgate_bytes_total{route="/vnc",direction="to_backend"} 35',
+      'wsgate_bytes_total{route="/vnc",direction="to_browser"} 4000',
+      'wsgate_frames_total{route="/vnc",direction="to_backend"} 3',
+      'wsgate_frames_total{route="/vnc",direction="to_browser"} 4',
+      "# TYPE wsgate_backend_connect_seconds histogram",
+      'wsgate_backend_connect_seconds_bucket{le="0.01"} 0',
+      'wsgate_backend_connect_seconds_bucket{le="0.1"} 1',
+      "wsgate_backend_connect_seconds_sum 0.05",
+      'wsgate_frame_bytes_bucket{direction="to_browser",le="1024"} 1',
+      "wsgate_buffered_bytes 3072",
+    ]
+  ) {
+    assert.ok(
+      text.split("\n").includes(line),
+      `missing line: ${line}\n${text}`,
+    );
+  }
+  assert.deepEqual(metrics.totals(), {
+    sessionsOpen: 1,
+    sessionsTotal: 2,
+    bytesToBackend: 35,
+    bytesToBrowser: 4000,
+    framesToBackend: 3,
+    framesToBrowser: 4,
+  });
+  assert.deepEqual(gatewayTotals(metrics.snapshot()), metrics.totals());
+});
