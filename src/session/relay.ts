@@ -192,6 +192,7 @@ export class RelaySession {
   #isCloseReceived = false;
   #closeReceived = Promise.withResolvers<void>();
   #backendEnded = Promise.withResolvers<void>();
+  #isBackendEnded = false;
   #isBackendWriteClosed = false;
   #ended = Promise.withResolvers<SessionSummary>();
   #isBrowserReadRetained = false;
@@ -595,7 +596,7 @@ export class RelaySession {
         const bytes = buffer.bytes;
         const count = await this.#backend.read(bytes);
         if (count === null) {
-          this.#backendEnded.resolve();
+          this.#markBackendEnded();
           if (this.#isEnding) return;
           decoder.finish();
           this.#end({
@@ -614,7 +615,7 @@ export class RelaySession {
         buffer.afterRead(count, this.#isBackendReadRetained);
       }
     } catch (error) {
-      this.#backendEnded.resolve();
+      this.#markBackendEnded();
       if (this.#isEnding) {
         // A late decoding or socket error while closing: the backend side is
         // done either way.
@@ -629,6 +630,11 @@ export class RelaySession {
         isBackendGone: isSocketError(error),
       });
     }
+  }
+
+  #markBackendEnded(): void {
+    this.#isBackendEnded = true;
+    this.#backendEnded.resolve();
   }
 
   #sendToBrowser(message: Uint8Array): void {
@@ -726,7 +732,9 @@ export class RelaySession {
         Opcode.CLOSE,
         encodeClosePayload(cause.code, cause.reason),
       );
-      await withTimeout(this.#toBrowser.drained(), remaining());
+      if (this.#toBrowser.pendingBytes > 0) {
+        await withTimeout(this.#toBrowser.drained(), remaining());
+      }
       if (cause.isBrowserFaulty && !this.#toBrowser.hasFailed) {
         // The parser cannot read past the fault, so linger instead: send
         // FIN after our close frame and discard input until the browser
@@ -766,13 +774,17 @@ export class RelaySession {
    */
   async #closeBackend(remaining: () => number): Promise<void> {
     if (!this.#toBackend.hasFailed) {
-      await withTimeout(this.#toBackend.drained(), remaining());
+      if (this.#toBackend.pendingBytes > 0) {
+        await withTimeout(this.#toBackend.drained(), remaining());
+      }
     }
     this.#isBackendWriteClosed = true;
     if (!this.#toBackend.hasFailed) {
       try {
         await this.#backend.closeWrite?.();
-        await withTimeout(this.#backendEnded.promise, remaining());
+        if (!this.#isBackendEnded) {
+          await withTimeout(this.#backendEnded.promise, remaining());
+        }
       } catch {
         // Already gone.
       }
