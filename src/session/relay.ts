@@ -20,6 +20,7 @@ import {
   encodeClosePayload,
   parseClosePayload,
 } from "../websocket/close_frame.ts";
+import { Latch } from "./latch.ts";
 import { ReadBuffer } from "./read_buffer.ts";
 import { SocketWriter } from "./socket_writer.ts";
 import { CloseCode, closeCodeForError } from "./close_codes.ts";
@@ -133,6 +134,10 @@ const NO_TRAFFIC: Readonly<RelayStatsDelta> = Object.freeze({
   sizesToBrowser: Object.freeze(new Array<number>(SIZE_BUCKET_COUNT).fill(0)),
 });
 
+function newSizeBuckets(): number[] {
+  return new Array<number>(SIZE_BUCKET_COUNT).fill(0);
+}
+
 /** The size bucket of a message length (buckets are powers of 4 from 16). */
 function sizeBucket(length: number): number {
   if (length <= 16) return 0;
@@ -190,11 +195,10 @@ export class RelaySession {
   #isEnding = false;
   #isCloseSent = false;
   #isCloseReceived = false;
-  #closeReceived = Promise.withResolvers<void>();
-  #backendEnded = Promise.withResolvers<void>();
-  #isBackendEnded = false;
+  #closeReceived = new Latch();
+  #backendEnded = new Latch();
   #isBackendWriteClosed = false;
-  #ended = Promise.withResolvers<SessionSummary>();
+  #ended = new Latch<SessionSummary>();
   #isBrowserReadRetained = false;
   #isBackendReadRetained = false;
 
@@ -202,14 +206,14 @@ export class RelaySession {
   #bytesToBrowser = 0;
   #messagesToBackend = 0;
   #messagesToBrowser = 0;
-  #reported = {
-    toBackend: 0,
-    toBrowser: 0,
-    messagesToBackend: 0,
-    messagesToBrowser: 0,
-  };
-  #sizesToBackend = new Array<number>(SIZE_BUCKET_COUNT).fill(0);
-  #sizesToBrowser = new Array<number>(SIZE_BUCKET_COUNT).fill(0);
+  // What takeStats() reported last, and size buckets since then (allocated
+  // on the first message: idle sessions carry none).
+  #reportedBytesToBackend = 0;
+  #reportedBytesToBrowser = 0;
+  #reportedMessagesToBackend = 0;
+  #reportedMessagesToBrowser = 0;
+  #sizesToBackend: number[] | undefined;
+  #sizesToBrowser: number[] | undefined;
   #onTraffic: RelaySessionOptions["onTraffic"];
   /** Reads never exceed the high-water mark, so a stalled side holds ~2x it. */
   #maxReadBytes: number;
@@ -277,7 +281,7 @@ export class RelaySession {
 
   /** Resolves with the summary once the session has fully ended. */
   get ended(): Promise<SessionSummary> {
-    return this.#ended.promise;
+    return this.#ended.wait();
   }
 
   /** Bytes currently held for both sides. */
@@ -297,30 +301,29 @@ export class RelaySession {
    * @returns The deltas.
    */
   takeStats(): RelayStatsDelta {
-    const reported = this.#reported;
     if (
-      this.#messagesToBackend === reported.messagesToBackend &&
-      this.#messagesToBrowser === reported.messagesToBrowser
+      this.#messagesToBackend === this.#reportedMessagesToBackend &&
+      this.#messagesToBrowser === this.#reportedMessagesToBrowser
     ) {
       // Idle sessions (the common case per sweep) allocate nothing.
       return NO_TRAFFIC;
     }
     const delta: RelayStatsDelta = {
-      bytesToBackend: this.#bytesToBackend - reported.toBackend,
-      bytesToBrowser: this.#bytesToBrowser - reported.toBrowser,
-      messagesToBackend: this.#messagesToBackend - reported.messagesToBackend,
-      messagesToBrowser: this.#messagesToBrowser - reported.messagesToBrowser,
-      sizesToBackend: this.#sizesToBackend,
-      sizesToBrowser: this.#sizesToBrowser,
+      bytesToBackend: this.#bytesToBackend - this.#reportedBytesToBackend,
+      bytesToBrowser: this.#bytesToBrowser - this.#reportedBytesToBrowser,
+      messagesToBackend: this.#messagesToBackend -
+        this.#reportedMessagesToBackend,
+      messagesToBrowser: this.#messagesToBrowser -
+        this.#reportedMessagesToBrowser,
+      sizesToBackend: this.#sizesToBackend ?? NO_TRAFFIC.sizesToBackend,
+      sizesToBrowser: this.#sizesToBrowser ?? NO_TRAFFIC.sizesToBrowser,
     };
-    this.#reported = {
-      toBackend: this.#bytesToBackend,
-      toBrowser: this.#bytesToBrowser,
-      messagesToBackend: this.#messagesToBackend,
-      messagesToBrowser: this.#messagesToBrowser,
-    };
-    this.#sizesToBackend = new Array<number>(SIZE_BUCKET_COUNT).fill(0);
-    this.#sizesToBrowser = new Array<number>(SIZE_BUCKET_COUNT).fill(0);
+    this.#reportedBytesToBackend = this.#bytesToBackend;
+    this.#reportedBytesToBrowser = this.#bytesToBrowser;
+    this.#reportedMessagesToBackend = this.#messagesToBackend;
+    this.#reportedMessagesToBrowser = this.#messagesToBrowser;
+    this.#sizesToBackend = undefined;
+    this.#sizesToBrowser = undefined;
     return delta;
   }
 
@@ -344,7 +347,7 @@ export class RelaySession {
    */
   close(code: number, reason: string): Promise<SessionSummary> {
     this.#end({ code, reason, detail: undefined, initiator: "gateway" });
-    return this.#ended.promise;
+    return this.#ended.wait();
   }
 
   /**
@@ -367,7 +370,7 @@ export class RelaySession {
     this.#toBackend.abandon();
     closeQuietly(this.#browser);
     closeQuietly(this.#backend);
-    return this.#ended.promise;
+    return this.#ended.wait();
   }
 
   /**
@@ -474,7 +477,7 @@ export class RelaySession {
         if (count === null && this.#isEnding) {
           // The browser left while we were closing: nothing more to wait for.
           this.#toBrowser.abandon();
-          this.#closeReceived.resolve();
+          this.#closeReceived.set();
           return;
         }
         if (count === null) {
@@ -499,7 +502,7 @@ export class RelaySession {
         // The socket failed or was closed by our own close path while the
         // session was ending; nothing to report, nothing more to wait for.
         this.#toBrowser.abandon();
-        this.#closeReceived.resolve();
+        this.#closeReceived.set();
         return;
       }
       if (isSocketError(error)) {
@@ -549,7 +552,7 @@ export class RelaySession {
     }
     this.#bytesToBackend += payload.length;
     this.#messagesToBackend++;
-    this.#sizesToBackend[sizeBucket(payload.length)]!++;
+    (this.#sizesToBackend ??= newSizeBuckets())[sizeBucket(payload.length)]!++;
     if (this.#onTraffic !== undefined) this.#onTraffic("to_backend", payload);
     // The time of the read that carried the message: no clock call per
     // message on the hot path.
@@ -569,7 +572,7 @@ export class RelaySession {
     }
     const { code, reason } = parseClosePayload(payload);
     this.#isCloseReceived = true;
-    this.#closeReceived.resolve();
+    this.#closeReceived.set();
     this.#end({
       code,
       reason,
@@ -633,8 +636,7 @@ export class RelaySession {
   }
 
   #markBackendEnded(): void {
-    this.#isBackendEnded = true;
-    this.#backendEnded.resolve();
+    this.#backendEnded.set();
   }
 
   #sendToBrowser(message: Uint8Array): void {
@@ -656,7 +658,7 @@ export class RelaySession {
     }
     this.#bytesToBrowser += length;
     this.#messagesToBrowser++;
-    this.#sizesToBrowser[sizeBucket(length)]!++;
+    (this.#sizesToBrowser ??= newSizeBuckets())[sizeBucket(length)]!++;
     if (this.#onTraffic !== undefined) this.#onTraffic("to_browser", message);
     this.#lastDataMs = this.#lastFromBackendMs;
   }
@@ -704,7 +706,7 @@ export class RelaySession {
         })`,
       });
     }).then((summary) => {
-      this.#ended.resolve(summary);
+      this.#ended.set(summary);
       try {
         this.#options.onClose(summary);
       } catch {
@@ -742,7 +744,7 @@ export class RelaySession {
         // that destroys the close frame before the browser reads it.
         await this.#lingerBrowser(Math.min(remaining(), FAULTY_CLOSE_WAIT_MS));
       } else if (!this.#isCloseReceived && !this.#toBrowser.hasFailed) {
-        await withTimeout(this.#closeReceived.promise, remaining());
+        await withTimeout(this.#closeReceived.wait(), remaining());
       }
     }
     this.#isCloseSent = true;
@@ -782,8 +784,8 @@ export class RelaySession {
     if (!this.#toBackend.hasFailed) {
       try {
         await this.#backend.closeWrite?.();
-        if (!this.#isBackendEnded) {
-          await withTimeout(this.#backendEnded.promise, remaining());
+        if (!this.#backendEnded.isSet) {
+          await withTimeout(this.#backendEnded.wait(), remaining());
         }
       } catch {
         // Already gone.

@@ -104,7 +104,8 @@ export class WsFrameParser {
   #validateUtf8: boolean;
 
   // A header split across chunks is gathered here.
-  #header = new Uint8Array(MAX_FRAME_HEADER_BYTES);
+  // Allocated the first time a header is split across chunks.
+  #header: Uint8Array | undefined;
   #headerLength = 0;
 
   // The current frame whose payload spans chunks.
@@ -212,13 +213,16 @@ export class WsFrameParser {
   }
 
   #stashHeader(chunk: Uint8Array, from: number, to: number): void {
-    this.#header.set(chunk.subarray(from, to), this.#headerLength);
+    (this.#header ??= new Uint8Array(MAX_FRAME_HEADER_BYTES)).set(
+      chunk.subarray(from, to),
+      this.#headerLength,
+    );
     this.#headerLength += to - from;
   }
 
   /** Completes a header that began in an earlier chunk; returns new pos. */
   #completeSplitHeader(chunk: Uint8Array, pos: number): number {
-    const header = this.#header;
+    const header = this.#header!;
     const take = Math.min(
       MAX_FRAME_HEADER_BYTES - this.#headerLength,
       chunk.length - pos,
