@@ -414,8 +414,24 @@ class GatewayServer implements Gateway {
       conn,
       deadlineMs: Date.now() + config.handshakeTimeoutMs,
     };
-    this.#handshakes.add(pending);
     const peer = remoteAddress(conn.remoteAddr);
+    if (this.#handshakes.size >= config.maxSessions) {
+      // Connections that have not finished their request count against the
+      // session limit too, so slow handshakes cannot pile up without bound.
+      await this.#refuse(
+        conn,
+        {
+          status: 503,
+          body: "Too many connections",
+          headers: { "retry-after": "5" },
+        },
+        peer.text,
+        "",
+        `${this.#handshakes.size} handshakes in progress (limit ${config.maxSessions})`,
+      );
+      return;
+    }
+    this.#handshakes.add(pending);
     let head: RequestHead | undefined;
     let leftover: Uint8Array | undefined;
     try {
@@ -573,6 +589,11 @@ class GatewayServer implements Gateway {
           ...refusal.headers,
         }, refusal.body + "\n"),
       );
+      // Linger briefly: shut our side, then read what the client still
+      // sends, so unread request bytes do not turn the close into a reset
+      // that destroys the response before the client reads it.
+      await conn.closeWrite();
+      await drainUntilEof(conn, REFUSAL_LINGER_MS);
     } catch {
       // The client went away; nothing to tell it.
     }
@@ -998,6 +1019,25 @@ async function certStamp(config: ResolvedGatewayConfig): Promise<string> {
 }
 
 const ASCII = new TextEncoder();
+
+/** How long a refused connection may linger for the client to finish. */
+const REFUSAL_LINGER_MS = 500;
+
+/** Reads and discards until EOF or `ms` pass; never throws. */
+async function drainUntilEof(conn: Deno.Conn, ms: number): Promise<void> {
+  const buffer = new Uint8Array(4096);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  const drain = (async () => {
+    for (let reads = 0; reads < 1024; reads++) {
+      if (await conn.read(buffer) === null) return;
+    }
+  })().catch(() => {});
+  await Promise.race([drain, timeout]);
+  clearTimeout(timer);
+}
 
 function switchingProtocols(
   accept: string,

@@ -237,7 +237,9 @@ export class UpgradePolicy {
     }
     const policy = this.#dynamic.get(route.path)!;
     const host = head.query.get("host") ?? "";
-    const port = Number(head.query.get("port") ?? "");
+    // Decimal digits only: Number() would also read "0x50" or "8e1" as 80.
+    const portText = head.query.get("port") ?? "";
+    const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
     if (host === "" || !Number.isInteger(port) || port < 1 || port > 65535) {
       return {
         refusal: { status: 400, body: "Expected host and port parameters" },

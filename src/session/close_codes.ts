@@ -90,10 +90,13 @@ export function closeCodeForError(
     };
   }
   if (error instanceof InvalidMessageError) {
+    const isUtf8 = error.message.includes("UTF-8");
     return {
       code: CloseCode.INVALID_PAYLOAD,
       reason: side === "backend"
         ? "invalid backend message"
+        : isUtf8
+        ? "invalid UTF-8"
         : "message cannot be framed",
     };
   }

@@ -281,11 +281,23 @@ export class WsFrameParser {
           : "Cannot accept frame as client frames must be masked",
       );
     }
+    if (opcode >= 0x8 && lengthCode > 125) {
+      // Checked before the extended length is read: a control frame can
+      // never be that long, whatever the length field says.
+      throw new WebSocketProtocolError(
+        `Cannot accept control frame as its payload must be <= 125 bytes: current length code is ${lengthCode}`,
+      );
+    }
     let length = lengthCode;
     let p = at + 2;
     if (lengthCode === 126) {
       length = (bytes[p]! << 8) | bytes[p + 1]!;
       p += 2;
+      if (length < 126) {
+        throw new WebSocketProtocolError(
+          `Cannot accept frame as its length must use the minimal encoding: current value ${length} is sent in 16 bits`,
+        );
+      }
     } else if (lengthCode === 127) {
       const high = ((bytes[p]! << 24) | (bytes[p + 1]! << 16) |
         (bytes[p + 2]! << 8) | bytes[p + 3]!) >>> 0;
@@ -304,6 +316,11 @@ export class WsFrameParser {
       }
       length = high * 0x100000000 + low;
       p += 8;
+      if (length < 0x10000) {
+        throw new WebSocketProtocolError(
+          `Cannot accept frame as its length must use the minimal encoding: current value ${length} is sent in 64 bits`,
+        );
+      }
     }
     if (opcode >= 0x8) {
       if (opcode > Opcode.PONG) {

@@ -136,3 +136,24 @@ Deno.test("closeCodeForError reasons fit in a close frame", () => {
     }
   }
 });
+
+Deno.test("closeCodeForError names invalid UTF-8 from the browser apart from unframeable messages", () => {
+  assert.deepEqual(
+    closeCodeForError(
+      new InvalidMessageError(
+        "Cannot accept text message as it is not valid UTF-8",
+      ),
+      "browser",
+    ),
+    { code: 1007, reason: "invalid UTF-8" },
+  );
+  assert.deepEqual(
+    closeCodeForError(
+      new InvalidMessageError(
+        "Cannot frame message as it contains the delimiter",
+      ),
+      "browser",
+    ),
+    { code: 1007, reason: "message cannot be framed" },
+  );
+});

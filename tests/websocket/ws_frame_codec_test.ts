@@ -688,6 +688,19 @@ Deno.test("WsFrameParser throws WebSocketProtocolError for each protocol violati
     ["a 64-bit length with the most significant bit set", () => [
       new Uint8Array([0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, ...MASK]),
     ]],
+    // RFC 6455 5.2: "the minimal number of bytes MUST be used to encode the
+    // length" (regression: non-minimal lengths were accepted).
+    ["a 5-byte length sent in 16 bits", () => [
+      new Uint8Array([0x82, 0xfe, 0, 5, ...MASK]),
+    ]],
+    ["a 300-byte length sent in 64 bits", () => [
+      new Uint8Array([0x82, 0xff, 0, 0, 0, 0, 0, 0, 1, 44, ...MASK]),
+    ]],
+    // Regression: a control frame announcing 2^53 bytes or more got 1009
+    // (too big) instead of 1002, because the length was checked first.
+    ["a ping announcing 2^60 bytes", () => [
+      new Uint8Array([0x89, 0xff, 0x10, 0, 0, 0, 0, 0, 0, 0, ...MASK]),
+    ]],
   ];
   for (const [name, frames, options] of cases) {
     await t.step(name, () => {
