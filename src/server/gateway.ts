@@ -15,38 +15,48 @@ import {
   type ResolvedRoute,
   resolveOptions,
 } from "../config/config.ts";
-import { ConfigError } from "../errors.ts";
-import {
-  createFrameDecoder,
-  createFrameEncoder,
-} from "../framing/create_codec.ts";
 import type { ConsoleStats } from "../http/console_page.ts";
-import { StaticFiles } from "../http/static_files.ts";
 import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import { GatewayMetrics } from "../observability/gateway_metrics.ts";
-import { compileBackendPolicy } from "../security/backend_policy.ts";
-import { ClientLimits } from "../security/client_limits.ts";
-import { parseIpAddress } from "../security/ip_address.ts";
-import {
-  encodeProxyHeaderV1,
-  encodeProxyHeaderV2,
-} from "../security/proxy_protocol.ts";
+import type { ClientLimits } from "../security/client_limits.ts";
 import { CloseCode } from "../session/close_codes.ts";
-import { RelaySession, type SessionSummary } from "../session/relay.ts";
-import { encodeClosePayload } from "../websocket/close_frame.ts";
+import { RelaySession } from "../session/relay.ts";
+import type { SessionSummary } from "../session/relay_options.ts";
 import {
   computeAcceptKey,
-  encodeHttpResponse,
   type HttpRefusal,
   isUpgradeRequest,
-  parseRequestHead,
   type RequestHead,
 } from "../websocket/handshake.ts";
-import { encodeServerFrame, Opcode } from "../websocket/ws_frame_codec.ts";
-import { type BackendTlsSettings, connectBackend } from "./backend_connect.ts";
+import { awaitOneRead, closeQuietly, writeAll } from "./_conn_io.ts";
+import {
+  sendHttpResponse,
+  sendRefusal,
+  switchingProtocols,
+  switchingProtocolsThenClose,
+} from "./_http_replies.ts";
+import { relaySettings, sweepPeriodMs } from "./_relay_settings.ts";
+import {
+  backendUnreachableSummary,
+  recordTraffic,
+  sessionCloseEvent,
+} from "./_session_reports.ts";
+import { connectBackend } from "./backend_connect.ts";
+import {
+  type ClientAddress,
+  clientAddress,
+  proxyHeader,
+  remoteAddress,
+} from "./client_address.ts";
+import {
+  buildGeneration,
+  type Generation,
+  initGeneration,
+} from "./generation.ts";
 import { respondToHttpRequest } from "./http_routes.ts";
+import { ListenerOpener } from "./listener_opener.ts";
+import { readRequestHead } from "./request_head_reader.ts";
 import { SessionRecorder } from "./session_recorder.ts";
-import { UpgradePolicy } from "./upgrade_policy.ts";
 
 /** A running (or ready to run) gateway. */
 export interface Gateway {
@@ -87,16 +97,6 @@ export interface Gateway {
 interface PendingHandshake {
   conn: Deno.Conn;
   deadlineMs: number;
-}
-
-/** One configuration generation: everything a reload swaps at once. */
-interface Generation {
-  config: ResolvedGatewayConfig;
-  policy: UpgradePolicy;
-  limits: ClientLimits;
-  trustedProxies: ((ip: string) => boolean) | undefined;
-  staticFiles: StaticFiles | undefined;
-  backendTls: Map<string, BackendTlsSettings>;
 }
 
 /** What the gateway keeps per open session. */
@@ -149,7 +149,7 @@ class GatewayServer implements Gateway {
   #pendingHttp = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
   #isDraining = false;
-  #certStamp = "";
+  #listenerOpener = new ListenerOpener();
   #lastCertCheckMs = 0;
   readonly metrics: GatewayMetrics = new GatewayMetrics();
 
@@ -188,7 +188,7 @@ class GatewayServer implements Gateway {
     }
     await initGeneration(this.#generation);
     const config = this.#generation.config;
-    const listener = await this.#openListener(config, config.port);
+    const listener = await this.#listenerOpener.open(config, config.port);
     this.#listener = listener;
     const addr = listener.addr as Deno.NetAddr;
     this.#sweepTimer = setInterval(
@@ -210,29 +210,6 @@ class GatewayServer implements Gateway {
       tls: config.tls !== undefined,
     });
     return addr;
-  }
-
-  async #openListener(
-    config: ResolvedGatewayConfig,
-    port: number,
-    reusePort = config.reusePort,
-  ): Promise<Deno.Listener> {
-    // A TLS listener always sets SO_REUSEPORT so a certificate reload can
-    // bind its successor before closing it.
-    const options = {
-      hostname: config.hostname,
-      port,
-      ...(reusePort || config.tls !== undefined ? { reusePort: true } : {}),
-    };
-    if (config.tls === undefined) return Deno.listen(options);
-    // Stamp first: a swap landing between the reads shows up as a change
-    // at the next check instead of being kept as a mismatched pair.
-    this.#certStamp = await certStamp(config);
-    const [cert, key] = await Promise.all([
-      Deno.readTextFile(config.tls.certFile),
-      Deno.readTextFile(config.tls.keyFile),
-    ]);
-    return Deno.listenTls({ ...options, cert, key });
   }
 
   async reload(options: GatewayOptions): Promise<void> {
@@ -354,33 +331,7 @@ class GatewayServer implements Gateway {
   #lastBuffered = 0;
 
   #recordTraffic(session: RelaySession, route: string): void {
-    const delta = session.takeStats();
-    if (delta.messagesToBackend > 0) {
-      this.metrics.addTraffic(
-        route,
-        "to_backend",
-        delta.messagesToBackend,
-        delta.bytesToBackend,
-      );
-      this.metrics.addFrameSizes(
-        "to_backend",
-        delta.sizesToBackend,
-        delta.bytesToBackend,
-      );
-    }
-    if (delta.messagesToBrowser > 0) {
-      this.metrics.addTraffic(
-        route,
-        "to_browser",
-        delta.messagesToBrowser,
-        delta.bytesToBrowser,
-      );
-      this.metrics.addFrameSizes(
-        "to_browser",
-        delta.sizesToBrowser,
-        delta.bytesToBrowser,
-      );
-    }
+    recordTraffic(this.metrics, route, session.takeStats());
   }
 
   /** Swaps in a new TLS listener when the certificate files change. */
@@ -389,11 +340,14 @@ class GatewayServer implements Gateway {
     const old = this.#listener;
     if (old === undefined || this.#isDraining) return;
     try {
-      const stamp = await certStamp(config);
-      if (stamp === this.#certStamp) return;
+      if (!await this.#listenerOpener.isCertificateChanged(config)) return;
       // SO_REUSEPORT lets the new listener bind before the old one closes,
       // so no connection attempt is refused during the swap.
-      const next = await this.#openListener(config, this.addr.port, true);
+      const next = await this.#listenerOpener.open(
+        config,
+        this.addr.port,
+        true,
+      );
       this.#listener = next;
       this.#acceptLoops.push(this.#accept(next));
       old.close();
@@ -432,44 +386,28 @@ class GatewayServer implements Gateway {
       return;
     }
     this.#handshakes.add(pending);
-    let head: RequestHead | undefined;
+    let head: RequestHead;
     let leftover: Uint8Array | undefined;
     try {
-      const maxHead = config.maxHeadBytes;
-      let buffer = new Uint8Array(Math.min(2048, maxHead));
-      let filled = 0;
-      for (;;) {
-        if (filled === buffer.length) {
-          const grown = new Uint8Array(Math.min(buffer.length * 2, maxHead));
-          grown.set(buffer);
-          buffer = grown;
-        }
-        const count = await conn.read(buffer.subarray(filled));
-        if (count === null) {
-          this.#handshakes.delete(pending);
-          closeQuietly(conn);
-          return;
-        }
-        filled += count;
-        const result = parseRequestHead(buffer.subarray(0, filled), maxHead);
-        if (result.kind === "incomplete") continue;
-        if (result.kind === "refused") {
-          this.#handshakes.delete(pending);
-          await this.#refuse(
-            conn,
-            result.refusal,
-            peer.text,
-            "",
-            result.refusal.body,
-          );
-          return;
-        }
-        head = result.head;
-        if (filled > head.headLength) {
-          leftover = buffer.slice(head.headLength, filled);
-        }
-        break;
+      const read = await readRequestHead(conn, config.maxHeadBytes);
+      if (read.kind === "closed") {
+        this.#handshakes.delete(pending);
+        closeQuietly(conn);
+        return;
       }
+      if (read.kind === "refused") {
+        this.#handshakes.delete(pending);
+        await this.#refuse(
+          conn,
+          read.refusal,
+          peer.text,
+          "",
+          read.refusal.body,
+        );
+        return;
+      }
+      head = read.head;
+      leftover = read.leftover;
     } catch {
       // Read failed, TLS failed, or the sweep closed a slow handshake.
       this.#handshakes.delete(pending);
@@ -477,7 +415,7 @@ class GatewayServer implements Gateway {
       return;
     }
     this.#handshakes.delete(pending);
-    const client = clientAddress(peer, head, generation);
+    const client = clientAddress(peer, head, generation.trustedProxies);
     try {
       if (isUpgradeRequest(head.headers)) {
         await this.#upgrade(conn, head, client, leftover, generation);
@@ -511,21 +449,7 @@ class GatewayServer implements Gateway {
       consoleStats: () => this.consoleStats(),
       staticFiles: generation.staticFiles,
     });
-    try {
-      await writeAll(conn, response.bytes);
-      if (response.file !== undefined) {
-        await response.file.readable.pipeTo(conn.writable, {
-          preventClose: true,
-        });
-      }
-    } finally {
-      try {
-        response.file?.close();
-      } catch {
-        // pipeTo already closed it.
-      }
-      closeQuietly(conn);
-    }
+    await sendHttpResponse(conn, response);
   }
 
   /** Renders the Prometheus text (after folding in live traffic). */
@@ -581,23 +505,7 @@ class GatewayServer implements Gateway {
       client,
       path,
     });
-    try {
-      await writeAll(
-        conn,
-        encodeHttpResponse(refusal.status, {
-          "content-type": "text/plain; charset=utf-8",
-          ...refusal.headers,
-        }, refusal.body + "\n"),
-      );
-      // Linger briefly: shut our side, then read what the client still
-      // sends, so unread request bytes do not turn the close into a reset
-      // that destroys the response before the client reads it.
-      await conn.closeWrite();
-      await drainUntilEof(conn, REFUSAL_LINGER_MS);
-    } catch {
-      // The client went away; nothing to tell it.
-    }
-    closeQuietly(conn);
+    await sendRefusal(conn, refusal);
   }
 
   async #upgrade(
@@ -659,7 +567,10 @@ class GatewayServer implements Gateway {
       );
       this.metrics.observeBackendConnectMs(performance.now() - connectStarted);
       if (route.proxyProtocol !== undefined) {
-        await writeAll(backend, proxyHeader(route.proxyProtocol, client, conn));
+        await writeAll(
+          backend,
+          proxyHeader(route.proxyProtocol, client, conn.localAddr),
+        );
       }
     } catch (error) {
       limits.release(client.ip);
@@ -674,17 +585,13 @@ class GatewayServer implements Gateway {
       );
       this.metrics.sessionOpened(route.path);
       this.metrics.sessionClosed(route.path, CloseCode.INTERNAL_ERROR);
-      this.#emitClose(sessionId, route.path, client.text, targetText, {
-        code: CloseCode.INTERNAL_ERROR,
-        reason: "backend unreachable",
-        detail,
-        initiator: "backend",
-        bytesToBackend: 0,
-        bytesToBrowser: 0,
-        messagesToBackend: 0,
-        messagesToBrowser: 0,
-        durationMs: 0,
-      });
+      this.#emitClose(
+        sessionId,
+        route.path,
+        client.text,
+        targetText,
+        backendUnreachableSummary(detail),
+      );
       return;
     }
     try {
@@ -761,23 +668,7 @@ class GatewayServer implements Gateway {
         }
       };
     const session: RelaySession = new RelaySession(sessionId, conn, backend, {
-      encoder: createFrameEncoder(route.toBackend),
-      decoder: createFrameDecoder(route.toBrowser),
-      isTextToBrowser: route.toBrowser.text,
-      maxMessageBytes: route.maxMessageBytes,
-      highWaterBytes: route.bufferBytes,
-      closeTimeoutMs: config.closeTimeoutMs,
-      timers: {
-        pingIntervalMs: config.pingIntervalMs,
-        pingTimeoutMs: config.pingTimeoutMs,
-        idleTimeoutMs: route.idleTimeoutMs,
-        maxLifetimeMs: route.maxLifetimeMs,
-        backendHeartbeatMs: route.backendHeartbeatMs,
-        backendSilenceMs: route.backendSilenceMs,
-      },
-      heartbeatMessage: route.backendHeartbeatMessage,
-      initialBrowserBytes: leftover,
-      now: Date.now,
+      ...relaySettings(route, config, leftover),
       ...(onTraffic === undefined ? {} : { onTraffic }),
       onClose: (summary) => {
         const entry = this.#sessions.get(session);
@@ -819,23 +710,7 @@ class GatewayServer implements Gateway {
     target: string,
     summary: SessionSummary,
   ): void {
-    this.#emit({
-      type: "session_close",
-      sessionId,
-      route,
-      client,
-      target,
-      code: summary.code,
-      reason: summary.reason,
-      detail: `${summary.initiator} ended the session${
-        summary.detail === undefined ? "" : `: ${summary.detail}`
-      }`,
-      bytesToBackend: summary.bytesToBackend,
-      bytesToBrowser: summary.bytesToBrowser,
-      framesToBackend: summary.messagesToBackend,
-      framesToBrowser: summary.messagesToBrowser,
-      durationMs: summary.durationMs,
-    });
+    this.#emit(sessionCloseEvent(sessionId, route, client, target, summary));
   }
 
   /** Completes the upgrade only to close at once with a readable reason. */
@@ -847,246 +722,15 @@ class GatewayServer implements Gateway {
     reason: string,
   ): Promise<void> {
     try {
-      const response = switchingProtocols(accept, subprotocol);
-      const close = encodeServerFrame(
-        Opcode.CLOSE,
-        encodeClosePayload(code, reason),
+      await writeAll(
+        conn,
+        switchingProtocolsThenClose(accept, subprotocol, code, reason),
       );
-      const bytes = new Uint8Array(response.length + close.length);
-      bytes.set(response, 0);
-      bytes.set(close, response.length);
-      await writeAll(conn, bytes);
       // Give the browser a moment to answer the close frame, bounded.
-      const buffer = new Uint8Array(256);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        conn.read(buffer).catch(() => null),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, this.#generation.config.closeTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
+      await awaitOneRead(conn, this.#generation.config.closeTimeoutMs);
     } catch {
       // The browser went away first.
     }
     closeQuietly(conn);
   }
-}
-
-/** The client as seen by the gateway, after trusting a front proxy. */
-interface ClientAddress {
-  /** The IP used for limits and logs. */
-  ip: string;
-  /** The port of the TCP peer. */
-  port: number;
-  /** `ip:port` (or `ip` via a proxy) for logs. */
-  text: string;
-}
-
-function remoteAddress(addr: Deno.Addr): ClientAddress {
-  if (addr.transport === "tcp" || addr.transport === "udp") {
-    const host = addr.hostname.includes(":")
-      ? `[${addr.hostname}]`
-      : addr.hostname;
-    return { ip: addr.hostname, port: addr.port, text: `${host}:${addr.port}` };
-  }
-  return { ip: "unix", port: 0, text: addr.transport };
-}
-
-/** Trusts `X-Forwarded-For` only from a configured front proxy. */
-function clientAddress(
-  peer: ClientAddress,
-  head: RequestHead,
-  generation: Generation,
-): ClientAddress {
-  const isTrusted = generation.trustedProxies;
-  const forwarded = head.headers.get("x-forwarded-for");
-  if (
-    isTrusted === undefined || forwarded === undefined || !isTrusted(peer.ip)
-  ) {
-    return peer;
-  }
-  // The right-most address not belonging to a trusted proxy is the client.
-  const hops = forwarded.split(",").map((hop) => hop.trim()).filter((hop) =>
-    hop !== ""
-  );
-  for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = hops[i]!;
-    // Only an IP address can be a client; anything else ends the search.
-    if (parseIpAddress(hop) === undefined) return peer;
-    if (!isTrusted(hop)) {
-      return { ip: hop, port: peer.port, text: `${hop} (via ${peer.text})` };
-    }
-  }
-  return peer;
-}
-
-function proxyHeader(
-  version: "v1" | "v2",
-  client: ClientAddress,
-  conn: Deno.Conn,
-): Uint8Array {
-  const local = conn.localAddr;
-  const destination = local.transport === "tcp"
-    ? { address: local.hostname, port: local.port }
-    : { address: "0.0.0.0", port: 0 };
-  const addresses = {
-    source: { address: client.ip, port: client.port },
-    destination,
-  };
-  return version === "v1"
-    ? encodeProxyHeaderV1(addresses)
-    : encodeProxyHeaderV2(addresses);
-}
-
-function buildGeneration(config: ResolvedGatewayConfig): Generation {
-  const policy = new UpgradePolicy(config);
-  const trusted = config.trustedProxies.length === 0
-    ? undefined
-    : compileBackendPolicy({ cidrs: [...config.trustedProxies] });
-  return {
-    config,
-    policy,
-    limits: new ClientLimits({
-      maxSessions: config.maxSessions,
-      maxSessionsPerIp: config.maxSessionsPerIp === 0
-        ? Infinity
-        : config.maxSessionsPerIp,
-    }),
-    trustedProxies: trusted === undefined
-      ? undefined
-      : (ip: string) => trusted.isAllowedAddress(ip, 1),
-    staticFiles: undefined,
-    backendTls: new Map(),
-  };
-}
-
-/** Loads what a generation reads from disk; throws `ConfigError`. */
-async function initGeneration(generation: Generation): Promise<void> {
-  const config = generation.config;
-  const problems: string[] = [];
-  try {
-    await generation.policy.init();
-  } catch (error) {
-    if (error instanceof ConfigError) problems.push(...error.problems);
-    else problems.push(String(error));
-  }
-  if (config.staticDir !== undefined) {
-    try {
-      generation.staticFiles = await StaticFiles.open(config.staticDir, {
-        listDirectories: config.listDirectories,
-      });
-    } catch (error) {
-      problems.push(`staticDir: ${(error as Error).message}`);
-    }
-  }
-  for (const route of config.routes.values()) {
-    if (route.backendTls === undefined) continue;
-    const settings: BackendTlsSettings = {};
-    if (route.backendTls.serverName !== undefined) {
-      settings.serverName = route.backendTls.serverName;
-    }
-    if (route.backendTls.caFile !== undefined) {
-      try {
-        settings.caCerts = [await Deno.readTextFile(route.backendTls.caFile)];
-      } catch (error) {
-        problems.push(
-          `route ${route.path}: backendTls.caFile: ${(error as Error).message}`,
-        );
-      }
-    }
-    generation.backendTls.set(route.path, settings);
-  }
-  if (config.tls !== undefined) {
-    for (const file of [config.tls.certFile, config.tls.keyFile]) {
-      try {
-        await Deno.stat(file);
-      } catch (error) {
-        problems.push(`tls: ${(error as Error).message}`);
-      }
-    }
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-}
-
-async function certStamp(config: ResolvedGatewayConfig): Promise<string> {
-  if (config.tls === undefined) return "";
-  const [cert, key] = await Promise.all([
-    Deno.stat(config.tls.certFile),
-    Deno.stat(config.tls.keyFile),
-  ]);
-  return `${cert.mtime?.getTime()}:${cert.size}:${key.mtime?.getTime()}:${key.size}`;
-}
-
-const ASCII = new TextEncoder();
-
-/** How long a refused connection may linger for the client to finish. */
-const REFUSAL_LINGER_MS = 500;
-
-/** Reads and discards until EOF or `ms` pass; never throws. */
-async function drainUntilEof(conn: Deno.Conn, ms: number): Promise<void> {
-  const buffer = new Uint8Array(4096);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  const drain = (async () => {
-    for (let reads = 0; reads < 1024; reads++) {
-      if (await conn.read(buffer) === null) return;
-    }
-  })().catch(() => {});
-  await Promise.race([drain, timeout]);
-  clearTimeout(timer);
-}
-
-function switchingProtocols(
-  accept: string,
-  subprotocol: string | undefined,
-): Uint8Array {
-  return ASCII.encode(
-    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-      `Sec-WebSocket-Accept: ${accept}\r\n` +
-      (subprotocol === undefined
-        ? ""
-        : `Sec-WebSocket-Protocol: ${subprotocol}\r\n`) +
-      "\r\n",
-  );
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let rest = bytes;
-  while (rest.length > 0) {
-    const written = await conn.write(rest);
-    rest = rest.subarray(written);
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-/** The sweep runs often enough for the shortest configured timer. */
-function sweepPeriodMs(config: ResolvedGatewayConfig): number {
-  let shortest = Math.min(
-    config.handshakeTimeoutMs || Infinity,
-    config.pingIntervalMs || Infinity,
-    config.pingTimeoutMs || Infinity,
-  );
-  for (const route of config.routes.values()) {
-    for (
-      const value of [
-        route.idleTimeoutMs,
-        route.maxLifetimeMs,
-        route.backendHeartbeatMs,
-        route.backendSilenceMs,
-      ]
-    ) {
-      if (value > 0) shortest = Math.min(shortest, value);
-    }
-  }
-  return Math.max(10, Math.min(1000, Math.floor(shortest / 4)));
 }

@@ -8,7 +8,6 @@
  * @module
  */
 
-import type { FrameDecoder, FrameEncoder } from "../framing/codec.ts";
 import {
   frameHeaderLength,
   Opcode,
@@ -24,126 +23,24 @@ import { Latch } from "./latch.ts";
 import { ReadBuffer } from "./read_buffer.ts";
 import { SocketWriter } from "./socket_writer.ts";
 import { CloseCode, closeCodeForError } from "./close_codes.ts";
-
-/** A duplex byte socket (`Deno.Conn` fits). */
-export interface DuplexSocket {
-  /** Reads into `buffer`; resolves to the count, or null at end of stream. */
-  read(buffer: Uint8Array): Promise<number | null>;
-  /** Writes some of `bytes`; resolves to the count written. */
-  write(bytes: Uint8Array): Promise<number>;
-  /** Closes the socket. */
-  close(): void;
-  /** Shuts down the write side (sends FIN), if supported. */
-  closeWrite?(): Promise<void>;
-}
-
-/** How a session ended; reported once through `onClose`. */
-export interface SessionSummary {
-  /** The close code sent to (or received from) the browser. */
-  code: number;
-  /** The short reason. */
-  reason: string;
-  /** Detail for the log (error message), if any. */
-  detail: string | undefined;
-  /** Which side ended the session first. */
-  initiator: "browser" | "backend" | "gateway";
-  /** Payload bytes relayed browser -> backend (messages). */
-  bytesToBackend: number;
-  /** Payload bytes relayed backend -> browser (messages). */
-  bytesToBrowser: number;
-  /** Messages relayed browser -> backend. */
-  messagesToBackend: number;
-  /** Messages relayed backend -> browser. */
-  messagesToBrowser: number;
-  /** Session duration in milliseconds. */
-  durationMs: number;
-}
-
-/** Liveness and timeout settings of a session (all in milliseconds; 0 = off). */
-export interface SessionTimers {
-  /** Send a WebSocket ping after this long without hearing from the browser. @default {20000} */
-  pingIntervalMs: number;
-  /** Consider the browser gone when a ping is unanswered this long. @default {20000} */
-  pingTimeoutMs: number;
-  /** Close with 4001 when no data moved either way this long. @default {0} */
-  idleTimeoutMs: number;
-  /** Close with 4002 when the session is this old. @default {0} */
-  maxLifetimeMs: number;
-  /** Send the heartbeat message to the backend after this long without backend-bound traffic. @default {0} */
-  backendHeartbeatMs: number;
-  /** Close with 4000 when the backend sent nothing this long. @default {0} */
-  backendSilenceMs: number;
-}
-
-/** Options of a {@linkcode RelaySession}. */
-export interface RelaySessionOptions {
-  /** Frames browser messages for the backend. */
-  encoder: FrameEncoder;
-  /** Splits the backend stream into messages. */
-  decoder: FrameDecoder;
-  /** Whether backend messages go to the browser as text (validated UTF-8). */
-  isTextToBrowser: boolean;
-  /** Largest browser message accepted. */
-  maxMessageBytes: number;
-  /** High-water mark per direction in bytes. */
-  highWaterBytes: number;
-  /** How long to wait for flushing and the close handshake. */
-  closeTimeoutMs: number;
-  /** Liveness timers. */
-  timers: SessionTimers;
-  /** The message sent to the backend as an application heartbeat. */
-  heartbeatMessage: Uint8Array | undefined;
-  /** Bytes that followed the request head in the first read. */
-  initialBrowserBytes: Uint8Array | undefined;
-  /** Clock in milliseconds. */
-  now: () => number;
-  /** Called once when the session has fully ended. */
-  onClose: (summary: SessionSummary) => void;
-  /** Sees every relayed message (for traffic logs and recordings); off when undefined. */
-  onTraffic?: (
-    direction: "to_backend" | "to_browser",
-    message: Uint8Array,
-  ) => void;
-}
-
-/** Traffic since the previous {@linkcode RelaySession.takeStats} call. */
-export interface RelayStatsDelta {
-  /** Payload bytes browser -> backend. */
-  bytesToBackend: number;
-  /** Payload bytes backend -> browser. */
-  bytesToBrowser: number;
-  /** Messages browser -> backend. */
-  messagesToBackend: number;
-  /** Messages backend -> browser. */
-  messagesToBrowser: number;
-  /** Message counts by size bucket (<=16, <=64, ... <=4 MiB, larger), to the backend. */
-  sizesToBackend: readonly number[];
-  /** The same, to the browser. */
-  sizesToBrowser: readonly number[];
-}
-
-/** Number of size buckets: le 16, 64, ..., 4194304 (powers of 4), then +Inf. */
-export const SIZE_BUCKET_COUNT = 11;
-
-const NO_TRAFFIC: Readonly<RelayStatsDelta> = Object.freeze({
-  bytesToBackend: 0,
-  bytesToBrowser: 0,
-  messagesToBackend: 0,
-  messagesToBrowser: 0,
-  sizesToBackend: Object.freeze(new Array<number>(SIZE_BUCKET_COUNT).fill(0)),
-  sizesToBrowser: Object.freeze(new Array<number>(SIZE_BUCKET_COUNT).fill(0)),
-});
-
-function newSizeBuckets(): number[] {
-  return new Array<number>(SIZE_BUCKET_COUNT).fill(0);
-}
-
-/** The size bucket of a message length (buckets are powers of 4 from 16). */
-function sizeBucket(length: number): number {
-  if (length <= 16) return 0;
-  const bucket = ((33 - Math.clz32(length - 1)) >>> 1) - 2;
-  return bucket < SIZE_BUCKET_COUNT - 1 ? bucket : SIZE_BUCKET_COUNT - 1;
-}
+import {
+  closeQuietly,
+  errorText,
+  isSocketError,
+  nextTurn,
+  withTimeout,
+} from "./_relay_util.ts";
+import type {
+  DuplexSocket,
+  RelaySessionOptions,
+  SessionSummary,
+} from "./relay_options.ts";
+import {
+  newSizeBuckets,
+  NO_TRAFFIC,
+  type RelayStatsDelta,
+  sizeBucket,
+} from "./relay_stats.ts";
 
 const COPY_THRESHOLD_BYTES = 128 * 1024;
 
@@ -794,43 +691,4 @@ export class RelaySession {
     this.#toBackend.abandon();
     closeQuietly(this.#backend);
   }
-}
-
-/** Resolves after one turn of the event loop (pending I/O is polled). */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  return Promise.race([promise.then(() => {}), timeout]).finally(() =>
-    clearTimeout(timer)
-  );
-}
-
-function closeQuietly(socket: DuplexSocket): void {
-  try {
-    socket.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-function isSocketError(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.Interrupted ||
-    error instanceof Deno.errors.TimedOut;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error
-    ? `${error.name}: ${error.message}`
-    : String(error);
 }

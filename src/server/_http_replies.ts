@@ -1,0 +1,126 @@
+/**
+ * Writing the gateway's answers to a request head: an HTTP response with an
+ * optional streamed file, a refusal that lingers so the client reads it, the
+ * `101 Switching Protocols` head, and a 101 followed at once by a close
+ * frame. Private to `server/`.
+ *
+ * @module
+ */
+
+import { encodeClosePayload } from "../websocket/close_frame.ts";
+import {
+  encodeHttpResponse,
+  type HttpRefusal,
+} from "../websocket/handshake.ts";
+import { encodeServerFrame, Opcode } from "../websocket/ws_frame_codec.ts";
+import { closeQuietly, drainUntilEof, writeAll } from "./_conn_io.ts";
+import type { HttpResponse } from "./http_routes.ts";
+
+const ASCII = new TextEncoder();
+
+/** How long a refused connection may linger for the client to finish. */
+const REFUSAL_LINGER_MS = 500;
+
+/**
+ * Writes `response` (head, then the file if any) and closes `conn`; the
+ * file is always closed. Rejects when a write fails.
+ * @param conn The connection.
+ * @param response The response from the HTTP responder.
+ * @returns Resolves once written and closed.
+ */
+export async function sendHttpResponse(
+  conn: Deno.Conn,
+  response: HttpResponse,
+): Promise<void> {
+  try {
+    await writeAll(conn, response.bytes);
+    if (response.file !== undefined) {
+      await response.file.readable.pipeTo(conn.writable, {
+        preventClose: true,
+      });
+    }
+  } finally {
+    try {
+      response.file?.close();
+    } catch {
+      // pipeTo already closed it.
+    }
+    closeQuietly(conn);
+  }
+}
+
+/**
+ * Writes the refusal as a plain-text HTTP response, lingers briefly, then
+ * closes `conn`; never throws.
+ * @param conn The connection.
+ * @param refusal The status, body and extra headers.
+ * @returns Resolves once the connection is closed.
+ */
+export async function sendRefusal(
+  conn: Deno.Conn,
+  refusal: HttpRefusal,
+): Promise<void> {
+  try {
+    await writeAll(
+      conn,
+      encodeHttpResponse(refusal.status, {
+        "content-type": "text/plain; charset=utf-8",
+        ...refusal.headers,
+      }, refusal.body + "\n"),
+    );
+    // Linger briefly: shut our side, then read what the client still
+    // sends, so unread request bytes do not turn the close into a reset
+    // that destroys the response before the client reads it.
+    await conn.closeWrite();
+    await drainUntilEof(conn, REFUSAL_LINGER_MS);
+  } catch {
+    // The client went away; nothing to tell it.
+  }
+  closeQuietly(conn);
+}
+
+/**
+ * The `101 Switching Protocols` response head.
+ * @param accept The `Sec-WebSocket-Accept` value.
+ * @param subprotocol The chosen subprotocol, if any.
+ * @returns The head bytes.
+ */
+export function switchingProtocols(
+  accept: string,
+  subprotocol: string | undefined,
+): Uint8Array {
+  return ASCII.encode(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      `Sec-WebSocket-Accept: ${accept}\r\n` +
+      (subprotocol === undefined
+        ? ""
+        : `Sec-WebSocket-Protocol: ${subprotocol}\r\n`) +
+      "\r\n",
+  );
+}
+
+/**
+ * The 101 head followed by a close frame, in one buffer: completes the
+ * upgrade only to close at once with a reason the page can read.
+ * @param accept The `Sec-WebSocket-Accept` value.
+ * @param subprotocol The chosen subprotocol, if any.
+ * @param code The close code.
+ * @param reason The close reason.
+ * @returns The bytes to write.
+ */
+export function switchingProtocolsThenClose(
+  accept: string,
+  subprotocol: string | undefined,
+  code: number,
+  reason: string,
+): Uint8Array {
+  const response = switchingProtocols(accept, subprotocol);
+  const close = encodeServerFrame(
+    Opcode.CLOSE,
+    encodeClosePayload(code, reason),
+  );
+  const bytes = new Uint8Array(response.length + close.length);
+  bytes.set(response, 0);
+  bytes.set(close, response.length);
+  return bytes;
+}

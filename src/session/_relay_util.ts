@@ -1,0 +1,76 @@
+/**
+ * Small helpers of the relay session: bounded waits, a quiet close, and
+ * telling socket failures from protocol errors. Private to `session/`.
+ *
+ * @module
+ */
+
+import type { DuplexSocket } from "./relay_options.ts";
+
+/**
+ * Resolves after one turn of the event loop (pending I/O is polled).
+ * @returns Resolves on the next timer turn.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * Waits for `promise` or for `ms` to pass, whichever is first, and clears
+ * its timer either way.
+ * @param promise What to wait for (its value is dropped).
+ * @param ms The longest wait in milliseconds.
+ * @returns Resolves when `promise` fulfils or the time is up; rejects when
+ * `promise` rejects first.
+ */
+export function withTimeout(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([promise.then(() => {}), timeout]).finally(() =>
+    clearTimeout(timer)
+  );
+}
+
+/**
+ * Closes `socket`, ignoring that it may be closed already.
+ * @param socket The socket.
+ */
+export function closeQuietly(socket: DuplexSocket): void {
+  try {
+    socket.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/**
+ * Whether `error` is a socket failure (reset, broken pipe, closed resource)
+ * rather than a protocol or framing error.
+ * @param error The caught value.
+ * @returns True for socket failures.
+ */
+export function isSocketError(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.Interrupted ||
+    error instanceof Deno.errors.TimedOut;
+}
+
+/**
+ * The `name: message` of an error, for log details.
+ * @param error The caught value.
+ * @returns The text.
+ */
+export function errorText(error: unknown): string {
+  return error instanceof Error
+    ? `${error.name}: ${error.message}`
+    : String(error);
+}
