@@ -41,6 +41,7 @@ export type {
 // Framing codecs
 export type {
   FrameDecoder,
+  FrameDecoderOptions,
   FrameEncoder,
   MessageSink,
 } from "./src/framing/codec.ts";

@@ -14,6 +14,18 @@
 /** Receives one decoded message. */
 export type MessageSink = (message: Uint8Array) => void;
 
+/** Options of a decoder (see `createFrameDecoder`). */
+export interface FrameDecoderOptions {
+  /**
+   * A message that spans chunks and is at most this many bytes is gathered
+   * in one reused scratch buffer instead of a new one: it is then valid only
+   * during `onMessage` (the caller copies what it keeps). Supported by the
+   * length-prefixed codecs; 0 turns reuse off.
+   * @default {0}
+   */
+  scratchBytes?: number;
+}
+
 /**
  * Splits a byte stream into messages, whatever the chunking.
  *

@@ -5,7 +5,11 @@
  * @module
  */
 
-import type { FrameDecoder, FrameEncoder } from "./codec.ts";
+import type {
+  FrameDecoder,
+  FrameDecoderOptions,
+  FrameEncoder,
+} from "./codec.ts";
 import { LengthPrefixDecoder, LengthPrefixEncoder } from "./length_prefix.ts";
 import { LinesDecoder, LinesEncoder } from "./lines.ts";
 import { RawDecoder, RawEncoder } from "./raw.ts";
@@ -17,6 +21,7 @@ import { VarintDecoder, VarintEncoder } from "./varint.ts";
  * the state of one stream.
  *
  * @param spec The framing, usually from `parseFramingSpec`.
+ * @param options Scratch-buffer reuse for messages that span chunks.
  * @returns A new decoder.
  * @throws {FramingSpecError} When `spec` was built in code with a field out
  * of range.
@@ -33,7 +38,10 @@ import { VarintDecoder, VarintEncoder } from "./varint.ts";
  * assert.equal(decoder.pendingBytes, 1);
  * ```
  */
-export function createFrameDecoder(spec: FramingSpec): FrameDecoder {
+export function createFrameDecoder(
+  spec: FramingSpec,
+  options: FrameDecoderOptions = {},
+): FrameDecoder {
   switch (spec.kind) {
     case "raw":
       return new RawDecoder(spec);
@@ -42,7 +50,7 @@ export function createFrameDecoder(spec: FramingSpec): FrameDecoder {
     case "varint":
       return new VarintDecoder(spec);
     case "length":
-      return new LengthPrefixDecoder(spec);
+      return new LengthPrefixDecoder(spec, options);
   }
 }
 

@@ -27,7 +27,12 @@ import {
   MalformedFrameError,
   TruncatedFrameError,
 } from "../errors.ts";
-import type { FrameDecoder, FrameEncoder, MessageSink } from "./codec.ts";
+import type {
+  FrameDecoder,
+  FrameDecoderOptions,
+  FrameEncoder,
+  MessageSink,
+} from "./codec.ts";
 import {
   type LengthFramingSpec,
   maxMessageBytes,
@@ -159,12 +164,17 @@ export class LengthPrefixDecoder implements FrameDecoder {
   /** The message being filled from a frame spanning chunks. */
   #message: Uint8Array | undefined;
   #filled = 0;
+  #scratchBytes: number;
+  #scratch: Uint8Array | undefined;
 
   /**
    * Constructs a new instance.
    * @param spec The length framing.
+   * @param options Scratch reuse for spanning frames (see
+   * {@linkcode FrameDecoderOptions}).
    */
-  constructor(spec: LengthFramingSpec) {
+  constructor(spec: LengthFramingSpec, options: FrameDecoderOptions = {}) {
+    this.#scratchBytes = options.scratchBytes ?? 0;
     const checked = normalizeFramingSpec(spec) as LengthFramingSpec;
     this.#width = checked.width;
     this.#littleEndian = checked.littleEndian;
@@ -176,6 +186,21 @@ export class LengthPrefixDecoder implements FrameDecoder {
     this.#restLimit = checked.maxFrameBytes -
       (checked.whole ? this.#headerSize : checked.offset);
     this.#head = new Uint8Array(this.#headerSize);
+  }
+
+  /**
+   * The buffer for a message that spans chunks: a view of the reused scratch
+   * buffer when small enough (valid only during onMessage), else a new one.
+   */
+  #allocate(size: number): Uint8Array {
+    if (size > this.#scratchBytes) return new Uint8Array(size);
+    if (this.#scratch === undefined || this.#scratch.length < size) {
+      const doubled = 2 * (this.#scratch?.length ?? 512);
+      this.#scratch = new Uint8Array(
+        Math.min(this.#scratchBytes, Math.max(size, doubled)),
+      );
+    }
+    return this.#scratch.subarray(0, size);
   }
 
   /** Bytes of an incomplete frame held back, counted as on the wire. */
@@ -276,11 +301,11 @@ export class LengthPrefixDecoder implements FrameDecoder {
     const end = chunk.length;
     let message: Uint8Array;
     if (this.#whole) {
-      message = new Uint8Array(headerSize + rest);
+      message = this.#allocate(headerSize + rest);
       copyBytes(chunk, at, end, message, 0);
       this.#filled = end - at;
     } else {
-      message = new Uint8Array(offset + rest);
+      message = this.#allocate(offset + rest);
       copyBytes(chunk, at, at + offset, message, 0);
       copyBytes(chunk, at + headerSize, end, message, offset);
       this.#filled = offset + end - at - headerSize;
@@ -305,7 +330,7 @@ export class LengthPrefixDecoder implements FrameDecoder {
     );
     const rest = length + this.#adjust;
     if (length < 0 || rest < 0 || rest > this.#restLimit) this.#reject(length);
-    const message = new Uint8Array(
+    const message = this.#allocate(
       (this.#whole ? headerSize : this.#offset) + rest,
     );
     this.#filled = this.#whole ? headerSize : this.#offset;

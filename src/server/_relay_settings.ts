@@ -8,6 +8,7 @@
  */
 
 import type { ResolvedGatewayConfig, ResolvedRoute } from "../config/config.ts";
+import { COPY_THRESHOLD_BYTES } from "../session/relay.ts";
 import {
   createFrameDecoder,
   createFrameEncoder,
@@ -31,7 +32,11 @@ export function relaySettings(
 ): RelaySettings {
   return {
     encoder: createFrameEncoder(route.toBackend),
-    decoder: createFrameDecoder(route.toBrowser),
+    // The relay copies every message below its copy threshold, so the
+    // decoder may gather spanning frames in a reused scratch buffer.
+    decoder: createFrameDecoder(route.toBrowser, {
+      scratchBytes: COPY_THRESHOLD_BYTES - 1,
+    }),
     isTextToBrowser: route.toBrowser.text,
     maxMessageBytes: route.maxMessageBytes,
     highWaterBytes: route.bufferBytes,

@@ -42,7 +42,11 @@ import {
   sizeBucket,
 } from "./relay_stats.ts";
 
-const COPY_THRESHOLD_BYTES = 128 * 1024;
+/**
+ * Messages below this size are copied into the write batch (so a codec may
+ * hand them over in a reused scratch buffer); larger ones go by reference.
+ */
+export const COPY_THRESHOLD_BYTES = 128 * 1024;
 
 /** An end of the session, decided by whichever side ended first. */
 interface EndCause {

@@ -9,6 +9,7 @@ import {
   LengthPrefixDecoder,
   LengthPrefixEncoder,
 } from "../../src/framing/length_prefix.ts";
+import { createFrameDecoder } from "../../src/framing/create_codec.ts";
 import {
   type LengthFramingSpec,
   parseFramingSpec,
@@ -453,4 +454,33 @@ Deno.test("LengthPrefixEncoder rejects messages it cannot frame", async (t) => {
       assert.throws(() => encoder.encode(message), pattern);
     });
   }
+});
+
+Deno.test("LengthPrefixDecoder with scratchBytes gathers spanning frames in one reused buffer", () => {
+  const spec = parseFramingSpec("u32be");
+  const frame = (payload: number[]) =>
+    new Uint8Array([0, 0, 0, payload.length, ...payload]);
+  const stream = new Uint8Array([...frame([1, 2, 3]), ...frame([4, 5, 6])]);
+  const seen: { buffer: ArrayBufferLike; bytes: number[] }[] = [];
+  const decoder = createFrameDecoder(spec, { scratchBytes: 1024 });
+  // Cut inside each frame so both messages span chunks.
+  for (const [from, to] of [[0, 5], [5, 9], [9, 14]] as const) {
+    decoder.push(stream.subarray(from, to), (message) => {
+      seen.push({ buffer: message.buffer, bytes: [...message] });
+    });
+  }
+  assert.deepEqual(seen.map((entry) => entry.bytes), [[1, 2, 3], [4, 5, 6]]);
+  assert.equal(seen[0]!.buffer, seen[1]!.buffer);
+  // Without the option every spanning message is a fresh array the caller
+  // may keep.
+  const fresh: ArrayBufferLike[] = [];
+  const plain = createFrameDecoder(spec);
+  for (const [from, to] of [[0, 5], [5, 9], [9, 14]] as const) {
+    plain.push(
+      stream.subarray(from, to),
+      (message) => fresh.push(message.buffer),
+    );
+  }
+  assert.equal(fresh.length, 2);
+  assert.notEqual(fresh[0], fresh[1]);
 });
