@@ -81,7 +81,29 @@ function spawn(onEvent: (event: GatewayEvent) => void): WorkerHandle {
     waiting.delete(key);
     for (const resolve of list) resolve(report);
   };
+  // A worker that dies (an uncaught error in its module) fails whatever
+  // was waiting for it instead of leaving the caller waiting forever.
+  worker.onerror = (event: ErrorEvent) => {
+    event.preventDefault();
+    const message = `worker failed: ${event.message}`;
+    const failureFor = (key: string): WorkerReport =>
+      key === "listening"
+        ? { type: "failed", message }
+        : key === "reloaded"
+        ? { type: "reloaded", problems: [message] }
+        : { type: "closed" };
+    for (const [key, list] of waiting) {
+      waiting.delete(key);
+      for (const resolve of list) resolve(failureFor(key));
+    }
+  };
   return handle;
+}
+
+/** Options without functions (they cannot cross into a worker). */
+function cloneable(options: GatewayOptions): GatewayOptions {
+  const { onEvent: _onEvent, metricsRenderer: _renderer, ...rest } = options;
+  return rest;
 }
 
 function post(handle: WorkerHandle, command: WorkerCommand): void {
@@ -118,7 +140,7 @@ export async function startWorkers(
     const started = handle.next("listening");
     post(handle, {
       type: "start",
-      options: { ...options, port, reusePort: true },
+      options: { ...cloneable(options), port, reusePort: true },
     });
     const report = await started;
     if (report.type === "failed") {
@@ -142,7 +164,7 @@ export async function startWorkers(
     async reload(next) {
       const reports = await Promise.all(handles.map((handle) => {
         const done = handle.next("reloaded");
-        post(handle, { type: "reload", options: next });
+        post(handle, { type: "reload", options: cloneable(next) });
         return done;
       }));
       const failed = reports.find((report) =>

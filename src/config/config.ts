@@ -15,6 +15,7 @@ import {
 } from "../framing/spec.ts";
 import type { EventSink } from "../observability/events.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
+import { compileOriginPolicy } from "../security/origin_policy.ts";
 import { createFrameEncoder } from "../framing/create_codec.ts";
 
 /** One route: a URL path mapped to one backend. */
@@ -334,6 +335,19 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
   checkNonNegative(problems, "logTrafficBytes", logTrafficBytes);
   if (!isStringList(trustedProxies)) {
     problems.push("trustedProxies: must be a list of CIDR ranges");
+  } else {
+    try {
+      compileBackendPolicy({ cidrs: trustedProxies });
+    } catch (error) {
+      problems.push(`trustedProxies: ${(error as Error).message}`);
+    }
+  }
+  if (allowOrigins !== undefined && isStringList(allowOrigins)) {
+    try {
+      compileOriginPolicy(allowOrigins);
+    } catch (error) {
+      problems.push(`allowOrigins: ${(error as Error).message}`);
+    }
   }
   if (
     tls !== undefined &&
@@ -367,7 +381,13 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
   for (const [name, value] of Object.entries(durations)) {
     checkNonNegative(problems, name, value);
   }
-  checkPositive(problems, "maxHeadBytes", maxHeadBytes);
+  if (!Number.isInteger(maxHeadBytes) || maxHeadBytes < 256) {
+    problems.push(
+      `maxHeadBytes: must be a whole number >= 256: current value is ${
+        String(maxHeadBytes)
+      }`,
+    );
+  }
   checkPositive(problems, "bufferBytes", bufferBytes);
   const resolvedRoutes = new Map<string, ResolvedRoute>();
   routes.forEach((route, index) => {
@@ -479,12 +499,16 @@ function resolveRoute(
     route.framingToBackend ?? framing,
     route.framingToBackend === undefined ? `${at}.framing` : undefined,
   );
-  const toBrowser = parseSpecAt(
-    problems,
-    `${at}.framingToBrowser`,
-    route.framingToBrowser ?? framing,
-    route.framingToBrowser === undefined ? `${at}.framing` : undefined,
-  );
+  // Both directions inheriting one bad `framing` report it once.
+  const toBrowser = route.framingToBackend === undefined &&
+      route.framingToBrowser === undefined
+    ? toBackend
+    : parseSpecAt(
+      problems,
+      `${at}.framingToBrowser`,
+      route.framingToBrowser ?? framing,
+      route.framingToBrowser === undefined ? `${at}.framing` : undefined,
+    );
   const {
     subprotocols = [],
     bufferBytes = defaults.bufferBytes,

@@ -308,7 +308,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
     flag: "--max-head",
     key: "maxHead",
     kind: "bytes",
-    min: 1,
+    min: 256,
     help: "largest request head, 431 beyond (default 8k)",
     apply(value, { options }) {
       options.maxHeadBytes = value as number;

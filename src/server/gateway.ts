@@ -149,6 +149,7 @@ class GatewayServer implements Gateway {
   #pendingHttp = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
   #isDraining = false;
+  #isListenCalled = false;
   #listenerOpener = new ListenerOpener();
   #lastCertCheckMs = 0;
   readonly metrics: GatewayMetrics = new GatewayMetrics();
@@ -183,9 +184,12 @@ class GatewayServer implements Gateway {
   }
 
   async listen(): Promise<Deno.NetAddr> {
-    if (this.#listener !== undefined) {
+    // Claimed before the first await, so a second concurrent call fails
+    // instead of opening a second listener.
+    if (this.#isListenCalled) {
       throw new TypeError("Cannot listen as the gateway is already listening");
     }
+    this.#isListenCalled = true;
     await initGeneration(this.#generation);
     const config = this.#generation.config;
     const listener = await this.#listenerOpener.open(config, config.port);

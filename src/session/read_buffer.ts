@@ -8,7 +8,7 @@
 
 /** Options of {@linkcode ReadBuffer}. */
 export interface ReadBufferOptions {
-  /** The first and smallest size in bytes. @default {1024} */
+  /** The first and smallest size in bytes. @default {256} */
   minBytes?: number;
   /** The largest size in bytes. @default {262144} */
   maxBytes?: number;
@@ -62,7 +62,7 @@ export class ReadBuffer {
     const size = this.#bytes.length;
     if (count === size && size < this.#maxBytes) {
       this.#smallReads = 0;
-      this.#bytes = new Uint8Array(size * 2);
+      this.#bytes = new Uint8Array(Math.min(size * 2, this.#maxBytes));
       return;
     }
     if (count < size >>> 3 && size > this.#minBytes) {

@@ -314,6 +314,8 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   101: "Switching Protocols",
   200: "OK",
   204: "No Content",
+  301: "Moved Permanently",
+  302: "Found",
   304: "Not Modified",
   400: "Bad Request",
   401: "Unauthorized",
@@ -325,6 +327,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   429: "Too Many Requests",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
+  502: "Bad Gateway",
   503: "Service Unavailable",
   505: "HTTP Version Not Supported",
 };
