@@ -681,10 +681,22 @@ export function parseHostPort(
       `Cannot parse ${what} "${text}": port must be from 0 to 65535`,
     );
   }
-  if (hostname === "") {
-    throw new TypeError(`Cannot parse ${what} "${text}": expected HOST:PORT`);
+  const isBracketed = text.startsWith("[");
+  // A bracketed host is an IPv6 literal; a plain one is a name or IPv4.
+  const isValidHost = isBracketed
+    ? /^[0-9A-Fa-f:.]+(%[\w.-]+)?$/.test(hostname) && hostname.includes(":")
+    : /^[A-Za-z0-9._-]+$/.test(hostname);
+  if (hostname === "" || !isValidHost) {
+    throw new TypeError(
+      `Cannot parse ${what} "${text}": expected HOST:PORT with a host name, an IPv4 address or a bracketed IPv6 address`,
+    );
   }
   return { hostname, port: Number(portText) };
+}
+
+/** Shows a bad value as written: NaN and Infinity stay readable. */
+function describe(value: unknown): string {
+  return typeof value === "number" ? String(value) : JSON.stringify(value);
 }
 
 function parseHex(text: string): Uint8Array | undefined {
@@ -704,7 +716,7 @@ function checkNonNegative(
 ): void {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
     problems.push(
-      `${at}: must be a number >= 0: current value is ${JSON.stringify(value)}`,
+      `${at}: must be a number >= 0: current value is ${describe(value)}`,
     );
   }
 }
@@ -712,7 +724,7 @@ function checkNonNegative(
 function checkPositive(problems: string[], at: string, value: unknown): void {
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
     problems.push(
-      `${at}: must be a number > 0: current value is ${JSON.stringify(value)}`,
+      `${at}: must be a number > 0: current value is ${describe(value)}`,
     );
   }
 }

@@ -48,7 +48,15 @@ export async function connectBackend(
   const label = formatTarget(target);
   try {
     if (target.transport === "unix") {
-      return await Deno.connect({ transport: "unix", path: target.path });
+      // Deno.connect takes no signal for Unix sockets: race the deadline.
+      const connecting = Deno.connect({ transport: "unix", path: target.path });
+      const timedOut = new Promise<never>((_, reject) => {
+        controller.signal.addEventListener("abort", () => {
+          connecting.then((conn) => conn.close(), () => {});
+          reject(new Deno.errors.TimedOut("connect timed out"));
+        }, { once: true });
+      });
+      return await Promise.race([connecting, timedOut]);
     }
     const conn = await Deno.connect({
       hostname: target.hostname,

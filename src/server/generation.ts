@@ -109,7 +109,9 @@ export async function initGeneration(generation: Generation): Promise<void> {
         listDirectories: config.listDirectories,
       });
     } catch (error) {
-      problems.push(`staticDir: ${(error as Error).message}`);
+      // The message names the CLI flag; the path here is the option's.
+      const message = (error as Error).message.replace(/^--static: /, "");
+      problems.push(`staticDir: ${message}`);
     }
   }
   for (const route of config.routes.values()) {

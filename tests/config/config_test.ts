@@ -731,7 +731,19 @@ Deno.test("parseTarget rejects malformed targets with the error class and messag
       "empty brackets",
       "[]:80",
       TypeError,
-      'Cannot parse target "[]:80": expected HOST:PORT',
+      'Cannot parse target "[]:80": expected HOST:PORT with a host name, an IPv4 address or a bracketed IPv6 address',
+    ],
+    [
+      "a name in brackets",
+      "[example.com]:80",
+      TypeError,
+      'Cannot parse target "[example.com]:80": expected HOST:PORT with a host name, an IPv4 address or a bracketed IPv6 address',
+    ],
+    [
+      "a space in the host",
+      "a b:1",
+      TypeError,
+      'Cannot parse target "a b:1": expected HOST:PORT with a host name, an IPv4 address or a bracketed IPv6 address',
     ],
     [
       "empty text",
@@ -812,4 +824,24 @@ Deno.test({
     assert(problems.some((problem) => problem.startsWith("trustedProxies")));
     assert(problems.some((problem) => problem.startsWith("allowOrigins")));
   },
+});
+
+Deno.test("resolveOptions shows NaN and Infinity durations as written", () => {
+  const problems = problemsOf({
+    pingIntervalMs: Number.NaN,
+    idleTimeoutMs: Infinity,
+  });
+  assert(
+    problems.some((problem) =>
+      problem === "pingIntervalMs: must be a number >= 0: current value is NaN"
+    ),
+    problems.join("\n"),
+  );
+  assert(
+    problems.some((problem) =>
+      problem ===
+        "idleTimeoutMs: must be a number >= 0: current value is Infinity"
+    ),
+    problems.join("\n"),
+  );
 });
