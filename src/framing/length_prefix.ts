@@ -27,6 +27,7 @@ import {
   MalformedFrameError,
   TruncatedFrameError,
 } from "../errors.ts";
+import { checkMessageSize } from "./_message_size.ts";
 import type {
   FrameDecoder,
   FrameDecoderOptions,
@@ -38,6 +39,7 @@ import {
   maxMessageBytes,
   normalizeFramingSpec,
 } from "./spec.ts";
+import { ScratchBuffer } from "./scratch_buffer.ts";
 
 const EMPTY = new Uint8Array(0);
 const TWO_POW_32 = 2 ** 32;
@@ -164,8 +166,8 @@ export class LengthPrefixDecoder implements FrameDecoder {
   /** The message being filled from a frame spanning chunks. */
   #message: Uint8Array | undefined;
   #filled = 0;
-  #scratchBytes: number;
-  #scratch: Uint8Array | undefined;
+  /** Spanning messages are gathered here (see FrameDecoderOptions). */
+  #scratch: ScratchBuffer;
 
   /**
    * Constructs a new instance.
@@ -174,7 +176,7 @@ export class LengthPrefixDecoder implements FrameDecoder {
    * {@linkcode FrameDecoderOptions}).
    */
   constructor(spec: LengthFramingSpec, options: FrameDecoderOptions = {}) {
-    this.#scratchBytes = options.scratchBytes ?? 0;
+    this.#scratch = new ScratchBuffer(options.scratchBytes ?? 0);
     const checked = normalizeFramingSpec(spec) as LengthFramingSpec;
     this.#width = checked.width;
     this.#littleEndian = checked.littleEndian;
@@ -186,21 +188,6 @@ export class LengthPrefixDecoder implements FrameDecoder {
     this.#restLimit = checked.maxFrameBytes -
       (checked.whole ? this.#headerSize : checked.offset);
     this.#head = new Uint8Array(this.#headerSize);
-  }
-
-  /**
-   * The buffer for a message that spans chunks: a view of the reused scratch
-   * buffer when small enough (valid only during onMessage), else a new one.
-   */
-  #allocate(size: number): Uint8Array {
-    if (size > this.#scratchBytes) return new Uint8Array(size);
-    if (this.#scratch === undefined || this.#scratch.length < size) {
-      const doubled = 2 * (this.#scratch?.length ?? 512);
-      this.#scratch = new Uint8Array(
-        Math.min(this.#scratchBytes, Math.max(size, doubled)),
-      );
-    }
-    return this.#scratch.subarray(0, size);
   }
 
   /** Bytes of an incomplete frame held back, counted as on the wire. */
@@ -301,11 +288,11 @@ export class LengthPrefixDecoder implements FrameDecoder {
     const end = chunk.length;
     let message: Uint8Array;
     if (this.#whole) {
-      message = this.#allocate(headerSize + rest);
+      message = this.#scratch.take(headerSize + rest);
       copyBytes(chunk, at, end, message, 0);
       this.#filled = end - at;
     } else {
-      message = this.#allocate(offset + rest);
+      message = this.#scratch.take(offset + rest);
       copyBytes(chunk, at, at + offset, message, 0);
       copyBytes(chunk, at + headerSize, end, message, offset);
       this.#filled = offset + end - at - headerSize;
@@ -330,7 +317,7 @@ export class LengthPrefixDecoder implements FrameDecoder {
     );
     const rest = length + this.#adjust;
     if (length < 0 || rest < 0 || rest > this.#restLimit) this.#reject(length);
-    const message = this.#allocate(
+    const message = this.#scratch.take(
       (this.#whole ? headerSize : this.#offset) + rest,
     );
     this.#filled = this.#whole ? headerSize : this.#offset;
@@ -423,13 +410,7 @@ export class LengthPrefixEncoder implements FrameEncoder {
    */
   frameLength(message: Uint8Array): number {
     const size = message.length;
-    if (size > this.#maxMessage) {
-      throw new FrameTooLargeError(
-        size,
-        this.#maxMessage,
-        `Cannot encode message as its length must be <= ${this.#maxMessage}: current value is ${size}`,
-      );
-    }
+    checkMessageSize(size, this.#maxMessage, "message");
     const offset = this.#offset;
     if (this.#whole) {
       const headerSize = offset + this.#width;

@@ -14,6 +14,7 @@ import {
   InvalidMessageError,
   TruncatedFrameError,
 } from "../errors.ts";
+import { checkMessageSize } from "./_message_size.ts";
 import type { FrameDecoder, FrameEncoder, MessageSink } from "./codec.ts";
 import { type LinesFramingSpec, normalizeFramingSpec } from "./spec.ts";
 
@@ -221,13 +222,7 @@ export class LinesEncoder implements FrameEncoder {
    */
   frameLength(message: Uint8Array): number {
     const length = message.length;
-    if (length > this.#max) {
-      throw new FrameTooLargeError(
-        length,
-        this.#max,
-        `Cannot encode line as its length must be <= ${this.#max}: current value is ${length}`,
-      );
-    }
+    checkMessageSize(length, this.#max, "line");
     let lf = message.indexOf(LF);
     if (this.#crlf) {
       while (lf === 0 || (lf > 0 && message[lf - 1] !== CR)) {

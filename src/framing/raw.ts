@@ -5,7 +5,8 @@
  * @module
  */
 
-import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
+import { TruncatedFrameError } from "../errors.ts";
+import { checkMessageSize } from "./_message_size.ts";
 import type { FrameDecoder, FrameEncoder, MessageSink } from "./codec.ts";
 import { normalizeFramingSpec, type RawFramingSpec } from "./spec.ts";
 
@@ -166,13 +167,7 @@ export class RawEncoder implements FrameEncoder {
    * @throws {FrameTooLargeError} When it is longer than `maxFrameBytes`.
    */
   frameLength(message: Uint8Array): number {
-    if (message.length > this.#max) {
-      throw new FrameTooLargeError(
-        message.length,
-        this.#max,
-        `Cannot encode message as its length must be <= ${this.#max}: current value is ${message.length}`,
-      );
-    }
+    checkMessageSize(message.length, this.#max, "message");
     return message.length;
   }
 

@@ -17,6 +17,7 @@ import {
   MalformedFrameError,
   TruncatedFrameError,
 } from "../errors.ts";
+import { checkMessageSize } from "./_message_size.ts";
 import type { FrameDecoder, FrameEncoder, MessageSink } from "./codec.ts";
 import { normalizeFramingSpec, type VarintFramingSpec } from "./spec.ts";
 
@@ -291,13 +292,7 @@ export class VarintEncoder implements FrameEncoder {
    */
   frameLength(message: Uint8Array): number {
     const length = message.length;
-    if (length > this.#max) {
-      throw new FrameTooLargeError(
-        length,
-        this.#max,
-        `Cannot encode message as its length must be <= ${this.#max}: current value is ${length}`,
-      );
-    }
+    checkMessageSize(length, this.#max, "message");
     return varintLength(length) + length;
   }
 

@@ -12,6 +12,7 @@ import {
   InvalidMessageError,
   WebSocketProtocolError,
 } from "../errors.ts";
+import { ScratchBuffer } from "../framing/scratch_buffer.ts";
 import { unmaskInPlace } from "./unmask.ts";
 
 /** WebSocket opcodes (RFC 6455 section 5.2). */
@@ -121,8 +122,7 @@ export class WsFrameParser {
   #fragments: Uint8Array[] = [];
   #fragmentBytes = 0;
   #utf8: TextDecoder | null = null;
-  #scratchBytes: number;
-  #scratch: Uint8Array | null = null;
+  #scratch: ScratchBuffer;
 
   /**
    * Constructs a new parser.
@@ -136,7 +136,7 @@ export class WsFrameParser {
       validateUtf8 = true,
       scratchBytes = 0,
     } = options;
-    this.#scratchBytes = scratchBytes;
+    this.#scratch = new ScratchBuffer(scratchBytes);
     this.#handler = handler;
     this.#maxMessageBytes = maxMessageBytes;
     this.#expectMasked = expectMasked;
@@ -145,7 +145,7 @@ export class WsFrameParser {
 
   /** Releases the scratch buffer when no frame is in progress (idle). */
   trim(): void {
-    if (this.#payload === null) this.#scratch = null;
+    if (this.#payload === null) this.#scratch.release();
   }
 
   /** Bytes held for an incomplete frame or message. */
@@ -192,24 +192,11 @@ export class WsFrameParser {
       } else {
         // The payload spans chunks: its size was checked against the limit
         // in #readHeader, so allocating it once here is bounded.
-        this.#payload = this.#spanningBuffer(payloadLength);
+        this.#payload = this.#scratch.take(payloadLength);
         this.#payloadFilled = 0;
         pos = this.#fillPayload(chunk, pos);
       }
     }
-  }
-
-  /** A buffer for a spanning payload: scratch when small enough. */
-  #spanningBuffer(length: number): Uint8Array {
-    if (length > this.#scratchBytes) return new Uint8Array(length);
-    if (this.#scratch === null || this.#scratch.length < length) {
-      // Start small and double: idle sessions keep little memory.
-      const doubled = 2 * (this.#scratch?.length ?? 512);
-      this.#scratch = new Uint8Array(
-        Math.min(this.#scratchBytes, Math.max(length, doubled)),
-      );
-    }
-    return this.#scratch.subarray(0, length);
   }
 
   #stashHeader(chunk: Uint8Array, from: number, to: number): void {
@@ -251,7 +238,7 @@ export class WsFrameParser {
       this.#deliverFrame(EMPTY);
       return pos;
     }
-    this.#payload = this.#spanningBuffer(payloadLength);
+    this.#payload = this.#scratch.take(payloadLength);
     this.#payloadFilled = 0;
     return this.#fillPayload(chunk, pos);
   }
