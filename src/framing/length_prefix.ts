@@ -160,8 +160,8 @@ export class LengthPrefixDecoder implements FrameDecoder {
   #headerSize: number;
   /** The largest `rest` accepted: the maximum minus the header bytes kept. */
   #restLimit: number;
-  /** The header of the next frame while it is incomplete. */
-  #head: Uint8Array;
+  /** The header of the next frame while it is incomplete (made when first needed). */
+  #head: Uint8Array = EMPTY;
   #headLength = 0;
   /** The message being filled from a frame spanning chunks. */
   #message: Uint8Array | undefined;
@@ -187,7 +187,6 @@ export class LengthPrefixDecoder implements FrameDecoder {
     this.#headerSize = checked.offset + checked.width;
     this.#restLimit = checked.maxFrameBytes -
       (checked.whole ? this.#headerSize : checked.offset);
-    this.#head = new Uint8Array(this.#headerSize);
   }
 
   /** Bytes of an incomplete frame held back, counted as on the wire. */
@@ -273,6 +272,9 @@ export class LengthPrefixDecoder implements FrameDecoder {
       at = frameEnd;
     }
     if (at < end) {
+      if (this.#head.length === 0) {
+        this.#head = new Uint8Array(this.#headerSize);
+      }
       this.#head.set(chunk.subarray(at, end), 0);
       this.#headLength = end - at;
     }

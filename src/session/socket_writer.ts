@@ -40,7 +40,7 @@ interface Waiter {
   resolve: () => void;
 }
 
-const MIN_BATCH_BYTES = 4096;
+const MIN_BATCH_BYTES = 256;
 const MAX_BATCH_BYTES = 256 * 1024;
 
 /**

@@ -46,21 +46,63 @@ export function unmaskInPlace(
   mask: Uint8Array,
   phase: number,
 ): void {
+  unmaskWithKey(bytes, maskKeyAt(mask, 0), phase);
+}
+
+/**
+ * Reads the 4-byte masking key at `bytes[at]` as one number for
+ * {@linkcode unmaskWithKey} (key byte k in bits 8k to 8k+7), so a parser can
+ * keep it without a buffer.
+ *
+ * @example
+ * ```ts
+ * import { maskKeyAt } from "./unmask.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(maskKeyAt(new Uint8Array([9, 1, 2, 3, 4]), 1), 0x04030201);
+ * ```
+ *
+ * @param bytes The bytes holding the key.
+ * @param at Where the key starts.
+ * @returns The key as a signed 32-bit number.
+ */
+export function maskKeyAt(bytes: Uint8Array, at: number): number {
+  return bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) |
+    (bytes[at + 3]! << 24);
+}
+
+/**
+ * {@linkcode unmaskInPlace} with the key as made by {@linkcode maskKeyAt}.
+ *
+ * @example
+ * ```ts
+ * import { maskKeyAt, unmaskWithKey } from "./unmask.ts";
+ * import assert from "node:assert/strict";
+ * const bytes = new Uint8Array([0x48 ^ 1, 0x69 ^ 2]);
+ * unmaskWithKey(bytes, maskKeyAt(new Uint8Array([1, 2, 3, 4]), 0), 0);
+ * assert.equal(new TextDecoder().decode(bytes), "Hi");
+ * ```
+ *
+ * @param bytes The bytes to transform in place.
+ * @param key The masking key.
+ * @param phase The payload index of `bytes[0]`, modulo 4.
+ */
+export function unmaskWithKey(
+  bytes: Uint8Array,
+  key: number,
+  phase: number,
+): void {
   const length = bytes.length;
-  const m0 = mask[0]!;
-  const m1 = mask[1]!;
-  const m2 = mask[2]!;
-  const m3 = mask[3]!;
   let i = 0;
   if (length >= WORD_THRESHOLD && IS_LITTLE_ENDIAN) {
     // Walk byte-wise up to a 4-byte aligned address, then XOR whole words.
     const misalignment = (4 - (bytes.byteOffset & 3)) & 3;
     for (; i < misalignment; i++) {
-      bytes[i] = bytes[i]! ^ mask[(i + phase) & 3]!;
+      bytes[i] = bytes[i]! ^ ((key >>> (((i + phase) & 3) << 3)) & 0xff);
     }
-    const p = (i + phase) & 3;
-    const word = (mask[p]! | (mask[(p + 1) & 3]! << 8) |
-      (mask[(p + 2) & 3]! << 16) | (mask[(p + 3) & 3]! << 24)) | 0;
+    const shift = ((i + phase) & 3) << 3;
+    const word = shift === 0
+      ? key | 0
+      : (key >>> shift) | (key << (32 - shift));
     const wordCount = (length - i) >>> 2;
     const words = wordsOf(bytes.buffer);
     const first = (bytes.byteOffset + i) >>> 2;
@@ -70,7 +112,6 @@ export function unmaskInPlace(
   }
   // The remainder (or a short payload) byte by byte.
   for (; i < length; i++) {
-    const k = (i + phase) & 3;
-    bytes[i] = bytes[i]! ^ (k === 0 ? m0 : k === 1 ? m1 : k === 2 ? m2 : m3);
+    bytes[i] = bytes[i]! ^ ((key >>> (((i + phase) & 3) << 3)) & 0xff);
   }
 }

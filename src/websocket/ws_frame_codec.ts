@@ -13,7 +13,7 @@ import {
   WebSocketProtocolError,
 } from "../errors.ts";
 import { ScratchBuffer } from "../framing/scratch_buffer.ts";
-import { unmaskInPlace } from "./unmask.ts";
+import { maskKeyAt, unmaskInPlace, unmaskWithKey } from "./unmask.ts";
 
 /** WebSocket opcodes (RFC 6455 section 5.2). */
 export const Opcode = {
@@ -114,7 +114,8 @@ export class WsFrameParser {
   #payloadFilled = 0;
   #frameOpcode = 0;
   #frameFin = false;
-  #mask = new Uint8Array(4);
+  /** The current frame's masking key (see maskKeyAt). */
+  #maskKey = 0;
   #masked = false;
 
   // A fragmented message being reassembled.
@@ -186,7 +187,7 @@ export class WsFrameParser {
       pos += headerBytes;
       if (end - pos >= payloadLength) {
         const payload = chunk.subarray(pos, pos + payloadLength);
-        if (this.#masked) unmaskInPlace(payload, this.#mask, 0);
+        if (this.#masked) unmaskWithKey(payload, this.#maskKey, 0);
         pos += payloadLength;
         this.#deliverFrame(payload);
       } else {
@@ -362,11 +363,7 @@ export class WsFrameParser {
     this.#frameFin = fin;
     this.#masked = masked;
     if (masked) {
-      const mask = this.#mask;
-      mask[0] = bytes[p]!;
-      mask[1] = bytes[p + 1]!;
-      mask[2] = bytes[p + 2]!;
-      mask[3] = bytes[p + 3]!;
+      this.#maskKey = maskKeyAt(bytes, p);
     }
     return length;
   }
@@ -384,7 +381,7 @@ export class WsFrameParser {
     if (this.#payloadFilled === payload.length) {
       this.#payload = null;
       this.#payloadFilled = 0;
-      if (this.#masked) unmaskInPlace(payload, this.#mask, 0);
+      if (this.#masked) unmaskWithKey(payload, this.#maskKey, 0);
       this.#deliverFrame(payload);
     }
     return pos;

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { unmaskInPlace } from "../../src/websocket/unmask.ts";
+import {
+  maskKeyAt,
+  unmaskInPlace,
+  unmaskWithKey,
+} from "../../src/websocket/unmask.ts";
 
 const MASKS: readonly Uint8Array[] = [
   new Uint8Array([0x12, 0x34, 0x56, 0x78]),
@@ -109,4 +113,19 @@ Deno.test("unmaskInPlace on an empty view leaves its buffer unchanged", () => {
   const backing = new Uint8Array([1, 2, 3, 4]);
   unmaskInPlace(backing.subarray(2, 2), MASKS[0]!, 1);
   assert.deepEqual(backing, new Uint8Array([1, 2, 3, 4]));
+});
+
+Deno.test("unmaskWithKey with a key read by maskKeyAt matches unmaskInPlace at every phase", () => {
+  const mask = new Uint8Array([0x9a, 0x01, 0xff, 0x37]);
+  const key = maskKeyAt(mask, 0);
+  for (let phase = 0; phase < 4; phase++) {
+    for (const length of [0, 3, 16, 37, 1000]) {
+      const original = Uint8Array.from({ length }, (_, i) => (i * 31) & 0xff);
+      const viaBytes = original.slice();
+      const viaKey = original.slice();
+      unmaskInPlace(viaBytes, mask, phase);
+      unmaskWithKey(viaKey, key, phase);
+      assert.deepEqual(viaKey, viaBytes, `phase ${phase}, length ${length}`);
+    }
+  }
 });
