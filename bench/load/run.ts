@@ -39,6 +39,17 @@ const SETTLE_POLL_MS = 100;
 
 const HERE = new URL(".", import.meta.url).pathname;
 const MOD_TS = new URL("../../mod.ts", import.meta.url).pathname;
+const DENO_JSON = new URL("../../deno.json", import.meta.url).pathname;
+
+/**
+ * The `--v8-flags=...` of `deno task start`, so the benchmark runs the
+ * gateway the way the project's own launch command does.
+ */
+function startTaskV8Flags(): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(DENO_JSON));
+  const start = String(config.tasks?.start ?? "");
+  return start.split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
+}
 
 interface BenchArgs {
   durationS: number;
@@ -352,6 +363,7 @@ function startTarget(
         Deno.execPath(),
         "run",
         "-A",
+        ...startTaskV8Flags(),
         MOD_TS,
         "--listen",
         "127.0.0.1:0",
