@@ -441,10 +441,12 @@ export class RelaySession {
     const frameLength = encoder.frameLength(payload);
     const writer = this.#toBackend;
     if (frameLength < COPY_THRESHOLD_BYTES) {
-      const { buffer, offset } = writer.reserve(frameLength);
+      const buffer = writer.reserve(frameLength);
+      const offset = writer.reservedOffset;
       writer.commit(encoder.encodeInto(payload, buffer, offset));
     } else {
-      const { buffer, offset } = writer.reserve(encoder.bodyOffset + 16);
+      const buffer = writer.reserve(encoder.bodyOffset + 16);
+      const offset = writer.reservedOffset;
       writer.commit(encoder.encodeHeadInto(payload, buffer, offset));
       if (writer.append(payload.subarray(encoder.bodyOffset))) {
         this.#isBrowserReadRetained = true;
@@ -548,12 +550,14 @@ export class RelaySession {
     const writer = this.#toBrowser;
     const headerLength = frameHeaderLength(length);
     if (length < COPY_THRESHOLD_BYTES) {
-      const { buffer, offset } = writer.reserve(headerLength + length);
+      const buffer = writer.reserve(headerLength + length);
+      const offset = writer.reservedOffset;
       writeFrameHeader(buffer, offset, opcode, length);
       buffer.set(message, offset + headerLength);
       writer.commit(headerLength + length);
     } else {
-      const { buffer, offset } = writer.reserve(headerLength);
+      const buffer = writer.reserve(headerLength);
+      const offset = writer.reservedOffset;
       writer.commit(writeFrameHeader(buffer, offset, opcode, length));
       if (writer.append(message)) this.#isBackendReadRetained = true;
     }
@@ -566,7 +570,8 @@ export class RelaySession {
 
   #sendControl(opcode: number, payload: Uint8Array): void {
     const writer = this.#toBrowser;
-    const { buffer, offset } = writer.reserve(2 + payload.length);
+    const buffer = writer.reserve(2 + payload.length);
+    const offset = writer.reservedOffset;
     const header = writeFrameHeader(buffer, offset, opcode, payload.length);
     buffer.set(payload, offset + header);
     writer.commit(header + payload.length);

@@ -122,17 +122,25 @@ export class SocketWriter {
   }
 
   /**
-   * Returns a region of at least `length` bytes at the end of the batch to
-   * write into directly; follow with {@linkcode SocketWriter.commit}.
+   * Makes room for at least `length` bytes at the end of the batch and
+   * returns the batch buffer to write into directly, at
+   * {@linkcode SocketWriter.reservedOffset}; follow with
+   * {@linkcode SocketWriter.commit}. (Two results without an object: this
+   * runs once per message.)
    * @param length The bytes needed.
-   * @returns The batch buffer and the offset to write at.
+   * @returns The batch buffer.
    */
-  reserve(length: number): { buffer: Uint8Array; offset: number } {
-    let batch = this.#batch;
+  reserve(length: number): Uint8Array {
+    const batch = this.#batch;
     if (batch === null || batch.length - this.#batchEnd < length) {
-      batch = this.#growBatch(length);
+      return this.#growBatch(length);
     }
-    return { buffer: batch, offset: this.#batchEnd };
+    return batch;
+  }
+
+  /** Where the region returned by {@linkcode SocketWriter.reserve} starts. */
+  get reservedOffset(): number {
+    return this.#batchEnd;
   }
 
   /**
@@ -158,8 +166,7 @@ export class SocketWriter {
       this.#segmentBytes += length;
       return true;
     }
-    const { buffer, offset } = this.reserve(length);
-    buffer.set(bytes, offset);
+    this.reserve(length).set(bytes, this.#batchEnd);
     this.#batchEnd += length;
     return false;
   }

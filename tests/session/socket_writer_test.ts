@@ -360,7 +360,8 @@ Deno.test("SocketWriter.reserve and commit write straight into the batch", async
   const sink = new ImmediateSink();
   const writer = new SocketWriter(sink);
   writer.append(new Uint8Array([1]));
-  const { buffer, offset } = writer.reserve(3);
+  const buffer = writer.reserve(3);
+  const offset = writer.reservedOffset;
   assert.ok(buffer.length - offset >= 3);
   buffer.set([2, 3, 4], offset);
   writer.commit(3);
