@@ -268,7 +268,9 @@ const DEFAULT_BUFFER_BYTES = 1024 * 1024;
 
 /**
  * Applies defaults and validates options. Throws a {@linkcode ConfigError}
- * listing every problem, each prefixed with its path.
+ * listing every problem, each prefixed with its path. The result is frozen
+ * throughout and holds its own copies of the lists and objects given, so
+ * changing `options` afterwards does not change it.
  *
  * @example
  * ```ts
@@ -277,6 +279,10 @@ const DEFAULT_BUFFER_BYTES = 1024 * 1024;
  * const config = resolveOptions({ routes: [{ path: "/", target: "127.0.0.1:9000" }] });
  * assert.equal(config.routes.get("/")?.toBackend.kind, "length");
  * assert.throws(() => resolveOptions({ routes: [{ path: "/", target: "nope" }] }), /routes\[0\]\.target/);
+ * const trustedProxies = ["10.0.0.0/8"];
+ * const copied = resolveOptions({ trustedProxies });
+ * trustedProxies.push("192.0.2.0/24");
+ * assert.deepEqual(copied.trustedProxies, ["10.0.0.0/8"]);
  * ```
  *
  * @param options The options as given.
@@ -351,11 +357,17 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
   }
   if (
     tls !== undefined &&
-    (typeof tls.certFile !== "string" || typeof tls.keyFile !== "string")
+    (typeof tls !== "object" || tls === null ||
+      typeof tls.certFile !== "string" || typeof tls.keyFile !== "string")
   ) {
     problems.push("tls: needs certFile and keyFile");
   }
   if (
+    ticketSecret !== undefined && typeof ticketSecret !== "string" &&
+    !(ticketSecret instanceof Uint8Array)
+  ) {
+    problems.push("ticketSecret: must be a string or a Uint8Array");
+  } else if (
     ticketSecret !== undefined &&
     (typeof ticketSecret === "string"
         ? new TextEncoder().encode(ticketSecret).length
@@ -421,12 +433,14 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     closeTimeoutMs,
     drainTimeoutMs,
     demoPage,
-    allowOrigins,
-    ticketSecret,
+    allowOrigins: frozenCopy(allowOrigins),
+    ticketSecret: ticketSecret instanceof Uint8Array
+      ? new Uint8Array(ticketSecret)
+      : ticketSecret,
     maxSessions,
     maxSessionsPerIp,
-    trustedProxies,
-    tls,
+    trustedProxies: frozenCopy(trustedProxies),
+    tls: frozenCopy(tls),
     staticDir,
     listDirectories,
     console,
@@ -434,6 +448,23 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     logTrafficBytes,
     reusePort,
   });
+}
+
+/**
+ * Copies plain data (arrays and plain objects, nested) into frozen copies so
+ * the resolved configuration shares nothing mutable with the caller.
+ * Functions, class instances and primitives are kept as they are.
+ */
+function frozenCopy<T>(value: T): T {
+  if (Array.isArray(value)) {
+    return Object.freeze(value.map((item: unknown) => frozenCopy(item))) as T;
+  }
+  if (typeof value !== "object" || value === null) return value;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) copy[key] = frozenCopy(item);
+  return Object.freeze(copy) as T;
 }
 
 function isStringList(value: unknown): value is string[] {
@@ -569,11 +600,11 @@ function resolveRoute(
     path: route.path,
     targetText: route.target ??
       (route.tokens !== undefined ? `tokens:${route.tokens}` : "dynamic"),
-    target,
+    target: frozenCopy(target),
     toBackend,
     toBrowser,
     maxMessageBytes: Math.min(framingMax, route.maxMessageBytes ?? framingMax),
-    subprotocols: Object.freeze([...subprotocols]),
+    subprotocols: frozenCopy(subprotocols),
     bufferBytes,
     backendHeartbeatMs,
     backendHeartbeatMessage: heartbeat ?? new Uint8Array(0),
@@ -581,11 +612,11 @@ function resolveRoute(
     idleTimeoutMs,
     maxLifetimeMs,
     tokens: route.tokens,
-    dynamic: route.dynamic,
+    dynamic: frozenCopy(route.dynamic),
     requireTicket: route.requireTicket ?? false,
     singleUseTickets: route.singleUseTickets ?? false,
     proxyProtocol: route.proxyProtocol,
-    backendTls,
+    backendTls: frozenCopy(backendTls),
     recordDir: route.recordDir,
   });
 }

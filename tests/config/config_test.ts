@@ -845,3 +845,171 @@ Deno.test("resolveOptions shows NaN and Infinity durations as written", () => {
     problems.join("\n"),
   );
 });
+
+/** Caller-owned options with every list and object the resolved config keeps. */
+function ownedOptions() {
+  const dynamic = {
+    hosts: ["db.internal"],
+    cidrs: ["10.1.0.0/16"],
+    ports: [5432, "5900-5999"] as (number | string)[],
+  };
+  const backendTls = { serverName: "db.internal" };
+  const subprotocols = ["binary"];
+  const tls = { certFile: "/c.pem", keyFile: "/k.pem" };
+  const trustedProxies = ["10.0.0.0/8"];
+  const allowOrigins = ["https://app.example.com"];
+  const ticketSecret = new TextEncoder().encode(SECRET);
+  const options: GatewayOptions = {
+    trustedProxies,
+    allowOrigins,
+    tls,
+    ticketSecret,
+    routes: [
+      { path: "/d", dynamic, subprotocols },
+      { path: "/t", target: TARGET, backendTls },
+    ],
+  };
+  return {
+    options,
+    dynamic,
+    backendTls,
+    subprotocols,
+    tls,
+    trustedProxies,
+    allowOrigins,
+    ticketSecret,
+  };
+}
+
+Deno.test("resolveOptions copies caller lists and objects: mutating them afterwards leaves the resolved config unchanged", () => {
+  const owned = ownedOptions();
+  const config = resolveOptions(owned.options);
+  owned.trustedProxies.push("192.0.2.0/24");
+  owned.allowOrigins[0] = "https://evil.example";
+  owned.tls.certFile = "/other.pem";
+  owned.ticketSecret.fill(0);
+  owned.dynamic.hosts.push("*");
+  owned.dynamic.cidrs.length = 0;
+  owned.dynamic.ports.push("1-65535");
+  owned.subprotocols.push("evil");
+  owned.backendTls.serverName = "evil.example";
+  owned.options.routes!.push({ path: "/late", target: TARGET });
+  assertEquals(config.trustedProxies, ["10.0.0.0/8"]);
+  assertEquals(config.allowOrigins, ["https://app.example.com"]);
+  assertEquals(config.tls, { certFile: "/c.pem", keyFile: "/k.pem" });
+  assertEquals(config.ticketSecret, new TextEncoder().encode(SECRET));
+  assertEquals([...config.routes.keys()], ["/d", "/t"]);
+  const dynamicRoute = config.routes.get("/d")!;
+  assertEquals(dynamicRoute.dynamic, {
+    hosts: ["db.internal"],
+    cidrs: ["10.1.0.0/16"],
+    ports: [5432, "5900-5999"],
+  });
+  assertEquals(dynamicRoute.subprotocols, ["binary"]);
+  assertEquals(config.routes.get("/t")!.backendTls, {
+    serverName: "db.internal",
+  });
+});
+
+Deno.test("resolveOptions leaves the caller's options unfrozen and unshared", () => {
+  const owned = ownedOptions();
+  const config = resolveOptions(owned.options);
+  for (
+    const value of [
+      owned.trustedProxies,
+      owned.allowOrigins,
+      owned.tls,
+      owned.dynamic,
+      owned.dynamic.hosts,
+      owned.subprotocols,
+      owned.backendTls,
+    ]
+  ) {
+    assert(!Object.isFrozen(value));
+  }
+  assert(config.trustedProxies !== owned.trustedProxies);
+  assert(config.allowOrigins !== owned.allowOrigins);
+  assert(config.tls !== owned.tls);
+  assert(config.ticketSecret !== owned.ticketSecret);
+  assert(config.routes.get("/d")!.dynamic !== owned.dynamic);
+  assert(config.routes.get("/t")!.backendTls !== owned.backendTls);
+});
+
+Deno.test("resolveOptions returns lists and objects that cannot be mutated", async (t) => {
+  const config = resolveOptions(ownedOptions().options);
+  const dynamicRoute = config.routes.get("/d")!;
+  const tlsRoute = config.routes.get("/t")!;
+  const attempts: [string, () => void][] = [
+    ["trustedProxies.push", () => {
+      (config.trustedProxies as string[]).push("0.0.0.0/0");
+    }],
+    ["allowOrigins[0] =", () => {
+      (config.allowOrigins as string[])[0] = "https://evil.example";
+    }],
+    ["tls.certFile =", () => {
+      (config.tls as { certFile: string }).certFile = "/other.pem";
+    }],
+    ["dynamic.hosts =", () => {
+      (dynamicRoute.dynamic as { hosts?: string[] }).hosts = ["*"];
+    }],
+    ["dynamic.hosts.push", () => {
+      dynamicRoute.dynamic!.hosts!.push("*");
+    }],
+    ["dynamic.cidrs.length = 0", () => {
+      dynamicRoute.dynamic!.cidrs!.length = 0;
+    }],
+    ["dynamic.ports.push", () => {
+      dynamicRoute.dynamic!.ports!.push("1-65535");
+    }],
+    ["subprotocols.push", () => {
+      (dynamicRoute.subprotocols as string[]).push("evil");
+    }],
+    ["backendTls.serverName =", () => {
+      (tlsRoute.backendTls as { serverName?: string }).serverName = "evil";
+    }],
+    ["target.port =", () => {
+      (tlsRoute.target as { port: number }).port = 1;
+    }],
+  ];
+  for (const [name, attempt] of attempts) {
+    await t.step(name, () => {
+      assertThrows(attempt, TypeError);
+    });
+  }
+  assertEquals(config.trustedProxies, ["10.0.0.0/8"]);
+  assertEquals(dynamicRoute.dynamic!.hosts, ["db.internal"]);
+  assertEquals(tlsRoute.target, {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 9000,
+  });
+});
+
+Deno.test('resolveOptions freezes backendTls true as an empty object and keeps allowOrigins "*"', () => {
+  const config = resolveOptions({
+    allowOrigins: "*",
+    routes: [{ path: "/", target: TARGET, backendTls: true }],
+  });
+  assertStrictEquals(config.allowOrigins, "*");
+  const backendTls = config.routes.get("/")!.backendTls;
+  assertEquals(backendTls, {});
+  assert(Object.isFrozen(backendTls));
+});
+
+Deno.test("resolveOptions reports a ticketSecret that is neither a string nor bytes, and a tls that is not an object", () => {
+  assertThrows(
+    () => resolveOptions({ ticketSecret: 5 as unknown as string }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.message.includes("ticketSecret: must be a string or a Uint8Array"),
+  );
+  assertThrows(
+    () =>
+      resolveOptions({
+        tls: null as unknown as { certFile: string; keyFile: string },
+      }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.message.includes("tls: needs certFile and keyFile"),
+  );
+});
