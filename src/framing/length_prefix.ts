@@ -106,6 +106,14 @@ function writeLengthField(
     writeLengthField(bytes, littleEndian ? at : at + 4, low, 4, littleEndian);
     return;
   }
+  if (width === 4 && !littleEndian) {
+    // u32be, the most common framing, without the loop.
+    bytes[at] = value >>> 24;
+    bytes[at + 1] = value >>> 16;
+    bytes[at + 2] = value >>> 8;
+    bytes[at + 3] = value;
+    return;
+  }
   for (let i = 0; i < width; i++) {
     const shift = 8 * (littleEndian ? i : width - 1 - i);
     bytes[at + i] = value >>> shift;
@@ -122,6 +130,9 @@ function copyBytes(
 ): void {
   if (end - start < SMALL_COPY_BYTES) {
     for (let i = start; i < end; i++) target[at++] = source[i]!;
+  } else if (start === 0 && end === source.length) {
+    // The whole source (the common case): no view to allocate.
+    target.set(source, at);
   } else {
     target.set(source.subarray(start, end), at);
   }
@@ -240,6 +251,8 @@ export class LengthPrefixDecoder implements FrameDecoder {
     const headerSize = this.#headerSize;
     const restLimit = this.#restLimit;
     const whole = this.#whole;
+    const buffer = chunk.buffer;
+    const byteOffset = chunk.byteOffset;
     // Without `whole`, offset > 0 messages are copied (prefix + rest) into one
     // slab per push rather than one allocation per frame: the messages of
     // this chunk take fewer bytes than the chunk does.
@@ -254,10 +267,14 @@ export class LengthPrefixDecoder implements FrameDecoder {
         this.#startMessage(chunk, at, rest);
         return;
       }
+      // Direct views: cheaper than subarray (no species lookup), and this
+      // runs once per message.
       if (whole) {
-        onMessage(chunk.subarray(at, frameEnd));
+        onMessage(new Uint8Array(buffer, byteOffset + at, frameEnd - at));
       } else if (offset === 0) {
-        onMessage(chunk.subarray(at + headerSize, frameEnd));
+        onMessage(
+          new Uint8Array(buffer, byteOffset + at + headerSize, rest),
+        );
       } else {
         if (slab.length === 0) {
           slab = new Uint8Array(end - at);

@@ -186,7 +186,13 @@ export class WsFrameParser {
       const payloadLength = this.#readHeader(chunk, pos, b0, b1, lengthCode);
       pos += headerBytes;
       if (end - pos >= payloadLength) {
-        const payload = chunk.subarray(pos, pos + payloadLength);
+        // A direct view: cheaper than subarray (no species lookup), and
+        // this runs once per message.
+        const payload = new Uint8Array(
+          chunk.buffer,
+          chunk.byteOffset + pos,
+          payloadLength,
+        );
         if (this.#masked) unmaskWithKey(payload, this.#maskKey, 0);
         pos += payloadLength;
         this.#deliverFrame(payload);
