@@ -77,6 +77,11 @@ export class SocketWriter {
   #spare: Uint8Array | null = null;
   #inFlightBytes = 0;
   #isWriting = false;
+  /** The chunk being written, and the part of it not yet written. */
+  #chunk: Uint8Array | undefined;
+  #chunkLeft: Uint8Array | undefined;
+  #onWrittenBound: ((count: number) => void) | undefined;
+  #onWriteFailedBound: ((error: unknown) => void) | undefined;
   #failure: unknown = undefined;
   #hasFailed = false;
   #waiters: Waiter[] = [];
@@ -175,7 +180,7 @@ export class SocketWriter {
   flush(): void {
     if (!this.#isWriting && !this.#hasFailed && this.pendingBytes > 0) {
       this.#isWriting = true;
-      this.#writeLoop();
+      this.#writeNext();
     }
   }
 
@@ -295,31 +300,68 @@ export class SocketWriter {
     return undefined;
   }
 
-  async #writeLoop(): Promise<void> {
-    try {
-      for (;;) {
-        const next = this.#nextChunk();
-        if (next === undefined) break;
-        let chunk = next;
-        this.#inFlightBytes = chunk.length;
-        while (chunk.length > 0) {
-          const written = await this.#sink.write(chunk);
-          chunk = chunk.subarray(written);
-          this.#inFlightBytes = chunk.length;
-        }
-        if (this.#retired.length > 0) this.#recycle(next);
-        this.#notify();
-      }
-    } catch (error) {
-      this.#fail(error, true);
-      return;
-    } finally {
+  // The write loop runs on promise callbacks, not an async function: a
+  // flush then costs one promise from the sink and no generator, which
+  // matters when every small message starts a write.
+
+  /** Writes the next queued chunk, or ends the loop when none is left. */
+  #writeNext(): void {
+    const next = this.#nextChunk();
+    if (next === undefined) {
       this.#isWriting = false;
+      if (this.#batchStart === this.#batchEnd) {
+        this.#batchStart = this.#batchEnd = 0;
+      }
+      this.#notify();
+      return;
     }
-    if (this.#batchStart === this.#batchEnd) {
-      this.#batchStart = this.#batchEnd = 0;
+    this.#chunk = next;
+    this.#chunkLeft = next;
+    this.#writeLeft();
+  }
+
+  /** Writes what is left of the current chunk. */
+  #writeLeft(): void {
+    const left = this.#chunkLeft!;
+    this.#inFlightBytes = left.length;
+    let written: Promise<number>;
+    try {
+      written = this.#sink.write(left);
+    } catch (error) {
+      this.#onWriteFailed(error);
+      return;
     }
+    written.then(
+      this.#onWrittenBound ??= (count) => this.#onWritten(count),
+      this.#onWriteFailedBound ??= (error) => this.#onWriteFailed(error),
+    );
+  }
+
+  #onWritten(count: number): void {
+    if (this.#hasFailed) {
+      // Abandoned while this write was in flight: the loop ends here.
+      this.#isWriting = false;
+      this.#chunk = this.#chunkLeft = undefined;
+      return;
+    }
+    const left = this.#chunkLeft!;
+    if (count < left.length) {
+      this.#chunkLeft = left.subarray(count);
+      this.#writeLeft();
+      return;
+    }
+    const chunk = this.#chunk!;
+    this.#chunk = this.#chunkLeft = undefined;
+    this.#inFlightBytes = 0;
+    if (this.#retired.length > 0) this.#recycle(chunk);
     this.#notify();
+    this.#writeNext();
+  }
+
+  #onWriteFailed(error: unknown): void {
+    this.#isWriting = false;
+    this.#chunk = this.#chunkLeft = undefined;
+    this.#fail(error, true);
   }
 
   #notify(): void {
