@@ -186,7 +186,7 @@ export class GatewayMetrics {
    */
   sessionClosed(route: string, code: number): void {
     this.#route(route).open.dec();
-    this.#closes.labels({ code: String(code) }).inc();
+    this.#closes.labels({ code: closeCodeLabel(code) }).inc();
   }
 
   /**
@@ -379,4 +379,19 @@ function emptyTotals(): GatewayTotals {
     framesToBackend: 0,
     framesToBrowser: 0,
   };
+}
+
+/**
+ * The `code` label of `wsgate_closes_total`: browsers choose their own close
+ * codes, so only the registered codes (1000-1015) and wsgate's own (4000-4002)
+ * get a series each; the rest are counted as `3xxx`, `4xxx` or `other`, which
+ * keeps the series count fixed whatever clients send.
+ */
+function closeCodeLabel(code: number): string {
+  if ((code >= 1000 && code <= 1015) || (code >= 4000 && code <= 4002)) {
+    return String(code);
+  }
+  if (code >= 3000 && code <= 3999) return "3xxx";
+  if (code >= 4000 && code <= 4999) return "4xxx";
+  return "other";
 }

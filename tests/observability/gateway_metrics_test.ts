@@ -58,3 +58,27 @@ Deno.test("GatewayMetrics renders the whole wsgate metric set", () => {
   });
   assert.deepEqual(gatewayTotals(metrics.snapshot()), metrics.totals());
 });
+
+Deno.test("GatewayMetrics.sessionClosed keeps one series per known close code and groups codes browsers invent", () => {
+  const metrics = new GatewayMetrics();
+  const codes = [1000, 1015, 4001, 3000, 3999, 4003, 4999, 1016, 2999, 5000];
+  for (let i = 0; i < 500; i++) {
+    metrics.sessionOpened("/");
+    metrics.sessionClosed("/", 3000 + (i % 1000));
+  }
+  for (const code of codes) {
+    metrics.sessionOpened("/");
+    metrics.sessionClosed("/", code);
+  }
+  const series = metrics.renderPrometheus().split("\n").filter((line) =>
+    line.startsWith("wsgate_closes_total{")
+  );
+  assert.deepEqual(series.sort(), [
+    'wsgate_closes_total{code="1000"} 1',
+    'wsgate_closes_total{code="1015"} 1',
+    'wsgate_closes_total{code="3xxx"} 502',
+    'wsgate_closes_total{code="4001"} 1',
+    'wsgate_closes_total{code="4xxx"} 2',
+    'wsgate_closes_total{code="other"} 3',
+  ]);
+});
