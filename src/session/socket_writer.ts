@@ -348,6 +348,9 @@ export class SocketWriter {
     if (count < left.length) {
       this.#chunkLeft = left.subarray(count);
       this.#writeLeft();
+      // A partial write may already bring the writer below its low-water
+      // mark: wake a paused reader now, not after the whole piece.
+      this.#notify();
       return;
     }
     const chunk = this.#chunk!;

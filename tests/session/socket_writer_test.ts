@@ -399,3 +399,28 @@ Deno.test("SocketWriter reuses its batch buffer once drained and trim releases i
   assert.equal(sink.written.length, 50 * 1000 + 2);
   assert.deepEqual(sink.written.slice(-2), [1, 2]);
 });
+
+Deno.test("SocketWriter.belowLowWater resolves after a partial write brings a large piece below the low-water mark", async () => {
+  const sink = new ManualSink();
+  const writer = new SocketWriter(sink, {
+    highWaterBytes: 1000,
+    lowWaterBytes: 250,
+    copyThresholdBytes: 100,
+  });
+  writer.append(new Uint8Array(2000).fill(7));
+  writer.flush();
+  assert.ok(writer.isAboveHighWater);
+  let isResolved = false;
+  const below = writer.belowLowWater().then(() => isResolved = true);
+  const first = await sink.nextCall();
+  first.complete(1800);
+  const rest = await sink.nextCall();
+  assert.equal(rest.bytes.length, 200);
+  await Promise.resolve();
+  assert.equal(writer.pendingBytes, 200);
+  assert.ok(isResolved, "woken while the rest of the piece is in flight");
+  await below;
+  rest.complete();
+  await writer.drained();
+  assert.equal(sink.written.length, 2000);
+});
