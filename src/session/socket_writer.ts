@@ -74,7 +74,10 @@ export class SocketWriter {
   #batchStart = 0;
   #batchEnd = 0;
   #retired: Uint8Array[] = [];
-  #spare: Uint8Array | null = null;
+  /** Retired batches whose bytes are all written, ready for reuse. */
+  #spares: Uint8Array[] = [];
+  /** Enough spares to cycle through the high-water mark without allocating. */
+  #maxSpares: number;
   #inFlightBytes = 0;
   #isWriting = false;
   /** The chunk being written, and the part of it not yet written. */
@@ -103,6 +106,7 @@ export class SocketWriter {
     this.#lowWater = lowWaterBytes;
     this.#copyThreshold = copyThresholdBytes;
     this.#onError = onError;
+    this.#maxSpares = Math.max(1, Math.ceil(highWaterBytes / MAX_BATCH_BYTES));
   }
 
   /** Bytes accepted but not yet written to the socket. */
@@ -214,7 +218,7 @@ export class SocketWriter {
   trim(): void {
     if (this.pendingBytes === 0 && !this.#isWriting) {
       this.#batch = null;
-      this.#spare = null;
+      this.#spares = [];
       this.#retired = [];
     }
   }
@@ -245,11 +249,12 @@ export class SocketWriter {
         old === null ? MIN_BATCH_BYTES : old.length * 2,
       ),
     );
-    const spare = this.#spare;
+    const spares = this.#spares;
+    const spare = spares.length > 0 ? spares[spares.length - 1]! : null;
     let batch: Uint8Array;
     if (spare !== null && spare.length >= Math.max(length, old?.length ?? 0)) {
       batch = spare;
-      this.#spare = null;
+      spares.pop();
     } else {
       batch = new Uint8Array(size);
     }
@@ -268,9 +273,7 @@ export class SocketWriter {
         return;
       }
       retired.splice(i, 1);
-      if (this.#spare === null || this.#spare.length < buffer.length) {
-        this.#spare = buffer;
-      }
+      if (this.#spares.length < this.#maxSpares) this.#spares.push(buffer);
       return;
     }
   }
@@ -390,7 +393,7 @@ export class SocketWriter {
     this.#batchStart = this.#batchEnd = 0;
     this.#inFlightBytes = 0;
     this.#retired = [];
-    this.#spare = null;
+    this.#spares = [];
     for (const waiter of this.#waiters) waiter.resolve();
     this.#waiters = [];
     if (report) this.#onError?.(error);

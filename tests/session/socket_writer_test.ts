@@ -424,3 +424,52 @@ Deno.test("SocketWriter.belowLowWater resolves after a partial write brings a la
   await writer.drained();
   assert.equal(sink.written.length, 2000);
 });
+
+Deno.test("SocketWriter cycles a bounded set of batch buffers while several batches are queued", async () => {
+  // Writes complete only when the test says so; nothing is recorded but
+  // which buffer each write came from.
+  const pending: { bytes: Uint8Array; complete: () => void }[] = [];
+  const sink: ByteSink = {
+    write(bytes) {
+      const { promise, resolve } = Promise.withResolvers<number>();
+      pending.push({ bytes, complete: () => resolve(bytes.length) });
+      return promise;
+    },
+  };
+  const writer = new SocketWriter(sink, {
+    highWaterBytes: 1024 * 1024,
+    copyThresholdBytes: 128 * 1024,
+  });
+  const message = new Uint8Array(64 * 1024).fill(1);
+  const buffers = new Set<ArrayBufferLike>();
+  const completeOne = async (round: number) => {
+    const call = pending.shift();
+    assert.ok(call !== undefined, `a write is in flight in round ${round}`);
+    buffers.add(call.bytes.buffer);
+    call.complete();
+    // Let the writer take the completion and start the next write.
+    for (let i = 0; i < 10 && pending.length === 0; i++) {
+      await Promise.resolve();
+    }
+  };
+  // About three batches queued; each round completes two writes in a row,
+  // then queues two batches' worth of messages.
+  for (let i = 0; i < 12; i++) writer.append(message);
+  writer.flush();
+  for (let round = 0; round < 30; round++) {
+    await completeOne(round);
+    await completeOne(round);
+    for (let i = 0; i < 8; i++) writer.append(message);
+  }
+  for (let i = 0; i < 100 && pending.length > 0; i++) {
+    pending.shift()!.complete();
+    for (let j = 0; j < 10 && pending.length === 0; j++) {
+      await Promise.resolve();
+    }
+  }
+  await writer.drained();
+  assert.ok(
+    buffers.size <= 8,
+    `${buffers.size} distinct batch buffers for 60 writes (growing from 64 KiB to 256 KiB, then reused)`,
+  );
+});
