@@ -62,6 +62,9 @@ interface EndCause {
   isBrowserFaulty?: boolean;
 }
 
+/** The longest header of a frame wsgate sends (unmasked, 64-bit length). */
+const MAX_SERVER_HEADER_BYTES = 10;
+
 /** How long a faulty browser gets to answer our close frame. */
 const FAULTY_CLOSE_WAIT_MS = 1000;
 
@@ -116,8 +119,16 @@ export class RelaySession {
   #sizesToBackend: number[] | undefined;
   #sizesToBrowser: number[] | undefined;
   #onTraffic: RelaySessionOptions["onTraffic"];
-  /** Reads never exceed the high-water mark, so a stalled side holds ~2x it. */
-  #maxReadBytes: number;
+  /** What each side is read into; reads never exceed the high-water mark. */
+  #browserRead: ReadBuffer;
+  #backendRead: ReadBuffer;
+  /**
+   * Where the current read buffer of each side is free to be written over:
+   * bytes before it belong to messages queued by reference (see
+   * #appendInPlace).
+   */
+  #browserReadFloor = 0;
+  #backendReadFloor = 0;
 
   /**
    * Constructs a session; call {@linkcode RelaySession.start} to relay.
@@ -138,10 +149,17 @@ export class RelaySession {
     this.#options = options;
     this.#now = options.now;
     this.#onTraffic = options.onTraffic;
-    this.#maxReadBytes = Math.max(
+    // Reads never exceed the high-water mark, so a stalled side holds ~2x it.
+    const maxReadBytes = Math.max(
       16 * 1024,
       Math.min(256 * 1024, options.highWaterBytes),
     );
+    this.#browserRead = new ReadBuffer({ maxBytes: maxReadBytes });
+    this.#backendRead = new ReadBuffer({
+      maxBytes: maxReadBytes,
+      // Room for a WebSocket header in front of a read's first message.
+      headroomBytes: MAX_SERVER_HEADER_BYTES,
+    });
     const now = options.now();
     this.#openedAtMs = now;
     this.#lastFromBrowserMs = now;
@@ -158,6 +176,7 @@ export class RelaySession {
     this.#toBrowser = new SocketWriter(browser, {
       highWaterBytes: options.highWaterBytes,
       copyThresholdBytes: COPY_THRESHOLD_BYTES,
+      releaseTo: this.#backendRead,
       onError: (error) =>
         this.#end({
           code: CloseCode.ABNORMAL,
@@ -170,6 +189,7 @@ export class RelaySession {
     this.#toBackend = new SocketWriter(backend, {
       highWaterBytes: options.highWaterBytes,
       copyThresholdBytes: COPY_THRESHOLD_BYTES,
+      releaseTo: this.#browserRead,
       onError: (error) =>
         this.#end({
           ...closeCodeForError(error, "backend"),
@@ -359,7 +379,7 @@ export class RelaySession {
   // ---- browser -> backend -------------------------------------------------
 
   async #pumpBrowserToBackend(): Promise<void> {
-    const buffer = new ReadBuffer({ maxBytes: this.#maxReadBytes });
+    const buffer = this.#browserRead;
     try {
       const initial = this.#options.initialBrowserBytes;
       if (initial !== undefined && initial.length > 0) {
@@ -394,6 +414,7 @@ export class RelaySession {
         this.#lastFromBrowserMs = this.#now();
         this.#pingSentAtMs = 0;
         this.#isBrowserReadRetained = false;
+        this.#browserReadFloor = 0;
         this.#parser.push(bytes.subarray(0, count));
         this.#toBackend.flush();
         buffer.afterRead(count, this.#isBrowserReadRetained);
@@ -444,7 +465,7 @@ export class RelaySession {
       const buffer = writer.reserve(frameLength);
       const offset = writer.reservedOffset;
       writer.commit(encoder.encodeInto(payload, buffer, offset));
-    } else {
+    } else if (!this.#toBackendInPlace(payload, frameLength)) {
       const buffer = writer.reserve(encoder.bodyOffset + 16);
       const offset = writer.reservedOffset;
       writer.commit(encoder.encodeHeadInto(payload, buffer, offset));
@@ -487,7 +508,7 @@ export class RelaySession {
   // ---- backend -> browser -------------------------------------------------
 
   async #pumpBackendToBrowser(): Promise<void> {
-    const buffer = new ReadBuffer({ maxBytes: this.#maxReadBytes });
+    const buffer = this.#backendRead;
     const decoder = this.#options.decoder;
     const sendToBrowser = (message: Uint8Array) => this.#sendToBrowser(message);
     try {
@@ -516,6 +537,7 @@ export class RelaySession {
         this.#lastFromBackendMs = this.#now();
         if (this.#isCloseSent || this.#toBrowser.hasFailed) continue;
         this.#isBackendReadRetained = false;
+        this.#backendReadFloor = 0;
         decoder.push(bytes.subarray(0, count), sendToBrowser);
         this.#toBrowser.flush();
         buffer.afterRead(count, this.#isBackendReadRetained);
@@ -555,7 +577,7 @@ export class RelaySession {
       writeFrameHeader(buffer, offset, opcode, length);
       buffer.set(message, offset + headerLength);
       writer.commit(headerLength + length);
-    } else {
+    } else if (!this.#toBrowserInPlace(message, opcode, headerLength)) {
       const buffer = writer.reserve(headerLength);
       const offset = writer.reservedOffset;
       writer.commit(writeFrameHeader(buffer, offset, opcode, length));
@@ -566,6 +588,55 @@ export class RelaySession {
     (this.#sizesToBrowser ??= newSizeBuckets())[sizeBucket(length)]!++;
     if (this.#onTraffic !== undefined) this.#onTraffic("to_browser", message);
     this.#lastDataMs = this.#lastFromBackendMs;
+  }
+
+  // ---- large messages without a copy ---------------------------------------
+  //
+  // A large message that lies in the current read buffer is sent from there:
+  // its new header is written over the bytes just before it (its old header,
+  // the read's headroom, or bytes of messages already copied out), and header
+  // and message go out as one piece by reference. The read buffer then comes
+  // back through the writer's releaseTo once written. Messages in the same
+  // read rewritten this way are adjacent when the headers have the same size,
+  // and the writer joins them into one write.
+
+  /** Frames a large browser message for the backend in place, if it can. */
+  #toBackendInPlace(payload: Uint8Array, frameLength: number): boolean {
+    const encoder = this.#options.encoder;
+    const read = this.#browserRead.whole;
+    if (
+      payload.buffer !== read.buffer || encoder.bodyOffset !== 0 ||
+      encoder.trailer.length > 0
+    ) {
+      return false;
+    }
+    const end = payload.byteOffset + payload.length - read.byteOffset;
+    const at = end - frameLength;
+    if (at < this.#browserReadFloor) return false;
+    encoder.encodeHeadInto(payload, read, at);
+    this.#toBackend.append(read.subarray(at, end));
+    this.#browserReadFloor = end;
+    this.#isBrowserReadRetained = true;
+    return true;
+  }
+
+  /** Frames a large backend message for the browser in place, if it can. */
+  #toBrowserInPlace(
+    message: Uint8Array,
+    opcode: number,
+    headerLength: number,
+  ): boolean {
+    const read = this.#backendRead.whole;
+    if (message.buffer !== read.buffer) return false;
+    const start = message.byteOffset - read.byteOffset;
+    const at = start - headerLength;
+    if (at < this.#backendReadFloor) return false;
+    writeFrameHeader(read, at, opcode, message.length);
+    const end = start + message.length;
+    this.#toBrowser.append(read.subarray(at, end));
+    this.#backendReadFloor = end;
+    this.#isBackendReadRetained = true;
+    return true;
   }
 
   #sendControl(opcode: number, payload: Uint8Array): void {

@@ -33,6 +33,18 @@ export interface SocketWriterOptions {
   copyThresholdBytes?: number;
   /** Called once when a write fails; later writes are dropped. */
   onError?: (error: unknown) => void;
+  /**
+   * Gets back, through its `release`, the buffer of bytes queued by
+   * reference once they are all written and no queued bytes refer to that
+   * buffer any more, so the owner may reuse it (a `ReadBuffer` fits).
+   */
+  releaseTo?: BufferOwner;
+}
+
+/** Takes back buffers it lent out; see `SocketWriterOptions.releaseTo`. */
+export interface BufferOwner {
+  /** Receives a buffer nothing queued refers to any more. */
+  release(buffer: ArrayBufferLike): void;
 }
 
 interface Waiter {
@@ -41,6 +53,13 @@ interface Waiter {
 }
 
 const MIN_BATCH_BYTES = 256;
+
+/**
+ * The shared, frozen empty list an idle writer's lists start as (idle
+ * sessions are many); every push site replaces it with a real array first.
+ */
+// deno-lint-ignore no-explicit-any
+const NONE: any[] = Object.freeze([]) as unknown as any[];
 const MAX_BATCH_BYTES = 256 * 1024;
 
 /**
@@ -67,15 +86,18 @@ export class SocketWriter {
   #lowWater: number;
   #copyThreshold: number;
   #onError: ((error: unknown) => void) | undefined;
+  #releaseTo: BufferOwner | undefined;
+  /** Buffers of bytes queued by reference, for releaseTo. */
+  #referenced: ArrayBufferLike[] = NONE;
 
   #segments: Uint8Array[] = [];
   #segmentBytes = 0;
   #batch: Uint8Array | null = null;
   #batchStart = 0;
   #batchEnd = 0;
-  #retired: Uint8Array[] = [];
+  #retired: Uint8Array[] = NONE;
   /** Retired batches whose bytes are all written, ready for reuse. */
-  #spares: Uint8Array[] = [];
+  #spares: Uint8Array[] = NONE;
   /** Enough spares to cycle through the high-water mark without allocating. */
   #maxSpares: number;
   #inFlightBytes = 0;
@@ -87,7 +109,7 @@ export class SocketWriter {
   #onWriteFailedBound: ((error: unknown) => void) | undefined;
   #failure: unknown = undefined;
   #hasFailed = false;
-  #waiters: Waiter[] = [];
+  #waiters: Waiter[] = NONE;
 
   /**
    * Constructs a writer.
@@ -100,12 +122,14 @@ export class SocketWriter {
       lowWaterBytes = Math.floor(highWaterBytes / 4),
       copyThresholdBytes = 16384,
       onError,
+      releaseTo,
     } = options;
     this.#sink = sink;
     this.#highWater = highWaterBytes;
     this.#lowWater = lowWaterBytes;
     this.#copyThreshold = copyThresholdBytes;
     this.#onError = onError;
+    this.#releaseTo = releaseTo;
     this.#maxSpares = Math.max(1, Math.ceil(highWaterBytes / MAX_BATCH_BYTES));
   }
 
@@ -171,8 +195,29 @@ export class SocketWriter {
     const length = bytes.length;
     if (length >= this.#copyThreshold) {
       this.#sealBatch();
-      this.#segments.push(bytes);
+      const segments = this.#segments;
+      const last = segments.length > 0 ? segments[segments.length - 1]! : null;
+      if (
+        last !== null && last.buffer === bytes.buffer &&
+        last.byteOffset + last.length === bytes.byteOffset
+      ) {
+        // Adjacent in one buffer (messages rewritten in place): one write.
+        segments[segments.length - 1] = new Uint8Array(
+          bytes.buffer,
+          last.byteOffset,
+          last.length + length,
+        );
+      } else {
+        segments.push(bytes);
+      }
       this.#segmentBytes += length;
+      if (
+        this.#releaseTo !== undefined &&
+        !this.#referenced.includes(bytes.buffer)
+      ) {
+        if (this.#referenced === NONE) this.#referenced = [];
+        this.#referenced.push(bytes.buffer);
+      }
       return true;
     }
     this.reserve(length).set(bytes, this.#batchEnd);
@@ -198,7 +243,7 @@ export class SocketWriter {
       return Promise.resolve();
     }
     return new Promise((resolve) =>
-      this.#waiters.push({ lowWater: true, resolve })
+      this.#addWaiter({ lowWater: true, resolve })
     );
   }
 
@@ -210,7 +255,7 @@ export class SocketWriter {
     if (this.pendingBytes === 0 || this.#hasFailed) return Promise.resolve();
     this.flush();
     return new Promise((resolve) =>
-      this.#waiters.push({ lowWater: false, resolve })
+      this.#addWaiter({ lowWater: false, resolve })
     );
   }
 
@@ -218,8 +263,8 @@ export class SocketWriter {
   trim(): void {
     if (this.pendingBytes === 0 && !this.#isWriting) {
       this.#batch = null;
-      this.#spares = [];
-      this.#retired = [];
+      this.#spares = NONE;
+      this.#retired = NONE;
     }
   }
 
@@ -241,7 +286,10 @@ export class SocketWriter {
     this.#sealBatch();
     // The old buffer is still being written: retire it, and take the spare
     // (a retired buffer whose bytes are all written) instead of allocating.
-    if (old !== null) this.#retired.push(old);
+    if (old !== null) {
+      if (this.#retired === NONE) this.#retired = [];
+      this.#retired.push(old);
+    }
     const size = Math.max(
       length,
       Math.min(
@@ -273,9 +321,26 @@ export class SocketWriter {
         return;
       }
       retired.splice(i, 1);
-      if (this.#spares.length < this.#maxSpares) this.#spares.push(buffer);
+      if (this.#spares.length < this.#maxSpares) {
+        if (this.#spares === NONE) this.#spares = [];
+        this.#spares.push(buffer);
+      }
       return;
     }
+  }
+
+  /** After a chunk is written: hands back a caller's buffer nothing uses. */
+  #release(written: Uint8Array): void {
+    const buffer = written.buffer;
+    const referenced = this.#referenced;
+    const at = referenced.indexOf(buffer);
+    if (
+      at < 0 || this.#segments.some((segment) => segment.buffer === buffer)
+    ) {
+      return;
+    }
+    referenced.splice(at, 1);
+    this.#releaseTo!.release(buffer);
   }
 
   /** Moves the open batch region into the segment list (keeps order). */
@@ -360,6 +425,7 @@ export class SocketWriter {
     this.#chunk = this.#chunkLeft = undefined;
     this.#inFlightBytes = 0;
     if (this.#retired.length > 0) this.#recycle(chunk);
+    if (this.#releaseTo !== undefined) this.#release(chunk);
     this.#notify();
     this.#writeNext();
   }
@@ -368,6 +434,11 @@ export class SocketWriter {
     this.#isWriting = false;
     this.#chunk = this.#chunkLeft = undefined;
     this.#fail(error, true);
+  }
+
+  #addWaiter(waiter: Waiter): void {
+    if (this.#waiters === NONE) this.#waiters = [];
+    this.#waiters.push(waiter);
   }
 
   #notify(): void {
@@ -392,10 +463,11 @@ export class SocketWriter {
     this.#segmentBytes = 0;
     this.#batchStart = this.#batchEnd = 0;
     this.#inFlightBytes = 0;
-    this.#retired = [];
-    this.#spares = [];
+    this.#retired = NONE;
+    this.#spares = NONE;
+    this.#referenced = NONE;
     for (const waiter of this.#waiters) waiter.resolve();
-    this.#waiters = [];
+    this.#waiters = NONE;
     if (report) this.#onError?.(error);
   }
 

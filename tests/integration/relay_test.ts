@@ -412,3 +412,62 @@ Deno.test("relay reports session_open and session_close with code and byte count
   );
   assert(close.durationMs >= 0);
 });
+
+Deno.test("relay keeps large messages exact and in order when several arrive in one read either way", async () => {
+  // Messages from 128 KiB up, sent back to back, so reads carry several
+  // (the gateway then frames some in place in its read buffer); the backend
+  // collects every frame and echoes them all with one write.
+  const sizes = Array.from(
+    { length: 24 },
+    (_, i) => [131_072, 140_000, 131_080, 300_000, 131_100, 200_001][i % 6]!,
+  );
+  const payloads = sizes.map((size, i) => patternBytes(size, 40 + i));
+  const expectedWire = concat(payloads.map((payload) => u32beFrame(payload)));
+  const received: Uint8Array[] = [];
+  let receivedBytes = 0;
+  await using backend = startBackend(async (conn) => {
+    const buffer = new Uint8Array(512 * 1024);
+    for (let i = 0; i < 10_000 && receivedBytes < expectedWire.length; i++) {
+      const count = await conn.read(buffer);
+      if (count === null) return;
+      received.push(buffer.slice(0, count));
+      receivedBytes += count;
+    }
+    await writeAll(conn, concat(received));
+    await conn.read(buffer).catch(() => null);
+  });
+  await using gateway = await startGateway({
+    routes: [{ path: "/", target: backend.target, framing: "u32be" }],
+  });
+  await using client = await WsTestClient.open(gateway.url("/"));
+  for (const payload of payloads) client.send(payload);
+  for (const [i, payload] of payloads.entries()) {
+    const reply = binary(await client.next(10000));
+    assertEquals(reply.length, payload.length, `message ${i} length`);
+    assert(bytesEqual(reply, payload), `message ${i} bytes differ`);
+  }
+  assert(bytesEqual(concat(received), expectedWire), "backend bytes differ");
+  await client.close();
+});
+
+Deno.test("relay keeps raw framing exact when the backend sends more than a read holds", async () => {
+  const stream = patternBytes(3 * MIB + 17, 7);
+  await using backend = startBackend(async (conn) => {
+    await writeAll(conn, stream);
+    await conn.read(new Uint8Array(16)).catch(() => null);
+  });
+  await using gateway = await startGateway({
+    routes: [{ path: "/", target: backend.target, framing: "raw" }],
+  });
+  await using client = await WsTestClient.open(gateway.url("/"));
+  const echoed: Uint8Array[] = [];
+  let total = 0;
+  for (let i = 0; i < 100_000 && total < stream.length; i++) {
+    const chunk = binary(await client.next(10000));
+    echoed.push(chunk);
+    total += chunk.length;
+  }
+  assertEquals(total, stream.length);
+  assert(bytesEqual(concat(echoed), stream), "stream differs");
+  await client.close();
+});

@@ -120,3 +120,36 @@ Deno.test({
     assert(buffer.bytes.length <= 100, `size ${buffer.bytes.length}`);
   },
 });
+
+Deno.test("ReadBuffer with headroom reads after the headroom into a view of the whole buffer", () => {
+  const buffer = new ReadBuffer({ minBytes: 64, headroomBytes: 10 });
+  assertStrictEquals(buffer.whole.length, 64);
+  assertStrictEquals(buffer.bytes.length, 54);
+  assertStrictEquals(buffer.bytes.buffer, buffer.whole.buffer);
+  assertStrictEquals(buffer.bytes.byteOffset, 10);
+  // A read that fills the region (not the whole) doubles the buffer.
+  buffer.afterRead(54, false);
+  assertStrictEquals(buffer.whole.length, 128);
+  assertStrictEquals(buffer.bytes.length, 118);
+});
+
+Deno.test("ReadBuffer reuses a released buffer after a retained read instead of allocating", () => {
+  const buffer = new ReadBuffer({ minBytes: 64, maxBytes: 64 });
+  const first = buffer.whole.buffer;
+  buffer.afterRead(40, true);
+  const second = buffer.whole.buffer;
+  assert(second !== first, "a retained buffer is replaced");
+  buffer.release(first);
+  buffer.afterRead(40, true);
+  assertStrictEquals(buffer.whole.buffer, first);
+  // The buffer in use, a buffer of another size and a second release of the
+  // same buffer are not pooled.
+  buffer.release(first);
+  buffer.release(new ArrayBuffer(32));
+  buffer.release(second);
+  buffer.release(second);
+  buffer.afterRead(40, true);
+  assertStrictEquals(buffer.whole.buffer, second);
+  buffer.afterRead(40, true);
+  assert(buffer.whole.buffer !== first && buffer.whole.buffer !== second);
+});

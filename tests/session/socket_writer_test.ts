@@ -473,3 +473,41 @@ Deno.test("SocketWriter cycles a bounded set of batch buffers while several batc
     `${buffers.size} distinct batch buffers for 60 writes (growing from 64 KiB to 256 KiB, then reused)`,
   );
 });
+
+Deno.test("SocketWriter releaseTo gets back a referenced buffer once its last queued bytes are written", async () => {
+  const released: ArrayBufferLike[] = [];
+  const sink = new ManualSink();
+  const writer = new SocketWriter(sink, {
+    copyThresholdBytes: 4,
+    releaseTo: { release: (buffer) => released.push(buffer) },
+  });
+  const shared = new Uint8Array(32).fill(5);
+  writer.append(shared.subarray(0, 8));
+  writer.append(new Uint8Array([1, 2])); // copied into the batch
+  writer.append(shared.subarray(16, 24));
+  writer.flush();
+  (await sink.nextCall()).complete();
+  assert.deepEqual(released, [], "bytes of the buffer are still queued");
+  (await sink.nextCall()).complete();
+  assert.deepEqual(released, []);
+  (await sink.nextCall()).complete();
+  await writer.drained();
+  assert.equal(released.length, 1);
+  assert.equal(released[0], shared.buffer);
+});
+
+Deno.test("SocketWriter joins adjacent by-reference pieces of one buffer into one write", async () => {
+  const sink = new ImmediateSink();
+  const writer = new SocketWriter(sink, { copyThresholdBytes: 4 });
+  const shared = Uint8Array.from({ length: 30 }, (_, i) => i);
+  writer.append(shared.subarray(0, 10));
+  writer.append(shared.subarray(10, 20));
+  writer.append(shared.subarray(22, 30)); // a gap: a separate write
+  writer.flush();
+  await writer.drained();
+  assert.deepEqual(sink.calls.map((call) => call.length), [20, 8]);
+  assert.deepEqual(
+    [...sink.all],
+    [...shared.subarray(0, 20), ...shared.subarray(22, 30)],
+  );
+});
