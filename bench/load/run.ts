@@ -13,7 +13,9 @@
  * Flags: `--duration S` (small and bulk, default 10), `--runs N` (default 3),
  * `--only latency,small,bulk,churn,idle`, `--gateways wsgate,websockify`,
  * `--no-direct`, `--idle-sessions N` (default 5000), `--json FILE`,
- * `--keep-logs`.
+ * `--keep-logs`, `--wsgate-framing u32be|raw` (default u32be: every message
+ * framed and checked; raw relays the byte stream like websockify, and the
+ * load generator then checks the echoed stream instead of each message).
  *
  * @module
  */
@@ -62,6 +64,8 @@ interface BenchArgs {
   latencyWarm: number;
   jsonPath: string | undefined;
   keepLogs: boolean;
+  /** wsgate's --framing: u32be (each message checked) or raw (a stream). */
+  wsgateFraming: "u32be" | "raw";
 }
 
 /** One measured metric of a workload: its key in the result and its label. */
@@ -139,6 +143,15 @@ function parsePositive(value: string, flag: string): number {
   return parsed;
 }
 
+function parseWsgateFraming(value: string): "u32be" | "raw" {
+  if (value !== "u32be" && value !== "raw") {
+    throw new RangeError(
+      `Cannot parse --wsgate-framing as it must be u32be or raw: current value is "${value}"`,
+    );
+  }
+  return value;
+}
+
 function parseBenchArgs(argv: string[]): BenchArgs {
   const { values } = parseArgs({
     args: argv,
@@ -152,6 +165,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       "latency-warm": { type: "string", default: "1000" },
       json: { type: "string" },
       "keep-logs": { type: "boolean", default: false },
+      "wsgate-framing": { type: "string", default: "u32be" },
     },
     strict: true,
   });
@@ -169,6 +183,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     ),
     jsonPath: values.json,
     keepLogs: values["keep-logs"],
+    wsgateFraming: parseWsgateFraming(values["wsgate-framing"]),
   };
 }
 
@@ -356,6 +371,7 @@ function startTarget(
   target: GatewayName,
   echoPort: number,
   logPath: string,
+  wsgateFraming: "u32be" | "raw",
 ): Promise<Gateway> {
   if (target === "wsgate") {
     return startGateway(
@@ -370,7 +386,7 @@ function startTarget(
         "--target",
         `127.0.0.1:${echoPort}`,
         "--framing",
-        "u32be",
+        wsgateFraming,
       ],
       /listening on ws:\/\/(?:\[[^\]]*\]|[^\s:/]+):(\d+)/,
       logPath,
@@ -665,7 +681,7 @@ async function main(): Promise<number> {
     await print(
       `# wsgate load benchmark: ${
         new Date().toISOString()
-      }, runs=${args.runs}, duration=${args.durationS}s`,
+      }, runs=${args.runs}, duration=${args.durationS}s, wsgate --framing ${args.wsgateFraming}`,
     );
     await print(
       `# ${await versionOf(Deno.execPath(), [
@@ -718,6 +734,7 @@ async function main(): Promise<number> {
                   target,
                   echoPort,
                   `${workDir}/${target}-${workload}-${run}.log`,
+                  args.wsgateFraming,
                 );
               } catch (error) {
                 startError = error instanceof Error
@@ -725,7 +742,10 @@ async function main(): Promise<number> {
                   : String(error);
                 throw error;
               }
-              const framing = target === "wsgate" ? "message" : "stream";
+              const framing =
+                target === "wsgate" && args.wsgateFraming === "u32be"
+                  ? "message"
+                  : "stream";
               const wsArgs = [
                 "--mode",
                 "ws",
