@@ -323,3 +323,41 @@ function parseHostHeader(
     return undefined;
   }
 }
+
+/**
+ * The startup warning for a gateway that others can reach while it checks
+ * origins only against its own Host header (the default): a page on a
+ * domain the attacker points at the gateway (DNS rebinding) sends a matching
+ * Host and passes.
+ *
+ * @example
+ * ```ts
+ * import { sameOriginExposureWarning } from "./origin_policy.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(sameOriginExposureWarning(undefined, "127.0.0.1"), undefined);
+ * assert.match(sameOriginExposureWarning(undefined, "0.0.0.0") ?? "", /allowOrigins/);
+ * assert.equal(sameOriginExposureWarning(["https://app.example"], "0.0.0.0"), undefined);
+ * ```
+ *
+ * @param allowed The configured allowed origins (`undefined` or an empty
+ * list mean same-origin).
+ * @param listenHostname The address the gateway listens on.
+ * @returns The warning, or `undefined` when there is nothing to warn about.
+ */
+export function sameOriginExposureWarning(
+  allowed: readonly string[] | "*" | undefined,
+  listenHostname: string,
+): string | undefined {
+  const isSameOrigin = allowed === undefined ||
+    (Array.isArray(allowed) && allowed.length === 0);
+  if (!isSameOrigin || isLoopbackHostname(listenHostname)) return undefined;
+  return `origins are checked against the Host header only (same-origin), ` +
+    `which a DNS-rebinding page can match: list the pages allowed to connect ` +
+    `with allowOrigins (--allow-origin) when listening on ${listenHostname}`;
+}
+
+function isLoopbackHostname(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}

@@ -19,6 +19,7 @@ import type { ConsoleStats } from "../http/console_page.ts";
 import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import { GatewayMetrics } from "../observability/gateway_metrics.ts";
 import type { ClientLimits } from "../security/client_limits.ts";
+import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import { RelaySession } from "../session/relay.ts";
 import type { SessionSummary } from "../session/relay_options.ts";
@@ -206,6 +207,13 @@ class GatewayServer implements Gateway {
         message:
           'origin checks are off (allowOrigins "*"): any web page may open sessions',
       });
+    }
+    const exposure = sameOriginExposureWarning(
+      config.allowOrigins,
+      addr.hostname,
+    );
+    if (exposure !== undefined) {
+      this.#emit({ type: "warning", message: exposure });
     }
     this.#emit({
       type: "listening",

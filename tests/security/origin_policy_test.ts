@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { compileOriginPolicy } from "../../src/security/origin_policy.ts";
+import {
+  compileOriginPolicy,
+  sameOriginExposureWarning,
+} from "../../src/security/origin_policy.ts";
 
 Deno.test("compileOriginPolicy with a list allows exact origins after normalisation", async (t) => {
   const check = compileOriginPolicy([
@@ -207,4 +210,22 @@ Deno.test("compileOriginPolicy throws TypeError on a bad pattern", async (t) => 
       TypeError,
     );
   });
+});
+
+Deno.test("sameOriginExposureWarning warns only for same-origin checking on an address others can reach", () => {
+  for (const host of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"]) {
+    assert.equal(sameOriginExposureWarning(undefined, host), undefined, host);
+    assert.equal(sameOriginExposureWarning([], host), undefined, host);
+  }
+  for (const host of ["0.0.0.0", "::", "192.0.2.10", "gw.example.com"]) {
+    const warning = sameOriginExposureWarning(undefined, host);
+    assert.match(warning ?? "", /DNS-rebinding/, host);
+    assert.match(warning ?? "", /--allow-origin/, host);
+    assert.match(sameOriginExposureWarning([], host) ?? "", /Host header/);
+  }
+  assert.equal(sameOriginExposureWarning("*", "0.0.0.0"), undefined);
+  assert.equal(
+    sameOriginExposureWarning(["https://app.example"], "0.0.0.0"),
+    undefined,
+  );
 });
