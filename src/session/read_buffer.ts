@@ -118,6 +118,11 @@ export class ReadBuffer {
     }
   }
 
+  /** Drops the released buffers kept for reuse (the session went idle). */
+  trim(): void {
+    this.#pool = undefined;
+  }
+
   /** Switches to a fresh buffer of `size` bytes, pooled when possible. */
   #use(size: number): void {
     const pool = this.#pool;

@@ -373,6 +373,8 @@ export class RelaySession {
       this.#toBrowser.trim();
       this.#toBackend.trim();
       this.#parser.trim();
+      this.#browserRead.trim();
+      this.#backendRead.trim();
     }
   }
 

@@ -153,3 +153,13 @@ Deno.test("ReadBuffer reuses a released buffer after a retained read instead of 
   buffer.afterRead(40, true);
   assert(buffer.whole.buffer !== first && buffer.whole.buffer !== second);
 });
+
+Deno.test("ReadBuffer.trim drops released buffers so an idle session holds only the one it reads into", () => {
+  const buffer = new ReadBuffer({ minBytes: 64, maxBytes: 64 });
+  const first = buffer.whole.buffer;
+  buffer.afterRead(40, true);
+  buffer.release(first);
+  buffer.trim();
+  buffer.afterRead(40, true);
+  assert(buffer.whole.buffer !== first, "a trimmed pool is not reused");
+});
