@@ -239,15 +239,28 @@ function formatJson(
   return JSON.stringify(record);
 }
 
+// Lines of one burst share their millisecond: format it once.
+let lastTimeMs = NaN;
+let lastTimeText = "";
+
 function formatTime(timeMs: number): string {
+  if (timeMs === lastTimeMs) return lastTimeText;
   const date = new Date(timeMs);
-  return Number.isNaN(date.getTime()) ? String(timeMs) : date.toISOString();
+  const text = Number.isNaN(date.getTime())
+    ? String(timeMs)
+    : date.toISOString();
+  lastTimeMs = timeMs;
+  lastTimeText = text;
+  return text;
 }
+
+/** Printable ASCII without space, `"`, `=` or `\`: safe to log bare. */
+const BARE_VALUE = /^[\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]+$/;
 
 function formatTextValue(value: unknown): string {
   const text = String(value);
   // Bare only when it cannot be mistaken for a separator, quote or new line.
-  if (/^[\x21-\x7e]+$/.test(text) && !/["=\\]/.test(text)) return text;
+  if (BARE_VALUE.test(text)) return text;
   return JSON.stringify(text).replace(
     /[^\x20-\x7e]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,

@@ -226,3 +226,20 @@ Deno.test("hexDump lays out offset, two hex groups and the ASCII column", async 
     );
   }
 });
+
+Deno.test("formatEvent text logs printable values bare and quotes those with a quote, an equals sign or a backslash", () => {
+  const cases: [string, string][] = [
+    ["abc/-_.:~!#$%&'()*+,;<>?@[]^`{|}", "abc/-_.:~!#$%&'()*+,;<>?@[]^`{|}"],
+    ["a=b", '"a=b"'],
+    ['x"y', '"x\\"y"'],
+    ["p\\q", '"p\\\\q"'],
+    ["", '""'],
+  ];
+  for (const [value, shown] of cases) {
+    const line = formatEvent(
+      { type: "warning", message: value },
+      { timeMs: T0 },
+    )!;
+    assert.ok(line.endsWith(` message=${shown}`), line);
+  }
+});
