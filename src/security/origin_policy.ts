@@ -227,6 +227,25 @@ function failPattern(entry: string): never {
  * fragment, user info, spaces) is refused: `undefined`.
  */
 function parseOrigin(text: string): ParsedOrigin | undefined {
+  const cached = PARSED_ORIGINS.get(text);
+  if (cached !== undefined) return cached ?? undefined;
+  const parsed = parseOriginUncached(text);
+  remember(PARSED_ORIGINS, text, parsed ?? null);
+  return parsed;
+}
+
+// The same few origins and hosts come with every session: parse each once.
+// Both caches are cleared when full, so unique values cannot grow them.
+const CACHE_LIMIT = 256;
+const PARSED_ORIGINS = new Map<string, ParsedOrigin | null>();
+const PARSED_HOSTS = new Map<string, ParsedHost | null>();
+
+function remember<T>(cache: Map<string, T>, key: string, value: T): void {
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(key, value);
+}
+
+function parseOriginUncached(text: string): ParsedOrigin | undefined {
   const schemeEnd = text.indexOf("://");
   if (schemeEnd < 1) return undefined;
   const scheme = text.slice(0, schemeEnd).toLowerCase();
@@ -287,10 +306,21 @@ function isSameOrigin(origin: ParsedOrigin, host: string | null): boolean {
   return parsed.port === (origin.port === "" ? defaultPort : origin.port);
 }
 
+interface ParsedHost {
+  hostname: string;
+  port: string | undefined;
+}
+
 /** Parses `host`, `host:port`, `[v6]` or `[v6]:port`, normalising the host. */
-function parseHostHeader(
-  text: string,
-): { hostname: string; port: string | undefined } | undefined {
+function parseHostHeader(text: string): ParsedHost | undefined {
+  const cached = PARSED_HOSTS.get(text);
+  if (cached !== undefined) return cached ?? undefined;
+  const parsed = parseHostHeaderUncached(text);
+  remember(PARSED_HOSTS, text, parsed ?? null);
+  return parsed;
+}
+
+function parseHostHeaderUncached(text: string): ParsedHost | undefined {
   let hostText: string;
   let portText: string | undefined;
   if (text.startsWith("[")) {

@@ -229,3 +229,21 @@ Deno.test("sameOriginExposureWarning warns only for same-origin checking on an a
     undefined,
   );
 });
+
+Deno.test("compileOriginPolicy answers the same for repeated and for many distinct origins and hosts", () => {
+  const check = compileOriginPolicy(["https://app.example.com"]);
+  const sameOrigin = compileOriginPolicy(undefined);
+  for (let i = 0; i < 1000; i++) {
+    assert.equal(check("https://app.example.com", null).allowed, true);
+    assert.equal(check(`https://x${i}.example.com`, null).allowed, false);
+    assert.equal(
+      sameOrigin(`http://h${i}.example:8080`, `h${i}.example:8080`).allowed,
+      true,
+    );
+    assert.equal(
+      sameOrigin(`http://h${i}.example:8080`, `h${i + 1}.example:8080`)
+        .allowed,
+      false,
+    );
+  }
+});
