@@ -64,6 +64,7 @@ export class ClientLimits {
   #ipv6PrefixLength: number;
   #total = 0;
   #perClient = new Map<string, number>();
+  #keys = new Map<string, string>();
 
   /**
    * Constructs a new instance.
@@ -151,6 +152,17 @@ export class ClientLimits {
    * @returns The key.
    */
   clientKey(ip: string): string {
+    // Every session acquires and releases under its address: parse each
+    // distinct address once (the memo is cleared when full).
+    const known = this.#keys.get(ip);
+    if (known !== undefined) return known;
+    const key = this.#computeKey(ip);
+    if (this.#keys.size >= KEY_MEMO_LIMIT) this.#keys.clear();
+    this.#keys.set(ip, key);
+    return key;
+  }
+
+  #computeKey(ip: string): string {
     const text = ip.startsWith("[") && ip.endsWith("]") ? ip.slice(1, -1) : ip;
     const bytes = parseIpAddress(text);
     if (bytes === undefined) return ip;
@@ -165,6 +177,9 @@ export class ClientLimits {
     return `${formatIpAddress(masked)}/${this.#ipv6PrefixLength}`;
   }
 }
+
+/** Distinct addresses whose keys are remembered before the memo is cleared. */
+const KEY_MEMO_LIMIT = 1024;
 
 /** Validates a cap: a positive integer, or `Infinity` for none. */
 function checkCount(name: string, value: number): void {

@@ -97,3 +97,21 @@ Deno.test("ClientLimits rejects invalid caps with RangeError", async (t) => {
     });
   }
 });
+
+Deno.test("ClientLimits keys stay right for repeated and for more distinct addresses than it remembers", () => {
+  const limits = new ClientLimits({ maxSessions: 10_000, maxSessionsPerIp: 2 });
+  for (let i = 0; i < 3000; i++) {
+    const ip = `10.0.${i >> 8}.${i & 255}`;
+    assert.equal(limits.acquire(ip), "ok");
+    assert.equal(limits.clientKey(`[${ip}]`), ip);
+  }
+  for (let i = 0; i < 3000; i++) {
+    const ip = `10.0.${i >> 8}.${i & 255}`;
+    assert.equal(limits.acquire(ip), "ok");
+    assert.equal(limits.acquire(ip), "per-ip");
+    assert.equal(limits.release(ip), true);
+    assert.equal(limits.release(ip), true);
+    assert.equal(limits.release(ip), false);
+  }
+  assert.equal(limits.total, 0);
+});
