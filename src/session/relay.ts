@@ -62,6 +62,19 @@ interface EndCause {
   isBrowserFaulty?: boolean;
 }
 
+/**
+ * The new floor of a read buffer (see RelaySession's read floors) after
+ * `view` was queued by reference: bytes up to its end are no longer free.
+ */
+function readFloorAfter(
+  view: Uint8Array,
+  read: Uint8Array,
+  floor: number,
+): number {
+  if (view.buffer !== read.buffer) return floor;
+  return Math.max(floor, view.byteOffset + view.length - read.byteOffset);
+}
+
 /** The longest header of a frame wsgate sends (unmasked, 64-bit length). */
 const MAX_SERVER_HEADER_BYTES = 10;
 
@@ -125,7 +138,7 @@ export class RelaySession {
   /**
    * Where the current read buffer of each side is free to be written over:
    * bytes before it belong to messages queued by reference (see
-   * #appendInPlace).
+   * #toBackendInPlace and #toBrowserInPlace).
    */
   #browserReadFloor = 0;
   #backendReadFloor = 0;
@@ -471,8 +484,14 @@ export class RelaySession {
       const buffer = writer.reserve(encoder.bodyOffset + 16);
       const offset = writer.reservedOffset;
       writer.commit(encoder.encodeHeadInto(payload, buffer, offset));
-      if (writer.append(payload.subarray(encoder.bodyOffset))) {
+      const body = payload.subarray(encoder.bodyOffset);
+      if (writer.append(body)) {
         this.#isBrowserReadRetained = true;
+        this.#browserReadFloor = readFloorAfter(
+          body,
+          this.#browserRead.whole,
+          this.#browserReadFloor,
+        );
       }
       if (encoder.trailer.length > 0) writer.append(encoder.trailer);
     }
@@ -583,7 +602,14 @@ export class RelaySession {
       const buffer = writer.reserve(headerLength);
       const offset = writer.reservedOffset;
       writer.commit(writeFrameHeader(buffer, offset, opcode, length));
-      if (writer.append(message)) this.#isBackendReadRetained = true;
+      if (writer.append(message)) {
+        this.#isBackendReadRetained = true;
+        this.#backendReadFloor = readFloorAfter(
+          message,
+          this.#backendRead.whole,
+          this.#backendReadFloor,
+        );
+      }
     }
     this.#bytesToBrowser += length;
     this.#messagesToBrowser++;
