@@ -65,6 +65,9 @@ interface EndCause {
 /**
  * The new floor of a read buffer (see RelaySession's read floors) after
  * `view` was queued by reference: bytes up to its end are no longer free.
+ * (With reads of at most 256 KiB and the 128 KiB copy threshold only one
+ * such message fits whole in a read today; this keeps the in-place path
+ * safe should either limit change.)
  */
 function readFloorAfter(
   view: Uint8Array,
