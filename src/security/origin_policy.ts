@@ -227,11 +227,7 @@ function failPattern(entry: string): never {
  * fragment, user info, spaces) is refused: `undefined`.
  */
 function parseOrigin(text: string): ParsedOrigin | undefined {
-  const cached = PARSED_ORIGINS.get(text);
-  if (cached !== undefined) return cached ?? undefined;
-  const parsed = parseOriginUncached(text);
-  remember(PARSED_ORIGINS, text, parsed ?? null);
-  return parsed;
+  return memoized(PARSED_ORIGINS, text, parseOriginUncached);
 }
 
 // The same few origins and hosts come with every session: parse each once.
@@ -240,9 +236,18 @@ const CACHE_LIMIT = 256;
 const PARSED_ORIGINS = new Map<string, ParsedOrigin | null>();
 const PARSED_HOSTS = new Map<string, ParsedHost | null>();
 
-function remember<T>(cache: Map<string, T>, key: string, value: T): void {
+/** `parse(text)`, remembered in `cache` (`null` stands for `undefined`). */
+function memoized<T>(
+  cache: Map<string, T | null>,
+  text: string,
+  parse: (text: string) => T | undefined,
+): T | undefined {
+  const known = cache.get(text);
+  if (known !== undefined) return known ?? undefined;
+  const parsed = parse(text);
   if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(key, value);
+  cache.set(text, parsed ?? null);
+  return parsed;
 }
 
 function parseOriginUncached(text: string): ParsedOrigin | undefined {
@@ -313,11 +318,7 @@ interface ParsedHost {
 
 /** Parses `host`, `host:port`, `[v6]` or `[v6]:port`, normalising the host. */
 function parseHostHeader(text: string): ParsedHost | undefined {
-  const cached = PARSED_HOSTS.get(text);
-  if (cached !== undefined) return cached ?? undefined;
-  const parsed = parseHostHeaderUncached(text);
-  remember(PARSED_HOSTS, text, parsed ?? null);
-  return parsed;
+  return memoized(PARSED_HOSTS, text, parseHostHeaderUncached);
 }
 
 function parseHostHeaderUncached(text: string): ParsedHost | undefined {
