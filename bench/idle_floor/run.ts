@@ -11,9 +11,9 @@
  */
 
 import { parseArgs } from "node:util";
+import { startTaskV8Flags } from "../_start_task_flags.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
-const DENO_JSON = new URL("../../deno.json", import.meta.url).pathname;
 const MODES = ["sockets", "reads", "handshake"] as const;
 const WARM_SESSIONS = 100;
 const REQUEST = new TextEncoder().encode(
@@ -21,12 +21,6 @@ const REQUEST = new TextEncoder().encode(
     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
     "Sec-WebSocket-Version: 13\r\n\r\n",
 );
-
-function startTaskV8Flags(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(DENO_JSON));
-  const start = String(config.tasks?.start ?? "");
-  return start.split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
-}
 
 function pssKib(pid: number): number {
   const text = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);

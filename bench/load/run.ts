@@ -20,6 +20,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { startTaskV8Flags } from "../_start_task_flags.ts";
 
 const WORKLOAD_NAMES = ["latency", "small", "bulk", "churn", "idle"] as const;
 type WorkloadName = typeof WORKLOAD_NAMES[number];
@@ -41,17 +42,6 @@ const SETTLE_POLL_MS = 100;
 
 const HERE = new URL(".", import.meta.url).pathname;
 const MOD_TS = new URL("../../mod.ts", import.meta.url).pathname;
-const DENO_JSON = new URL("../../deno.json", import.meta.url).pathname;
-
-/**
- * The `--v8-flags=...` of `deno task start`, so the benchmark runs the
- * gateway the way the project's own launch command does.
- */
-function startTaskV8Flags(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(DENO_JSON));
-  const start = String(config.tasks?.start ?? "");
-  return start.split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
-}
 
 interface BenchArgs {
   durationS: number;
