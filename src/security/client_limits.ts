@@ -10,6 +10,7 @@
  * @module
  */
 
+import { boundedMemo, memoized } from "./_bounded_memo.ts";
 import {
   formatIpAddress,
   isIpv4Address,
@@ -64,7 +65,7 @@ export class ClientLimits {
   #ipv6PrefixLength: number;
   #total = 0;
   #perClient = new Map<string, number>();
-  #keys = new Map<string, string>();
+  #keys = boundedMemo<string>(KEY_MEMO_LIMIT);
 
   /**
    * Constructs a new instance.
@@ -154,12 +155,7 @@ export class ClientLimits {
   clientKey(ip: string): string {
     // Every session acquires and releases under its address: parse each
     // distinct address once (the memo is cleared when full).
-    const known = this.#keys.get(ip);
-    if (known !== undefined) return known;
-    const key = this.#computeKey(ip);
-    if (this.#keys.size >= KEY_MEMO_LIMIT) this.#keys.clear();
-    this.#keys.set(ip, key);
-    return key;
+    return memoized(this.#keys, ip, (text) => this.#computeKey(text))!;
   }
 
   #computeKey(ip: string): string {

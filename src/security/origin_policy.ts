@@ -23,6 +23,8 @@
  * @module
  */
 
+import { boundedMemo, memoized } from "./_bounded_memo.ts";
+
 /** Why an {@linkcode OriginPolicy} allowed or refused a request. */
 export type OriginReason =
   /** Allowed: the policy is `"*"`. */
@@ -231,24 +233,8 @@ function parseOrigin(text: string): ParsedOrigin | undefined {
 }
 
 // The same few origins and hosts come with every session: parse each once.
-// Both caches are cleared when full, so unique values cannot grow them.
-const CACHE_LIMIT = 256;
-const PARSED_ORIGINS = new Map<string, ParsedOrigin | null>();
-const PARSED_HOSTS = new Map<string, ParsedHost | null>();
-
-/** `parse(text)`, remembered in `cache` (`null` stands for `undefined`). */
-function memoized<T>(
-  cache: Map<string, T | null>,
-  text: string,
-  parse: (text: string) => T | undefined,
-): T | undefined {
-  const known = cache.get(text);
-  if (known !== undefined) return known ?? undefined;
-  const parsed = parse(text);
-  if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(text, parsed ?? null);
-  return parsed;
-}
+const PARSED_ORIGINS = boundedMemo<ParsedOrigin>(256);
+const PARSED_HOSTS = boundedMemo<ParsedHost>(256);
 
 function parseOriginUncached(text: string): ParsedOrigin | undefined {
   const schemeEnd = text.indexOf("://");
