@@ -25,8 +25,9 @@
  *   flow     --sessions sessions, each with --inflight messages of --size
  *            bytes in flight; --warmup s unmeasured, then --duration s;
  *            then drains (every sent message must come back) and closes
- *   churn    --count sessions, --parallel at a time: open, one round trip of
- *            --size bytes, close; reports sessions/s
+ *   churn    --warm sessions unmeasured, then --count sessions, --parallel at
+ *            a time: open, one round trip of --size bytes, close; reports
+ *            sessions/s over the --count sessions
  *   idle     opens and closes --warm sessions (one round trip each), prints
  *            "warm", waits for a line on stdin; opens --count sessions
  *            (--parallel handshakes at a time, one round trip each), prints
@@ -846,8 +847,9 @@ static void on_closed(session *s) {
       if (active == 0) stop_loop = 1;
       break;
     case W_CHURN:
-      if (started < cfg.count) start_session();
-      if (closed == cfg.count) {
+      if (started < cfg.warm + cfg.count) start_session();
+      if (closed == cfg.warm) t_start = now_ns();
+      if (closed == cfg.warm + cfg.count) {
         t_end = now_ns();
         stop_loop = 1;
       }
@@ -1051,7 +1053,8 @@ int main(int argc, char **argv) {
       break;
     case W_CHURN:
       t_start = t0;
-      for (int i = 0; i < cfg.parallel && started < cfg.count; i++) {
+      for (int i = 0; i < cfg.parallel && started < cfg.warm + cfg.count;
+           i++) {
         start_session();
       }
       break;

@@ -13,7 +13,8 @@
  * Flags: `--duration S` (small and bulk, default 10), `--runs N` (default 3),
  * `--only latency,small,bulk,churn,idle`, `--gateways wsgate,websockify`,
  * `--no-direct`, `--idle-sessions N` (default 5000), `--json FILE`,
- * `--keep-logs`, `--wsgate-framing u32be|raw` (default u32be: every message
+ * `--keep-logs`, `--latency-warm N` (default 1000 round trips),
+ * `--churn-warm N` (default 1000 sessions), `--wsgate-framing u32be|raw` (default u32be: every message
  * framed and checked; raw relays the byte stream like websockify, and the
  * load generator then checks the echoed stream instead of each message).
  *
@@ -52,6 +53,8 @@ interface BenchArgs {
   idleSessions: number;
   /** Unmeasured round trips before the latency workload (JIT warm-up). */
   latencyWarm: number;
+  /** Unmeasured sessions before the churn workload (JIT warm-up). */
+  churnWarm: number;
   jsonPath: string | undefined;
   keepLogs: boolean;
   /** wsgate's --framing: u32be (each message checked) or raw (a stream). */
@@ -142,6 +145,16 @@ function parseWsgateFraming(value: string): "u32be" | "raw" {
   return value;
 }
 
+function parseWarmCount(value: string, flag: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) {
+    throw new RangeError(
+      `Cannot parse ${flag} as it must be a whole number >= 0: current value is "${value}"`,
+    );
+  }
+  return parsed;
+}
+
 function parseBenchArgs(argv: string[]): BenchArgs {
   const { values } = parseArgs({
     args: argv,
@@ -153,6 +166,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       "no-direct": { type: "boolean", default: false },
       "idle-sessions": { type: "string", default: "5000" },
       "latency-warm": { type: "string", default: "1000" },
+      "churn-warm": { type: "string", default: "1000" },
       json: { type: "string" },
       "keep-logs": { type: "boolean", default: false },
       "wsgate-framing": { type: "string", default: "u32be" },
@@ -171,6 +185,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     latencyWarm: Math.round(
       parsePositive(values["latency-warm"], "--latency-warm"),
     ),
+    churnWarm: parseWarmCount(values["churn-warm"], "--churn-warm"),
     jsonPath: values.json,
     keepLogs: values["keep-logs"],
     wsgateFraming: parseWsgateFraming(values["wsgate-framing"]),
@@ -442,6 +457,8 @@ function loadgenArgs(
         "churn",
         "--count",
         "2000",
+        "--warm",
+        String(args.churnWarm),
         "--parallel",
         "16",
         "--size",
@@ -787,7 +804,8 @@ async function main(): Promise<number> {
         "small: 32 sessions x 64 in flight x 64 B; " +
         "bulk: 4 sessions x 16 in flight x 64 KiB (MB = 10^6 B of echoed " +
         "payload); small/bulk measured after 1 s warm-up; churn: 2,000 " +
-        "sessions, 16 in parallel; idle: PSS of the gateway's process tree " +
+        `sessions after ${args.churnWarm.toLocaleString("en-US")} ` +
+        "unmeasured, 16 in parallel; idle: PSS of the gateway's process tree " +
         `with ${args.idleSessions} idle sessions minus PSS after 100 warm-up ` +
         "sessions, divided by the session count",
     );
