@@ -7,6 +7,7 @@
 
 import type { BackendTarget } from "../config/config.ts";
 import { BackendConnectError } from "../errors.ts";
+import { sharedDeadlines } from "../session/deadline_queue.ts";
 
 /** TLS settings for a backend connection. */
 export interface BackendTlsSettings {
@@ -44,7 +45,7 @@ export async function connectBackend(
   tls?: BackendTlsSettings,
 ): Promise<Deno.Conn> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const deadline = sharedDeadlines.add(timeoutMs, () => controller.abort());
   const label = formatTarget(target);
   try {
     if (target.transport === "unix") {
@@ -109,7 +110,7 @@ export async function connectBackend(
       : error;
     throw new BackendConnectError(label, { cause });
   } finally {
-    clearTimeout(timer);
+    sharedDeadlines.cancel(deadline);
   }
 }
 

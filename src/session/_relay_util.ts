@@ -5,6 +5,7 @@
  * @module
  */
 
+import { sharedDeadlines } from "./deadline_queue.ts";
 import type { DuplexSocket } from "./relay_options.ts";
 
 /**
@@ -16,8 +17,9 @@ export function nextTurn(): Promise<void> {
 }
 
 /**
- * Waits for `promise` or for `ms` to pass, whichever is first, and clears
- * its timer either way.
+ * Waits for `promise` or for `ms` to pass, whichever is first, and withdraws
+ * its deadline either way. The deadline rides on the shared queue: no timer
+ * of its own.
  * @param promise What to wait for (its value is dropped).
  * @param ms The longest wait in milliseconds.
  * @returns Resolves when `promise` fulfils or the time is up; rejects when
@@ -27,13 +29,16 @@ export function withTimeout(
   promise: Promise<unknown>,
   ms: number,
 ): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
+  return new Promise<void>((resolve, reject) => {
+    const deadline = sharedDeadlines.add(ms, resolve);
+    promise.then(() => {
+      sharedDeadlines.cancel(deadline);
+      resolve();
+    }, (error) => {
+      sharedDeadlines.cancel(deadline);
+      reject(error);
+    });
   });
-  return Promise.race([promise.then(() => {}), timeout]).finally(() =>
-    clearTimeout(timer)
-  );
 }
 
 /**
