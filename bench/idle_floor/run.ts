@@ -53,6 +53,7 @@ async function measure(mode: typeof MODES[number], sessions: number) {
       mode,
       String(backend.addr.port),
     ],
+    env: { DENO_NO_UPDATE_CHECK: "1" },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

@@ -313,6 +313,9 @@ async function startGateway(
       "sh",
       ...command,
     ],
+    // As in `deno task start`: no background check for a new Deno release
+    // on the measured core.
+    env: { DENO_NO_UPDATE_CHECK: "1" },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
