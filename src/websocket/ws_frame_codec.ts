@@ -75,6 +75,9 @@ export interface WsFrameParserOptions {
 
 const EMPTY = new Uint8Array(0);
 
+/** The first buffer of a fragmented message holds at least this much. */
+const MIN_FRAGMENT_BUFFER = 1024;
+
 /**
  * Incremental WebSocket frame parser. Push bytes in any chunking; complete
  * messages and control frames come out through the handler, in order.
@@ -118,9 +121,11 @@ export class WsFrameParser {
   #maskKey = 0;
   #masked = false;
 
-  // A fragmented message being reassembled.
+  // A fragmented message being reassembled, in one buffer that doubles as
+  // it fills (never past maxMessageBytes): a message sent as a million
+  // one-byte fragments costs its bytes, not a million small arrays.
   #fragmentOpcode = 0;
-  #fragments: Uint8Array[] = [];
+  #fragmentBuffer: Uint8Array | null = null;
   #fragmentBytes = 0;
   #utf8: TextDecoder | null = null;
   #scratch: ScratchBuffer;
@@ -411,12 +416,9 @@ export class WsFrameParser {
         this.#utf8 = new TextDecoder("utf-8", { fatal: true });
       }
     }
-    // Fragments of one message: keep copies (the chunk may be reused) and
+    // Fragments of one message: copy them out (the chunk may be reused) and
     // validate text incrementally so bad UTF-8 fails at the fragment.
-    if (payload.length > 0) {
-      this.#fragments.push(payload.slice());
-      this.#fragmentBytes += payload.length;
-    }
+    if (payload.length > 0) this.#appendFragment(payload);
     if (this.#utf8 !== null) {
       try {
         this.#utf8.decode(payload, { stream: !this.#frameFin });
@@ -429,24 +431,38 @@ export class WsFrameParser {
     }
     if (!this.#frameFin) return;
     const isText = this.#fragmentOpcode === Opcode.TEXT;
-    const message = concatFragments(this.#fragments, this.#fragmentBytes);
+    const buffer = this.#fragmentBuffer;
+    const length = this.#fragmentBytes;
+    const message = buffer === null
+      ? EMPTY
+      : buffer.length === length
+      ? buffer
+      : buffer.subarray(0, length);
     this.#fragmentOpcode = 0;
-    this.#fragments = [];
+    this.#fragmentBuffer = null;
     this.#fragmentBytes = 0;
     this.#utf8 = null;
     this.#handler.onMessage(isText, message);
   }
-}
 
-function concatFragments(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
+  #appendFragment(payload: Uint8Array): void {
+    const filled = this.#fragmentBytes;
+    const needed = filled + payload.length;
+    let buffer = this.#fragmentBuffer;
+    if (buffer === null || needed > buffer.length) {
+      // #readHeader checked needed <= maxMessageBytes.
+      const grown = new Uint8Array(
+        Math.min(
+          this.#maxMessageBytes,
+          Math.max(needed, 2 * (buffer?.length ?? 0), MIN_FRAGMENT_BUFFER),
+        ),
+      );
+      if (buffer !== null) grown.set(buffer.subarray(0, filled));
+      buffer = this.#fragmentBuffer = grown;
+    }
+    buffer.set(payload, filled);
+    this.#fragmentBytes = needed;
   }
-  return out;
 }
 
 const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true });
