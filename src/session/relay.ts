@@ -111,6 +111,8 @@ export class RelaySession {
   #lastDataMs: number;
   #pingSentAtMs = 0;
   #isBrowserPaused = false;
+  /** The latest ping's payload, answered once the browser reads again. */
+  #deferredPong: Uint8Array | undefined;
 
   #isEnding = false;
   #isCloseSent = false;
@@ -511,7 +513,20 @@ export class RelaySession {
   /** Called by the parser for each control frame from the browser. */
   onControl(opcode: number, payload: Uint8Array): void {
     if (opcode === Opcode.PING) {
-      if (!this.#isCloseSent) this.#sendControl(Opcode.PONG, payload);
+      if (this.#isCloseSent) return;
+      const isWaiting = this.#deferredPong !== undefined;
+      if (isWaiting || this.#toBrowser.isAboveHighWater) {
+        // The browser is not reading what we send: a pong per ping would
+        // queue without bound. Answer only the latest ping, once the queue
+        // drains (RFC 6455 section 5.5.3 allows it); a later ping replaces
+        // the one waiting, so pongs never go out of order.
+        this.#deferredPong = payload.slice();
+        if (!isWaiting) {
+          this.#toBrowser.belowLowWater().then(() => this.#sendDeferredPong());
+        }
+        return;
+      }
+      this.#sendControl(Opcode.PONG, payload);
       return;
     }
     if (opcode === Opcode.PONG) {
@@ -668,6 +683,14 @@ export class RelaySession {
     this.#backendReadFloor = end;
     this.#isBackendReadRetained = true;
     return true;
+  }
+
+  #sendDeferredPong(): void {
+    const payload = this.#deferredPong;
+    this.#deferredPong = undefined;
+    if (payload === undefined || this.#isCloseSent) return;
+    if (this.#toBrowser.hasFailed) return;
+    this.#sendControl(Opcode.PONG, payload);
   }
 
   #sendControl(opcode: number, payload: Uint8Array): void {

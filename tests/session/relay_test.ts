@@ -25,6 +25,7 @@ import { parseFramingSpec } from "../../src/framing/spec.ts";
 import {
   encodeClientFrame,
   Opcode,
+  WsFrameParser,
 } from "../../src/websocket/ws_frame_codec.ts";
 import { readRequestHead } from "../../src/server/request_head_reader.ts";
 
@@ -502,4 +503,95 @@ Deno.test("RelaySession echoes the browser's close code and reports the browser 
     [summary.code, summary.reason, summary.initiator, summary.durationMs],
     [4100, "page left", "browser", 50],
   );
+});
+
+Deno.test("RelaySession answers only the latest ping while the browser is not reading, so pongs stay bounded", async () => {
+  const [browser, gatewayBrowser] = await connectedPair();
+  const [gatewayBackend, backend] = await connectedPair();
+  const spec = parseFramingSpec("u32be");
+  const highWaterBytes = 64 * 1024;
+  const session = new RelaySession("pings", gatewayBrowser, gatewayBackend, {
+    encoder: createFrameEncoder(spec),
+    decoder: createFrameDecoder(spec),
+    isTextToBrowser: false,
+    maxMessageBytes: 1 << 20,
+    highWaterBytes,
+    closeTimeoutMs: 2000,
+    timers: {
+      pingIntervalMs: 0,
+      pingTimeoutMs: 0,
+      idleTimeoutMs: 0,
+      maxLifetimeMs: 0,
+      backendHeartbeatMs: 0,
+      backendSilenceMs: 0,
+    },
+    heartbeatMessage: undefined,
+    initialBrowserBytes: undefined,
+    now: () => START_MS,
+    onClose: () => {},
+  });
+  session.start();
+  try {
+    // 24 MB of 125-byte pings, numbered, then one message: more than the
+    // loopback socket buffers hold, so without coalescing the gateway would
+    // queue megabytes of pongs for a browser that reads nothing.
+    const pingCount = 190_000;
+    const pingBytes = 6 + 125;
+    const stream = new Uint8Array(pingCount * pingBytes);
+    const payload = new Uint8Array(125);
+    const view = new DataView(payload.buffer);
+    for (let i = 0; i < pingCount; i++) {
+      view.setUint32(0, i);
+      stream.set(encodeClientFrame(Opcode.PING, payload), i * pingBytes);
+    }
+    await writeAll(browser, stream);
+    await writeAll(
+      browser,
+      encodeClientFrame(Opcode.BINARY, encoder.encode("end")),
+    );
+    // The message reaches the backend after every ping before it was read.
+    const buffer = new Uint8Array(64);
+    let got = 0;
+    for (let reads = 0; got < 4 + 3 && reads < 100; reads++) {
+      const count = await within(
+        backend.read(buffer.subarray(got)),
+        5000,
+        "end",
+      );
+      if (count === null) break;
+      got += count;
+    }
+    assertEquals(decoder.decode(buffer.subarray(4, got)), "end");
+    assert(
+      session.bufferedBytes <= highWaterBytes + 2 * pingBytes,
+      `${session.bufferedBytes} bytes queued for the browser`,
+    );
+    // Reading again: pongs arrive in order, fewer than the pings, and the
+    // last one answers the last ping.
+    const parser = new WsFrameParser({
+      onMessage: () => {},
+      onControl: (opcode, pong) => {
+        assertEquals(opcode, Opcode.PONG);
+        pongs.push(new DataView(pong.buffer, pong.byteOffset).getUint32(0));
+      },
+    }, { expectMasked: false });
+    const pongs: number[] = [];
+    const readBuffer = new Uint8Array(256 * 1024);
+    for (
+      let reads = 0;
+      pongs.at(-1) !== pingCount - 1 && reads < 10_000;
+      reads++
+    ) {
+      const count = await within(browser.read(readBuffer), 5000, "pongs");
+      if (count === null) break;
+      parser.push(readBuffer.subarray(0, count));
+    }
+    assertEquals(pongs.at(-1), pingCount - 1);
+    assert(pongs.length < pingCount, `${pongs.length} pongs`);
+    assert(pongs.every((n, i) => i === 0 || n > pongs[i - 1]!), "pong order");
+  } finally {
+    closeQuietly(browser);
+    closeQuietly(backend);
+    await within(session.abort(1001, "test over"), 5000, "session end");
+  }
 });
