@@ -108,9 +108,9 @@ export interface GatewayOptions {
   pingIntervalMs?: number;
   /** How long a ping may go unanswered before the browser is considered gone. @default {20000} */
   pingTimeoutMs?: number;
-  /** Backend connect timeout. @default {10000} */
+  /** Backend connect timeout in milliseconds, > 0. @default {10000} */
   connectTimeoutMs?: number;
-  /** Longest time to receive the request head (slow-loris guard). @default {10000} */
+  /** Longest time to receive the request head (slow-loris guard), > 0. @default {10000} */
   handshakeTimeoutMs?: number;
   /** Largest request head in bytes (431 beyond). @default {8192} */
   maxHeadBytes?: number;
@@ -380,11 +380,13 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
       `port: must be an integer from 0 to 65535: current value is ${port}`,
     );
   }
+  // A zero deadline would fail every connect and every handshake: these
+  // two cannot be turned off.
+  checkPositive(problems, "connectTimeoutMs", connectTimeoutMs);
+  checkPositive(problems, "handshakeTimeoutMs", handshakeTimeoutMs);
   const durations = {
     pingIntervalMs,
     pingTimeoutMs,
-    connectTimeoutMs,
-    handshakeTimeoutMs,
     closeTimeoutMs,
     drainTimeoutMs,
     idleTimeoutMs,

@@ -63,7 +63,7 @@ export function relaySettings(
  */
 export function sweepPeriodMs(config: ResolvedGatewayConfig): number {
   let shortest = Math.min(
-    config.handshakeTimeoutMs || Infinity,
+    config.handshakeTimeoutMs,
     config.pingIntervalMs || Infinity,
     config.pingTimeoutMs || Infinity,
   );

@@ -202,8 +202,6 @@ Deno.test("resolveOptions reports every gateway-level validation problem with it
     const name of [
       "pingIntervalMs",
       "pingTimeoutMs",
-      "connectTimeoutMs",
-      "handshakeTimeoutMs",
       "closeTimeoutMs",
       "drainTimeoutMs",
       "idleTimeoutMs",
@@ -214,6 +212,13 @@ Deno.test("resolveOptions reports every gateway-level validation problem with it
       `${name} -1`,
       { [name]: -1 },
       `${name}: must be a number >= 0: current value is -1`,
+    ]);
+  }
+  for (const name of ["connectTimeoutMs", "handshakeTimeoutMs"]) {
+    cases.push([
+      `${name} 0`,
+      { [name]: 0 },
+      `${name}: must be a number > 0: current value is 0`,
     ]);
   }
   for (const [name, options, problem] of cases) {
@@ -228,11 +233,13 @@ Deno.test("resolveOptions accepts the edge values of gateway options", async (t)
     ["port 0", { port: 0 }],
     ["port 65535", { port: 65535 }],
     ["maxSessions 1", { maxSessions: 1 }],
-    ["every duration 0", {
+    ["connect and handshake timeouts of 1 ms", {
+      connectTimeoutMs: 1,
+      handshakeTimeoutMs: 1,
+    }],
+    ["every duration that can be off at 0", {
       pingIntervalMs: 0,
       pingTimeoutMs: 0,
-      connectTimeoutMs: 0,
-      handshakeTimeoutMs: 0,
       closeTimeoutMs: 0,
       drainTimeoutMs: 0,
       idleTimeoutMs: 0,
