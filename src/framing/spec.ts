@@ -26,7 +26,7 @@
  *   `lines` the line without its delimiter; for `whole` the whole frame.
  * - `text`: messages travel as WebSocket text messages. The codecs do not
  *   validate UTF-8 (the caller does); with `raw` the decoder keeps UTF-8
- *   characters whole across chunks.
+ *   characters whole across chunks (so `raw,text` needs `max` of at least 4).
  * - `crlf` (`lines` only): lines end with `\r\n` both ways.
  *
  * Lexical rules: keywords are lower case; whitespace around tokens and around
@@ -462,6 +462,14 @@ export function parseFramingSpec(spec: string): FramingSpec {
     }
   }
 
+  if (kind === "raw" && text && maxFrameBytes < 4) {
+    // raw cuts the stream at max bytes: below 4 it would have to split a
+    // UTF-8 character, and each piece would be invalid text.
+    fail(
+      seen.get("max")!,
+      `max ${maxFrameBytes} is below 4 bytes, the longest UTF-8 character, which raw with text must keep whole`,
+    );
+  }
   switch (kind) {
     case "raw":
     case "varint":

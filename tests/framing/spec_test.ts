@@ -165,6 +165,12 @@ Deno.test("parseFramingSpec rejects bad tokens with FramingSpecError naming them
     ["u32be,whole=1", "whole=1", 6, /option "whole" takes no value/],
     ["lines,crlf=yes", "crlf=yes", 6, /option "crlf" takes no value/],
     ["u32be,max=1k,max=2k", "max=2k", 13, /duplicate option "max"/],
+    [
+      "raw,text,max=3",
+      "max=3",
+      9,
+      /max 3 is below 4 bytes, the longest UTF-8 character, which raw with text must keep whole/,
+    ],
     ["u32be,text,text", "text", 11, /duplicate option "text"/],
     ["u32be,offset=-1", "offset=-1", 6, /invalid offset "-1"/],
     ["u32be,offset=65536", "offset=65536", 6, /invalid offset "65536"/],
