@@ -44,6 +44,14 @@ const LATIN1 = new TextDecoder("latin1");
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
+ * A control character other than tab, or a CR or LF outside a CRLF pair:
+ * never valid in a request head (RFC 9110 section 5.5), and a value that
+ * holds one could inject lines into a response that echoes it (the chosen
+ * subprotocol does).
+ */
+const STRAY_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
+
+/**
  * Finds the end of the head (`\r\n\r\n`) in `bytes` and parses it.
  * Returns `incomplete` when more bytes are needed, or a refusal: 431 when
  * the head exceeds `maxHeadBytes`, 400 when it is malformed.
@@ -83,6 +91,7 @@ export function parseRequestHead(
     };
   }
   const text = LATIN1.decode(bytes.subarray(0, end));
+  if (STRAY_CONTROL.test(text)) return badRequest("Malformed request head");
   const lines = text.split("\r\n");
   const requestLine = lines[0]!.split(" ");
   if (requestLine.length !== 3 || !requestLine[2]!.startsWith("HTTP/1.")) {

@@ -91,6 +91,16 @@ Deno.test("parseRequestHead percent-decodes the path", () => {
   assert.equal(parseHead("GET /a%20b/%C3%A9 HTTP/1.1\r\n\r\n").path, "/a b/é");
 });
 
+Deno.test("parseRequestHead accepts tabs and obs-text in header values", () => {
+  const bytes = ENCODER.encode("GET / HTTP/1.1\r\nX: a\tb ?\r\n\r\n");
+  bytes[bytes.indexOf(0x3f)] = 0xe9; // obs-text: one byte, read as Latin-1
+  const result = parseRequestHead(bytes, 8192);
+  assert.equal(
+    result.kind === "head" && result.head.headers.get("x"),
+    "a\tb \u00e9",
+  );
+});
+
 Deno.test("parseRequestHead accepts HTTP/1.0 and a head without headers", () => {
   const head = parseHead("GET / HTTP/1.0\r\n\r\n");
   assert.equal(head.headers.size, 0);
@@ -144,6 +154,13 @@ Deno.test("parseRequestHead refuses malformed heads with 400", async (t) => {
     ["a folded header line", "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"],
     ["a bad percent escape in the path", "GET /%zz HTTP/1.1\r\n\r\n"],
     ["a percent escape of invalid UTF-8", "GET /%ff HTTP/1.1\r\n\r\n"],
+    [
+      "a bare LF inside a header value",
+      "GET / HTTP/1.1\r\nSec-WebSocket-Protocol: a\nX-Injected: 1\r\n\r\n",
+    ],
+    ["a bare CR inside a header value", "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"],
+    ["a NUL in a header value", "GET / HTTP/1.1\r\nX: a\u0000b\r\n\r\n"],
+    ["a DEL in the path", "GET /a\u007f HTTP/1.1\r\n\r\n"],
   ];
   for (const [name, text] of cases) {
     await t.step(name, () => {
