@@ -13,6 +13,7 @@ import {
   type HttpRefusal,
 } from "../websocket/handshake.ts";
 import { encodeServerFrame, Opcode } from "../websocket/ws_frame_codec.ts";
+import { sharedDeadlines } from "../session/deadline_queue.ts";
 import { closeQuietly, drainUntilEof, writeAll } from "./_conn_io.ts";
 import type { HttpResponse } from "./http_routes.ts";
 
@@ -77,6 +78,39 @@ export async function sendRefusal(
     // The client went away; nothing to tell it.
   }
   closeQuietly(conn);
+}
+
+/**
+ * Writes the refusal to a connection that still has a read pending (so it
+ * cannot linger and read), then closes it; closes it within
+ * `REFUSAL_LINGER_MS` even when the write cannot complete (a client that
+ * reads nothing, or a TLS handshake that never finished). Never throws.
+ * @param conn The connection.
+ * @param refusal The status, body and extra headers.
+ * @returns Resolves once the connection is closed.
+ */
+export async function sendRefusalWithoutLinger(
+  conn: Deno.Conn,
+  refusal: HttpRefusal,
+): Promise<void> {
+  const deadline = sharedDeadlines.add(
+    REFUSAL_LINGER_MS,
+    () => closeQuietly(conn),
+  );
+  try {
+    await writeAll(
+      conn,
+      encodeHttpResponse(refusal.status, {
+        "content-type": "text/plain; charset=utf-8",
+        ...refusal.headers,
+      }, refusal.body + "\n"),
+    );
+  } catch {
+    // The client went away, or the deadline closed the connection.
+  } finally {
+    sharedDeadlines.cancel(deadline);
+    closeQuietly(conn);
+  }
 }
 
 /**

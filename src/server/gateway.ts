@@ -33,6 +33,7 @@ import { awaitOneRead, closeQuietly, writeAll } from "./_conn_io.ts";
 import {
   sendHttpResponse,
   sendRefusal,
+  sendRefusalWithoutLinger,
   switchingProtocols,
   switchingProtocolsThenClose,
 } from "./_http_replies.ts";
@@ -98,6 +99,8 @@ export interface Gateway {
 interface PendingHandshake {
   conn: Deno.Conn;
   deadlineMs: number;
+  /** The client's address, for the log and metrics of a timeout. */
+  client: string;
 }
 
 /** What the gateway keeps per open session. */
@@ -309,7 +312,7 @@ class GatewayServer implements Gateway {
     for (const pending of this.#handshakes) {
       if (now >= pending.deadlineMs) {
         this.#handshakes.delete(pending);
-        closeQuietly(pending.conn);
+        this.#expireHandshake(pending);
       }
     }
     let buffered = 0;
@@ -376,11 +379,12 @@ class GatewayServer implements Gateway {
   async #handleConnection(conn: Deno.Conn): Promise<void> {
     const generation = this.#generation;
     const config = generation.config;
+    const peer = remoteAddress(conn.remoteAddr);
     const pending: PendingHandshake = {
       conn,
       deadlineMs: Date.now() + config.handshakeTimeoutMs,
+      client: peer.text,
     };
-    const peer = remoteAddress(conn.remoteAddr);
     if (this.#handshakes.size >= config.maxSessions) {
       // Connections that have not finished their request count against the
       // session limit too, so slow handshakes cannot pile up without bound.
@@ -499,6 +503,29 @@ class GatewayServer implements Gateway {
       bytesToBrowser: Math.max(totals.bytesToBrowser, bytesToBrowser),
       sessions,
     };
+  }
+
+  /**
+   * A connection that did not send its whole request head in time (slow
+   * loris, or a client that never speaks): 408, logged and counted like
+   * every refusal. The head reader's pending read then fails and its
+   * handler ends quietly.
+   */
+  #expireHandshake(pending: PendingHandshake): void {
+    const refusal: HttpRefusal = { status: 408, body: "Request head timeout" };
+    this.metrics.handshakeRefused(refusal.body, refusal.status);
+    this.#emit({
+      type: "handshake_refused",
+      status: refusal.status,
+      reason: refusal.body,
+      detail:
+        `no complete request head within ${this.#generation.config.handshakeTimeoutMs} ms`,
+      client: pending.client,
+      path: "",
+    });
+    const sending = sendRefusalWithoutLinger(pending.conn, refusal);
+    this.#pendingHttp.add(sending);
+    sending.then(() => this.#pendingHttp.delete(sending));
   }
 
   async #refuse(

@@ -805,7 +805,7 @@ Deno.test("maxSessionsPerIp counts the forwarded client behind a trusted proxy",
 
 // ---- the request head ------------------------------------------------------
 
-Deno.test("handshakeTimeoutMs closes a connection that sends half a head and then nothing", async () => {
+Deno.test("handshakeTimeoutMs answers 408 and closes a connection that sends half a head and then nothing", async () => {
   const handshakeTimeoutMs = 300;
   await using backend = startEchoBackend();
   await using gateway = await startGateway({
@@ -844,11 +844,25 @@ Deno.test("handshakeTimeoutMs closes a connection that sends half a head and the
       elapsed < handshakeTimeoutMs + 1000,
       `closed after ${elapsed} ms`,
     );
-    assertEquals(concat(received).length, 0);
+    const response = latin1.decode(concat(received));
+    assert(
+      response.startsWith("HTTP/1.1 408 Request Timeout\r\n"),
+      JSON.stringify(response),
+    );
+    assert(response.endsWith("\r\n\r\nRequest head timeout\n"), response);
   } finally {
     conn.close();
   }
   assertEquals(backend.accepted, 0);
+  const refusal = gateway.events.find((event) =>
+    event.type === "handshake_refused"
+  );
+  assert(refusal?.type === "handshake_refused");
+  assertEquals(refusal.status, 408);
+  assertEquals(
+    refusal.detail,
+    `no complete request head within ${handshakeTimeoutMs} ms`,
+  );
   // The gateway still serves.
   assertEquals(await upgradeStatus(gateway.port, "/ws"), 101);
 });
