@@ -275,20 +275,20 @@ export class SocketWriter {
 
   #growBatch(length: number): Uint8Array {
     const old = this.#batch;
-    if (
-      old !== null && this.#batchStart === this.#batchEnd && !this.#isWriting &&
-      this.#segments.length === 0
-    ) {
-      // Nothing references the old buffer any more: restart at its front.
-      this.#batchStart = this.#batchEnd = 0;
-      if (old.length >= length) return old;
-    }
     this.#sealBatch();
-    // The old buffer is still being written: retire it, and take the spare
-    // (a retired buffer whose bytes are all written) instead of allocating.
     if (old !== null) {
-      if (this.#retired === NONE) this.#retired = [];
-      this.#retired.push(old);
+      if (!this.#refersTo(old.buffer)) {
+        // Nothing references the old buffer any more (its bytes are all
+        // written, even if another piece is in flight): restart at its
+        // front, or drop it when it is too small.
+        this.#batchStart = this.#batchEnd = 0;
+        if (old.length >= length) return old;
+      } else {
+        // The old buffer is still being written: retire it (it becomes a
+        // spare once written), and take a spare instead of allocating.
+        if (this.#retired === NONE) this.#retired = [];
+        this.#retired.push(old);
+      }
     }
     const size = Math.max(
       length,
@@ -309,6 +309,12 @@ export class SocketWriter {
     this.#batch = batch;
     this.#batchStart = this.#batchEnd = 0;
     return batch;
+  }
+
+  /** Whether a queued or in-flight piece lies in `buffer`. */
+  #refersTo(buffer: ArrayBufferLike): boolean {
+    return this.#chunk?.buffer === buffer ||
+      this.#segments.some((segment) => segment.buffer === buffer);
   }
 
   /** After a chunk is written: a retired buffer nothing refers to is spare. */

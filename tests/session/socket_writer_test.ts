@@ -511,3 +511,47 @@ Deno.test("SocketWriter joins adjacent by-reference pieces of one buffer into on
     [...shared.subarray(0, 20), ...shared.subarray(22, 30)],
   );
 });
+
+Deno.test("SocketWriter reuses a batch nothing refers to while a by-reference piece is in flight", async () => {
+  // Each write waits until the test completes it.
+  const inFlight: { bytes: Uint8Array; complete: () => void }[] = [];
+  const sink: ByteSink = {
+    write(bytes) {
+      const { promise, resolve } = Promise.withResolvers<number>();
+      inFlight.push({ bytes, complete: () => resolve(bytes.length) });
+      return promise;
+    },
+  };
+  const writer = new SocketWriter(sink, {
+    highWaterBytes: 1024 * 1024,
+    copyThresholdBytes: 128 * 1024,
+  });
+  const large = new Uint8Array(200_000);
+  const batchBuffers = new Set<ArrayBufferLike>();
+  const completeNext = async () => {
+    const call = inFlight.shift();
+    assert.ok(call !== undefined, "a write is in flight");
+    if (call.bytes.buffer !== large.buffer) batchBuffers.add(call.bytes.buffer);
+    call.complete();
+    for (let i = 0; i < 10 && inFlight.length === 0; i++) {
+      await Promise.resolve();
+    }
+  };
+  for (let round = 0; round < 40; round++) {
+    writer.append(new Uint8Array(100_000)); // copied into the batch
+    writer.append(new Uint8Array(100_000)); // copied into the batch
+    writer.append(large); // by reference: the batch region is sealed before it
+    writer.flush();
+    await completeNext(); // the batch region is written; `large` is in flight
+    // Does not fit behind the written region: the batch, referenced by
+    // nothing now, must start again at its front, not be kept aside.
+    writer.append(new Uint8Array(100_000));
+    writer.flush();
+    for (let i = 0; i < 10 && inFlight.length > 0; i++) await completeNext();
+    await writer.drained();
+  }
+  assert.ok(
+    batchBuffers.size <= 2,
+    `${batchBuffers.size} batch buffers for 40 rounds`,
+  );
+});
