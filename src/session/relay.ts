@@ -705,8 +705,14 @@ export class RelaySession {
 
   async #lingerBrowser(timeoutMs: number): Promise<void> {
     const browser = this.#browser;
+    // closeWrite waits for pending writes: a browser that reads nothing
+    // gets no linger (our close frame could not reach it anyway).
+    if (this.#toBrowser.pendingBytes > 0) return;
     try {
-      await browser.closeWrite?.();
+      await withTimeout(
+        browser.closeWrite?.() ?? Promise.resolve(),
+        timeoutMs,
+      );
     } catch {
       return;
     }
@@ -812,9 +818,15 @@ export class RelaySession {
       }
     }
     this.#isBackendWriteClosed = true;
-    if (!this.#toBackend.hasFailed) {
+    // A backend that stopped reading keeps our last write pending, and the
+    // runtime's closeWrite waits for pending writes: after the drain
+    // deadline, close at once instead of shutting the write side.
+    if (!this.#toBackend.hasFailed && this.#toBackend.pendingBytes === 0) {
       try {
-        await this.#backend.closeWrite?.();
+        await withTimeout(
+          this.#backend.closeWrite?.() ?? Promise.resolve(),
+          remaining(),
+        );
         if (!this.#backendEnded.isSet) {
           await withTimeout(this.#backendEnded.wait(), remaining());
         }

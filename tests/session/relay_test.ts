@@ -28,6 +28,7 @@ import {
   WsFrameParser,
 } from "../../src/websocket/ws_frame_codec.ts";
 import { readRequestHead } from "../../src/server/request_head_reader.ts";
+import { waitUntil } from "../_util/wait_until.ts";
 
 const START_MS = 1_000_000;
 const encoder = new TextEncoder();
@@ -594,4 +595,35 @@ Deno.test("RelaySession answers only the latest ping while the browser is not re
     closeQuietly(backend);
     await within(session.abort(1001, "test over"), 5000, "session end");
   }
+});
+
+Deno.test("RelaySession ends within closeTimeoutMs when the backend stopped reading", async () => {
+  // The runtime's closeWrite waits behind a pending write: a backend that
+  // reads nothing must get a plain close after the drain deadline.
+  const closeTimeoutMs = 300;
+  await using relay = await openRelay({
+    closeTimeoutMs,
+    timers: { maxLifetimeMs: 10_000 },
+  });
+  // More than the loopback socket buffers hold: the gateway's queue for
+  // the backend fills past its mark and it stops reading the browser.
+  const frame = encodeClientFrame(Opcode.BINARY, new Uint8Array(512 * 1024));
+  const sending = (async () => {
+    for (let i = 0; i < 96; i++) await writeAll(relay.browser.conn, frame);
+  })().catch(() => {});
+  await waitUntil(
+    () => relay.session.bufferedBytes >= 64 * 1024,
+    10_000,
+    () => `${relay.session.bufferedBytes} bytes buffered`,
+  );
+  relay.session.tick(START_MS + 10_000);
+  const summary = await within(
+    relay.session.ended,
+    closeTimeoutMs + 3000,
+    "session end",
+  );
+  assertEquals(summary.code, 4002);
+  closeQuietly(relay.backend);
+  closeQuietly(relay.browser.conn);
+  await sending;
 });
