@@ -436,6 +436,10 @@ export class RelaySession {
         this.#isBrowserReadRetained = false;
         this.#browserReadFloor = 0;
         this.#parser.push(bytes.subarray(0, count));
+        // Part of a message arrived: data is moving (idle timeout).
+        if (this.#parser.pendingBytes > 0) {
+          this.#lastDataMs = this.#lastFromBrowserMs;
+        }
         this.#toBackend.flush();
         buffer.afterRead(count, this.#isBrowserReadRetained);
       }
@@ -578,6 +582,9 @@ export class RelaySession {
         this.#isBackendReadRetained = false;
         this.#backendReadFloor = 0;
         decoder.push(bytes.subarray(0, count), sendToBrowser);
+        if (decoder.pendingBytes > 0) {
+          this.#lastDataMs = this.#lastFromBackendMs;
+        }
         this.#toBrowser.flush();
         buffer.afterRead(count, this.#isBackendReadRetained);
       }

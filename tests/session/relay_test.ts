@@ -627,3 +627,22 @@ Deno.test("RelaySession ends within closeTimeoutMs when the backend stopped read
   closeQuietly(relay.browser.conn);
   await sending;
 });
+
+Deno.test("RelaySession.tick counts part of a message as activity for idleTimeoutMs", async () => {
+  await using relay = await openRelay({ timers: { idleTimeoutMs: 100 } });
+  const frame = u32beFrame(encoder.encode("x".repeat(100)));
+  relay.clock.ms = START_MS + 90;
+  await writeAll(relay.backend, frame.subarray(0, 10));
+  await waitUntil(
+    () => relay.session.bufferedBytes > 0,
+    5000,
+    () => "the gateway to read the first part",
+  );
+  // 150 ms after the last whole message, 60 ms after the last bytes.
+  relay.session.tick(START_MS + 150);
+  await writeAll(relay.backend, frame.subarray(10));
+  assertEquals(await nextText(relay), "x".repeat(100));
+  // Had the tick ended the session, its 4001 would win over this close.
+  relay.session.close(1000, "done");
+  assertEquals(await answerClose(relay), { code: 1000, reason: "done" });
+});
