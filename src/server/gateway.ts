@@ -21,6 +21,7 @@ import { GatewayMetrics } from "../observability/gateway_metrics.ts";
 import type { ClientLimits } from "../security/client_limits.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
+import { withTimeout } from "../session/deadline_queue.ts";
 import { RelaySession } from "../session/relay.ts";
 import type { SessionSummary } from "../session/relay_options.ts";
 import {
@@ -151,6 +152,8 @@ class GatewayServer implements Gateway {
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #acceptLoops: Promise<void>[] = [];
   #pendingHttp = new Set<Promise<void>>();
+  /** Connections being sent a plain HTTP response, cut at the drain deadline. */
+  #httpConns = new Set<Deno.Conn>();
   #closing: Promise<void> | undefined;
   #isDraining = false;
   #isListenCalled = false;
@@ -250,20 +253,12 @@ class GatewayServer implements Gateway {
     const ends = [...this.#sessions.keys()].map((session) =>
       session.close(CloseCode.GOING_AWAY, "gateway shutting down")
     );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all(ends),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, this.#generation.config.drainTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    const drainTimeoutMs = this.#generation.config.drainTimeoutMs;
+    const deadline = performance.now() + drainTimeoutMs;
+    const remaining = () => Math.max(0, deadline - performance.now());
+    await withTimeout(Promise.all(ends), drainTimeoutMs);
     // Past the deadline: cut what is left.
-    await Promise.all(
-      [...this.#sessions.keys()].map((session) =>
-        session.abort(CloseCode.GOING_AWAY, "gateway shutting down")
-      ),
-    );
+    await this.#abortSessions();
     try {
       this.#listener?.close();
     } catch {
@@ -271,8 +266,24 @@ class GatewayServer implements Gateway {
     }
     await Promise.all(this.#acceptLoops);
     for (const pending of this.#handshakes) closeQuietly(pending.conn);
+    // Plain HTTP responses (a large static file to a client that reads
+    // nothing) and upgrades still connecting get what is left of the drain
+    // time; then their connections are cut.
+    await withTimeout(Promise.all(this.#pendingHttp), remaining());
+    for (const conn of this.#httpConns) closeQuietly(conn);
     await Promise.all(this.#pendingHttp);
+    // An upgrade that passed the draining check before the drain began can
+    // open its session after the snapshot above: cut it too.
+    await this.#abortSessions();
     clearInterval(this.#sweepTimer);
+  }
+
+  #abortSessions(): Promise<unknown> {
+    return Promise.all(
+      [...this.#sessions.keys()].map((session) =>
+        session.abort(CloseCode.GOING_AWAY, "gateway shutting down")
+      ),
+    );
   }
 
   async #accept(listener: Deno.Listener): Promise<void> {
@@ -465,7 +476,12 @@ class GatewayServer implements Gateway {
       consoleStats: () => this.consoleStats(),
       staticFiles: generation.staticFiles,
     });
-    await sendHttpResponse(conn, response);
+    this.#httpConns.add(conn);
+    try {
+      await sendHttpResponse(conn, response);
+    } finally {
+      this.#httpConns.delete(conn);
+    }
   }
 
   /** Renders the Prometheus text (after folding in live traffic). */

@@ -1,11 +1,11 @@
 /**
  * Small helpers of the relay session: bounded waits, a quiet close, and
  * telling socket failures from protocol errors. Private to `session/`.
+ * (`withTimeout` lives in `deadline_queue.ts`.)
  *
  * @module
  */
 
-import { sharedDeadlines } from "./deadline_queue.ts";
 import type { DuplexSocket } from "./relay_options.ts";
 
 /**
@@ -14,31 +14,6 @@ import type { DuplexSocket } from "./relay_options.ts";
  */
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-/**
- * Waits for `promise` or for `ms` to pass, whichever is first, and withdraws
- * its deadline either way. The deadline rides on the shared queue: no timer
- * of its own.
- * @param promise What to wait for (its value is dropped).
- * @param ms The longest wait in milliseconds.
- * @returns Resolves when `promise` fulfils or the time is up; rejects when
- * `promise` rejects first.
- */
-export function withTimeout(
-  promise: Promise<unknown>,
-  ms: number,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const deadline = sharedDeadlines.add(ms, resolve);
-    promise.then(() => {
-      sharedDeadlines.cancel(deadline);
-      resolve();
-    }, (error) => {
-      sharedDeadlines.cancel(deadline);
-      reject(error);
-    });
-  });
 }
 
 /**

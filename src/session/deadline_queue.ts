@@ -221,3 +221,39 @@ function popTop(heap: Entry[]): void {
  * its own).
  */
 export const sharedDeadlines: DeadlineQueue = new DeadlineQueue();
+
+/**
+ * Waits for `promise` or for `ms` to pass, whichever is first, and withdraws
+ * its deadline either way. The deadline rides on {@linkcode sharedDeadlines}:
+ * no timer of its own.
+ *
+ * @example
+ * ```ts
+ * import { withTimeout } from "./deadline_queue.ts";
+ * import assert from "node:assert/strict";
+ * let isDone = false;
+ * await withTimeout(new Promise(() => {}), 1); // never settles: 1 ms
+ * await withTimeout(Promise.resolve().then(() => isDone = true), 60_000);
+ * assert.equal(isDone, true);
+ * ```
+ *
+ * @param promise What to wait for (its value is dropped).
+ * @param ms The longest wait in milliseconds.
+ * @returns Resolves when `promise` fulfils or the time is up; rejects when
+ * `promise` rejects first.
+ */
+export function withTimeout(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const deadline = sharedDeadlines.add(ms, resolve);
+    promise.then(() => {
+      sharedDeadlines.cancel(deadline);
+      resolve();
+    }, (error) => {
+      sharedDeadlines.cancel(deadline);
+      reject(error);
+    });
+  });
+}

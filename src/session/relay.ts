@@ -22,13 +22,13 @@ import {
 import { Latch } from "./latch.ts";
 import { ReadBuffer } from "./read_buffer.ts";
 import { SocketWriter } from "./socket_writer.ts";
+import { withTimeout } from "./deadline_queue.ts";
 import { CloseCode, closeCodeForError } from "./close_codes.ts";
 import {
   closeQuietly,
   errorText,
   isSocketError,
   nextTurn,
-  withTimeout,
 } from "./_relay_util.ts";
 import type {
   DuplexSocket,

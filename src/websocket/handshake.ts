@@ -49,6 +49,7 @@ const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * holds one could inject lines into a response that echoes it (the chosen
  * subprotocol does).
  */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 const STRAY_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 
 /**

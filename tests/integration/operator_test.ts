@@ -211,6 +211,44 @@ Deno.test({
   },
 });
 
+Deno.test("gateway close() cuts a static download the client stopped reading at drainTimeoutMs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wsgate-drain-" });
+  try {
+    // Larger than the loopback socket buffers: the response cannot finish
+    // while the client reads nothing.
+    await Deno.writeFile(`${dir}/big.bin`, new Uint8Array(48 * 1024 * 1024));
+    await using fixture = await startGateway({
+      routes: [{ path: "/ws", target: "127.0.0.1:9" }],
+      staticDir: dir,
+      drainTimeoutMs: 200,
+    });
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: fixture.port,
+    });
+    try {
+      await writeAll(
+        conn,
+        new TextEncoder().encode(
+          `GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1:${fixture.port}\r\n\r\n`,
+        ),
+      );
+      // The response has started: the client has its first bytes.
+      const first = await within(
+        conn.read(new Uint8Array(16)),
+        5000,
+        "the response to start",
+      );
+      assert(first !== null && first > 0);
+      await within(fixture.gateway.close(), 3000, "close()");
+    } finally {
+      conn.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("gateway /metrics counts sessions, closes, bytes, frames, refusals and histograms of real sessions", async () => {
   await using backend = startU32beBackend();
   await using fixture = await startGateway({
