@@ -76,14 +76,20 @@ export async function connectBackend(
       // certificate is "backend unreachable" before the upgrade.
       const handshake = tlsConn.handshake();
       const timedOut = new Promise<never>((_, reject) => {
-        controller.signal.addEventListener("abort", () => {
+        const onAbort = () => {
           try {
             tlsConn.close();
           } catch {
             // Already closed.
           }
           reject(new Deno.errors.TimedOut("TLS handshake timed out"));
-        }, { once: true });
+        };
+        // The deadline may have passed while startTls was pending: an abort
+        // listener added now would never run.
+        if (controller.signal.aborted) onAbort();
+        else {controller.signal.addEventListener("abort", onAbort, {
+            once: true,
+          });}
       });
       try {
         await Promise.race([handshake, timedOut]);

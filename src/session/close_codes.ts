@@ -118,5 +118,10 @@ export function closeCodeForError(
       reason: "backend connection reset",
     };
   }
-  return { code: CloseCode.INTERNAL_ERROR, reason: "backend error" };
+  return {
+    code: CloseCode.INTERNAL_ERROR,
+    // A read error on the browser's connection (a corrupt TLS record, for
+    // one) is not the backend's fault.
+    reason: side === "backend" ? "backend error" : "browser connection error",
+  };
 }

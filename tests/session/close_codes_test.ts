@@ -108,7 +108,7 @@ Deno.test("closeCodeForError maps each error class to its code and reason", asyn
       "backend connection reset",
     ],
     ["an unknown Error", new Error("boom"), "backend", 1011, "backend error"],
-    ["a thrown string", "boom", "browser", 1011, "backend error"],
+    ["a thrown string", "boom", "browser", 1011, "browser connection error"],
     ["undefined", undefined, "backend", 1011, "backend error"],
   ];
   for (const [name, error, side, code, reason] of cases) {
