@@ -50,6 +50,13 @@ export async function sendHttpResponse(
   }
 }
 
+function encodeRefusal(refusal: HttpRefusal): Uint8Array {
+  return encodeHttpResponse(refusal.status, {
+    "content-type": "text/plain; charset=utf-8",
+    ...refusal.headers,
+  }, refusal.body + "\n");
+}
+
 /**
  * Writes the refusal as a plain-text HTTP response, lingers briefly, then
  * closes `conn`; never throws.
@@ -62,13 +69,7 @@ export async function sendRefusal(
   refusal: HttpRefusal,
 ): Promise<void> {
   try {
-    await writeAll(
-      conn,
-      encodeHttpResponse(refusal.status, {
-        "content-type": "text/plain; charset=utf-8",
-        ...refusal.headers,
-      }, refusal.body + "\n"),
-    );
+    await writeAll(conn, encodeRefusal(refusal));
     // Linger briefly: shut our side, then read what the client still
     // sends, so unread request bytes do not turn the close into a reset
     // that destroys the response before the client reads it.
@@ -98,13 +99,7 @@ export async function sendRefusalWithoutLinger(
     () => closeQuietly(conn),
   );
   try {
-    await writeAll(
-      conn,
-      encodeHttpResponse(refusal.status, {
-        "content-type": "text/plain; charset=utf-8",
-        ...refusal.headers,
-      }, refusal.body + "\n"),
-    );
+    await writeAll(conn, encodeRefusal(refusal));
   } catch {
     // The client went away, or the deadline closed the connection.
   } finally {

@@ -73,6 +73,34 @@ function closeQuietly(conn: Deno.Conn): void {
   }
 }
 
+/** Relay options for tests: u32be, a 64 KiB mark, every timer off. */
+function sessionOptions(
+  timers: Partial<SessionTimers> = {},
+): RelaySessionOptions {
+  const spec = parseFramingSpec("u32be");
+  return {
+    encoder: createFrameEncoder(spec),
+    decoder: createFrameDecoder(spec),
+    isTextToBrowser: false,
+    maxMessageBytes: 1 << 20,
+    highWaterBytes: 64 * 1024,
+    closeTimeoutMs: 2000,
+    timers: {
+      pingIntervalMs: 0,
+      pingTimeoutMs: 0,
+      idleTimeoutMs: 0,
+      maxLifetimeMs: 0,
+      backendHeartbeatMs: 0,
+      backendSilenceMs: 0,
+      ...timers,
+    },
+    heartbeatMessage: undefined,
+    initialBrowserBytes: undefined,
+    now: () => START_MS,
+    onClose: () => {},
+  };
+}
+
 async function openRelay(options: HarnessOptions = {}): Promise<Harness> {
   const [browserEnd, gatewayBrowser] = await connectedPair();
   const [gatewayBackend, backend] = await connectedPair();
@@ -91,29 +119,12 @@ async function openRelay(options: HarnessOptions = {}): Promise<Harness> {
   );
   assertStrictEquals((await upgrading).status, 101);
 
-  const spec = parseFramingSpec("u32be");
   const clock: Clock = { ms: START_MS };
   const summaries: SessionSummary[] = [];
   const traffic: [string, string][] = [];
   const { timers, start = true, ...rest } = options;
   const session = new RelaySession("t1", gatewayBrowser, gatewayBackend, {
-    encoder: createFrameEncoder(spec),
-    decoder: createFrameDecoder(spec),
-    isTextToBrowser: false,
-    maxMessageBytes: 1 << 20,
-    highWaterBytes: 64 * 1024,
-    closeTimeoutMs: 2000,
-    timers: {
-      pingIntervalMs: 0,
-      pingTimeoutMs: 0,
-      idleTimeoutMs: 0,
-      maxLifetimeMs: 0,
-      backendHeartbeatMs: 0,
-      backendSilenceMs: 0,
-      ...timers,
-    },
-    heartbeatMessage: undefined,
-    initialBrowserBytes: undefined,
+    ...sessionOptions(timers),
     now: () => clock.ms,
     onClose: (summary) => summaries.push(summary),
     onTraffic: (direction, message) =>
@@ -509,28 +520,13 @@ Deno.test("RelaySession echoes the browser's close code and reports the browser 
 Deno.test("RelaySession answers only the latest ping while the browser is not reading, so pongs stay bounded", async () => {
   const [browser, gatewayBrowser] = await connectedPair();
   const [gatewayBackend, backend] = await connectedPair();
-  const spec = parseFramingSpec("u32be");
   const highWaterBytes = 64 * 1024;
-  const session = new RelaySession("pings", gatewayBrowser, gatewayBackend, {
-    encoder: createFrameEncoder(spec),
-    decoder: createFrameDecoder(spec),
-    isTextToBrowser: false,
-    maxMessageBytes: 1 << 20,
-    highWaterBytes,
-    closeTimeoutMs: 2000,
-    timers: {
-      pingIntervalMs: 0,
-      pingTimeoutMs: 0,
-      idleTimeoutMs: 0,
-      maxLifetimeMs: 0,
-      backendHeartbeatMs: 0,
-      backendSilenceMs: 0,
-    },
-    heartbeatMessage: undefined,
-    initialBrowserBytes: undefined,
-    now: () => START_MS,
-    onClose: () => {},
-  });
+  const session = new RelaySession(
+    "pings",
+    gatewayBrowser,
+    gatewayBackend,
+    sessionOptions(),
+  );
   session.start();
   try {
     // 24 MB of 125-byte pings, numbered, then one message: more than the
