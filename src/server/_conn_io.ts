@@ -6,6 +6,8 @@
  * @module
  */
 
+import { withTimeout } from "../session/deadline_queue.ts";
+
 /**
  * Writes all of `bytes` (a raw `write` may be partial).
  * @param conn The connection.
@@ -46,17 +48,12 @@ export async function drainUntilEof(
   ms: number,
 ): Promise<void> {
   const buffer = new Uint8Array(4096);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
   const drain = (async () => {
     for (let reads = 0; reads < 1024; reads++) {
       if (await conn.read(buffer) === null) return;
     }
   })().catch(() => {});
-  await Promise.race([drain, timeout]);
-  clearTimeout(timer);
+  await withTimeout(drain, ms);
 }
 
 /**
@@ -68,12 +65,5 @@ export async function drainUntilEof(
  */
 export async function awaitOneRead(conn: Deno.Conn, ms: number): Promise<void> {
   const buffer = new Uint8Array(256);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    conn.read(buffer).catch(() => null),
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]);
-  clearTimeout(timer);
+  await withTimeout(conn.read(buffer).catch(() => null), ms);
 }
