@@ -8,6 +8,7 @@
 import type { BackendTarget } from "../config/config.ts";
 import { BackendConnectError } from "../errors.ts";
 import { sharedDeadlines } from "../session/deadline_queue.ts";
+import { closeQuietly } from "./_conn_io.ts";
 
 /** TLS settings for a backend connection. */
 export interface BackendTlsSettings {
@@ -51,12 +52,11 @@ export async function connectBackend(
     if (target.transport === "unix") {
       // Deno.connect takes no signal for Unix sockets: race the deadline.
       const connecting = Deno.connect({ transport: "unix", path: target.path });
-      const timedOut = new Promise<never>((_, reject) => {
-        controller.signal.addEventListener("abort", () => {
-          connecting.then((conn) => conn.close(), () => {});
-          reject(new Deno.errors.TimedOut("connect timed out"));
-        }, { once: true });
-      });
+      const timedOut = timedOutOnAbort(
+        controller.signal,
+        "connect timed out",
+        () => connecting.then(closeQuietly, () => {}),
+      );
       return await Promise.race([connecting, timedOut]);
     }
     const conn = await Deno.connect({
@@ -75,39 +75,21 @@ export async function connectBackend(
       // Complete the handshake here, inside the connect timeout, so a bad
       // certificate is "backend unreachable" before the upgrade.
       const handshake = tlsConn.handshake();
-      const timedOut = new Promise<never>((_, reject) => {
-        const onAbort = () => {
-          try {
-            tlsConn.close();
-          } catch {
-            // Already closed.
-          }
-          reject(new Deno.errors.TimedOut("TLS handshake timed out"));
-        };
-        // The deadline may have passed while startTls was pending: an abort
-        // listener added now would never run.
-        if (controller.signal.aborted) onAbort();
-        else {controller.signal.addEventListener("abort", onAbort, {
-            once: true,
-          });}
-      });
+      // The deadline may have passed while startTls was pending.
+      const timedOut = timedOutOnAbort(
+        controller.signal,
+        "TLS handshake timed out",
+        () => closeQuietly(tlsConn),
+      );
       try {
         await Promise.race([handshake, timedOut]);
       } catch (error) {
-        try {
-          tlsConn.close();
-        } catch {
-          // Already closed.
-        }
+        closeQuietly(tlsConn);
         throw error;
       }
       return tlsConn;
     } catch (error) {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
+      closeQuietly(conn);
       throw error;
     }
   } catch (error) {
@@ -118,6 +100,25 @@ export async function connectBackend(
   } finally {
     sharedDeadlines.cancel(deadline);
   }
+}
+
+/**
+ * Rejects with `TimedOut` once `signal` aborts, after `onTimeout` (at once
+ * when it has aborted already: a listener added then would never run).
+ */
+function timedOutOnAbort(
+  signal: AbortSignal,
+  message: string,
+  onTimeout: () => void,
+): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    const fire = () => {
+      onTimeout();
+      reject(new Deno.errors.TimedOut(message));
+    };
+    if (signal.aborted) fire();
+    else signal.addEventListener("abort", fire, { once: true });
+  });
 }
 
 /**
