@@ -529,16 +529,12 @@ class GatewayServer implements Gateway {
    */
   #expireHandshake(pending: PendingHandshake): void {
     const refusal: HttpRefusal = { status: 408, body: "Request head timeout" };
-    this.metrics.handshakeRefused(refusal.body, refusal.status);
-    this.#emit({
-      type: "handshake_refused",
-      status: refusal.status,
-      reason: refusal.body,
-      detail:
-        `no complete request head within ${this.#generation.config.handshakeTimeoutMs} ms`,
-      client: pending.client,
-      path: "",
-    });
+    this.#recordRefusal(
+      refusal,
+      pending.client,
+      "",
+      `no complete request head within ${this.#generation.config.handshakeTimeoutMs} ms`,
+    );
     const sending = sendRefusalWithoutLinger(pending.conn, refusal);
     this.#pendingHttp.add(sending);
     sending.then(() => this.#pendingHttp.delete(sending));
@@ -551,6 +547,17 @@ class GatewayServer implements Gateway {
     path: string,
     detail: string,
   ): Promise<void> {
+    this.#recordRefusal(refusal, client, path, detail);
+    await sendRefusal(conn, refusal);
+  }
+
+  /** Counts and logs a refused upgrade request. */
+  #recordRefusal(
+    refusal: HttpRefusal,
+    client: string,
+    path: string,
+    detail: string,
+  ): void {
     this.metrics.handshakeRefused(refusal.body, refusal.status);
     this.#emit({
       type: "handshake_refused",
@@ -560,7 +567,6 @@ class GatewayServer implements Gateway {
       client,
       path,
     });
-    await sendRefusal(conn, refusal);
   }
 
   async #upgrade(
