@@ -1,11 +1,12 @@
 /**
- * Small helpers of the relay session: bounded waits, a quiet close, and
- * telling socket failures from protocol errors. Private to `session/`.
- * (`withTimeout` lives in `deadline_queue.ts`.)
+ * Small helpers of the relay session: the next event-loop turn, a bounded
+ * and a quiet close, and telling socket failures from protocol errors.
+ * Private to `session/`.
  *
  * @module
  */
 
+import { withTimeout } from "./deadline_queue.ts";
 import type { DuplexSocket } from "./relay_options.ts";
 
 /**
@@ -14,6 +15,22 @@ import type { DuplexSocket } from "./relay_options.ts";
  */
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * Shuts the write side of `socket` (FIN), waiting at most `ms`: the
+ * runtime's closeWrite waits behind a pending write, which a peer that
+ * stopped reading never completes.
+ * @param socket The socket.
+ * @param ms The longest wait in milliseconds.
+ * @returns Resolves when shut or when the time is up; rejects when the
+ * socket is gone.
+ */
+export function closeWriteWithin(
+  socket: DuplexSocket,
+  ms: number,
+): Promise<void> {
+  return withTimeout(socket.closeWrite?.() ?? Promise.resolve(), ms);
 }
 
 /**

@@ -26,6 +26,7 @@ import { withTimeout } from "./deadline_queue.ts";
 import { CloseCode, closeCodeForError } from "./close_codes.ts";
 import {
   closeQuietly,
+  closeWriteWithin,
   errorText,
   isSocketError,
   nextTurn,
@@ -695,9 +696,11 @@ export class RelaySession {
   #sendDeferredPong(): void {
     const payload = this.#deferredPong;
     this.#deferredPong = undefined;
-    if (payload === undefined || this.#isCloseSent) return;
-    if (this.#toBrowser.hasFailed) return;
-    this.#sendControl(Opcode.PONG, payload);
+    if (
+      payload !== undefined && !this.#isCloseSent && !this.#toBrowser.hasFailed
+    ) {
+      this.#sendControl(Opcode.PONG, payload);
+    }
   }
 
   #sendControl(opcode: number, payload: Uint8Array): void {
@@ -716,10 +719,7 @@ export class RelaySession {
     // gets no linger (our close frame could not reach it anyway).
     if (this.#toBrowser.pendingBytes > 0) return;
     try {
-      await withTimeout(
-        browser.closeWrite?.() ?? Promise.resolve(),
-        timeoutMs,
-      );
+      await closeWriteWithin(browser, timeoutMs);
     } catch {
       return;
     }
@@ -830,10 +830,7 @@ export class RelaySession {
     // deadline, close at once instead of shutting the write side.
     if (!this.#toBackend.hasFailed && this.#toBackend.pendingBytes === 0) {
       try {
-        await withTimeout(
-          this.#backend.closeWrite?.() ?? Promise.resolve(),
-          remaining(),
-        );
+        await closeWriteWithin(this.#backend, remaining());
         if (!this.#backendEnded.isSet) {
           await withTimeout(this.#backendEnded.wait(), remaining());
         }
