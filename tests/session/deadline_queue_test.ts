@@ -1,5 +1,6 @@
 import { assertEquals } from "../_util/assert.ts";
 import { DeadlineQueue } from "../../src/session/deadline_queue.ts";
+import { runDenoScript } from "../_util/deno_script.ts";
 
 const MODULE_URL = new URL(
   "../../src/session/deadline_queue.ts",
@@ -88,25 +89,8 @@ Deno.test("DeadlineQueue keeps deadline order after most deadlines are cancelled
   assertEquals(queue.pending, 0);
 });
 
-async function runScript(source: string): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", source],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  // Bounded: a script the queue keeps alive wrongly is killed after 10 s.
-  const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  try {
-    const { stdout, signal } = await child.output();
-    assertEquals(signal, null, "the script was killed: it did not exit");
-    return new TextDecoder().decode(stdout);
-  } finally {
-    clearTimeout(killer);
-  }
-}
-
 Deno.test("DeadlineQueue holds the process open only while a deadline is pending", async () => {
-  const output = await runScript(`
+  const output = await runDenoScript(`
     import { DeadlineQueue } from "${MODULE_URL}";
     const queue = new DeadlineQueue();
     const withdrawn = queue.add(600_000, () => console.log("withdrawn fired"));

@@ -15,6 +15,7 @@ import {
   WsFrameParser,
   type WsFrameParserOptions,
 } from "../../src/websocket/ws_frame_codec.ts";
+import { runDenoScript } from "../_util/deno_script.ts";
 import { Prng, testSeeds } from "../_util/prng.ts";
 
 /** What the parser handed to its handler, payloads copied. */
@@ -906,13 +907,8 @@ Deno.test("WsFrameParser holds a message of one-byte fragments in about its own 
     const grown = Deno.memoryUsage().heapUsed - before;
     console.log(JSON.stringify({ grown, pending: parser.pendingBytes }));
   `;
-  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--v8-flags=--expose-gc", script],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  assert.equal(code, 0);
-  const { grown, pending } = JSON.parse(new TextDecoder().decode(stdout));
+  const output = await runDenoScript(script, { v8Flags: ["--expose-gc"] });
+  const { grown, pending } = JSON.parse(output);
   assert.equal(pending, 200_001);
   assert.ok(grown < 4 * 1024 * 1024, `heap grew by ${grown} bytes`);
 });
