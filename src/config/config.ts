@@ -395,6 +395,13 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
   for (const [name, value] of Object.entries(durations)) {
     checkNonNegative(problems, name, value);
   }
+  if (pingIntervalMs > 0 && pingTimeoutMs === 0) {
+    // A zero ping timeout would end every session at the sweep after its
+    // first ping: it cannot mean "off" while pings are on.
+    problems.push(
+      "pingTimeoutMs: must be > 0 while pings are on (pingIntervalMs > 0)",
+    );
+  }
   if (!Number.isInteger(maxHeadBytes) || maxHeadBytes < 256) {
     problems.push(
       `maxHeadBytes: must be a whole number >= 256: current value is ${

@@ -436,7 +436,9 @@ export class RelaySession {
         this.#pingSentAtMs = 0;
         this.#isBrowserReadRetained = false;
         this.#browserReadFloor = 0;
-        this.#parser.push(bytes.subarray(0, count));
+        this.#parser.push(
+          new Uint8Array(bytes.buffer, bytes.byteOffset, count),
+        );
         // Part of a message arrived: data is moving (idle timeout).
         if (this.#parser.pendingBytes > 0) {
           this.#lastDataMs = this.#lastFromBrowserMs;
@@ -582,7 +584,10 @@ export class RelaySession {
         if (this.#isCloseSent || this.#toBrowser.hasFailed) continue;
         this.#isBackendReadRetained = false;
         this.#backendReadFloor = 0;
-        decoder.push(bytes.subarray(0, count), sendToBrowser);
+        decoder.push(
+          new Uint8Array(bytes.buffer, bytes.byteOffset, count),
+          sendToBrowser,
+        );
         if (decoder.pendingBytes > 0) {
           this.#lastDataMs = this.#lastFromBackendMs;
         }

@@ -353,7 +353,7 @@ export class SocketWriter {
   #sealBatch(): void {
     if (this.#batch !== null && this.#batchEnd > this.#batchStart) {
       this.#segments.push(
-        this.#batch.subarray(this.#batchStart, this.#batchEnd),
+        regionOf(this.#batch, this.#batchStart, this.#batchEnd),
       );
       this.#segmentBytes += this.#batchEnd - this.#batchStart;
       this.#batchStart = this.#batchEnd;
@@ -367,7 +367,7 @@ export class SocketWriter {
       return segment;
     }
     if (this.#batch !== null && this.#batchEnd > this.#batchStart) {
-      const region = this.#batch.subarray(this.#batchStart, this.#batchEnd);
+      const region = regionOf(this.#batch, this.#batchStart, this.#batchEnd);
       this.#batchStart = this.#batchEnd;
       return region;
     }
@@ -420,7 +420,7 @@ export class SocketWriter {
     }
     const left = this.#chunkLeft!;
     if (count < left.length) {
-      this.#chunkLeft = left.subarray(count);
+      this.#chunkLeft = regionOf(left, count, left.length);
       this.#writeLeft();
       // A partial write may already bring the writer below its low-water
       // mark: wake a paused reader now, not after the whole piece.
@@ -481,4 +481,12 @@ export class SocketWriter {
   get failure(): unknown {
     return this.#failure;
   }
+}
+
+/**
+ * `bytes.subarray(start, end)` without the species lookup `subarray` makes
+ * (this runs once per write).
+ */
+function regionOf(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
 }

@@ -221,6 +221,11 @@ Deno.test("resolveOptions reports every gateway-level validation problem with it
       `${name}: must be a number > 0: current value is 0`,
     ]);
   }
+  cases.push([
+    "pingTimeoutMs 0 while pings are on",
+    { pingIntervalMs: 1000, pingTimeoutMs: 0 },
+    "pingTimeoutMs: must be > 0 while pings are on (pingIntervalMs > 0)",
+  ]);
   for (const [name, options, problem] of cases) {
     await t.step(name, () => {
       assertEquals(problemsOf(options), [problem]);
