@@ -262,7 +262,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
     "--connect-timeout",
     "connectTimeout",
     "connectTimeoutMs",
-    "backend connect timeout (default 10s)",
+    "backend connect and target-name lookup timeout (default 10s)",
   ),
   durationSetting(
     "--handshake-timeout",

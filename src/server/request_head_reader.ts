@@ -1,13 +1,16 @@
 /**
  * Reading an HTTP request head off a fresh connection: grows a buffer up to
- * the head limit, parses after every read, and keeps the bytes that followed
- * the head (a client may send its first WebSocket frames at once). The
- * handshake deadline is enforced by the gateway's sweep closing the socket.
+ * the head limit, looks for the end of the head in the new bytes of each
+ * read, parses once when it is there (or the limit is reached), and keeps
+ * the bytes that followed the head (a client may send its first WebSocket
+ * frames at once). The handshake deadline is enforced by the gateway's
+ * sweep closing the socket.
  *
  * @module
  */
 
 import {
+  findHeadEnd,
   type HttpRefusal,
   parseRequestHead,
   type RequestHead,
@@ -55,16 +58,20 @@ export type RequestHeadRead =
  * listener.close();
  * ```
  *
- * @param conn The connection.
+ * @param conn The connection (only `read` is used).
  * @param maxHeadBytes The largest head accepted, in bytes.
  * @returns The head, the refusal, or that the client closed.
  */
 export async function readRequestHead(
-  conn: Deno.Conn,
+  conn: Pick<Deno.Conn, "read">,
   maxHeadBytes: number,
 ): Promise<RequestHeadRead> {
   let buffer = new Uint8Array(Math.min(2048, maxHeadBytes));
   let filled = 0;
+  // Bytes already searched for the terminator. Parsing the whole buffer
+  // after every read rescanned it each time: quadratic for a head that
+  // arrives a few bytes per read.
+  let scanned = 0;
   for (;;) {
     if (filled === buffer.length) {
       const grown = new Uint8Array(Math.min(buffer.length * 2, maxHeadBytes));
@@ -74,7 +81,14 @@ export async function readRequestHead(
     const count = await conn.read(buffer.subarray(filled));
     if (count === null) return { kind: "closed" };
     filled += count;
-    const result = parseRequestHead(buffer.subarray(0, filled), maxHeadBytes);
+    const bytes = buffer.subarray(0, filled);
+    if (findHeadEnd(bytes, scanned) < 0 && filled < maxHeadBytes) {
+      scanned = filled;
+      continue;
+    }
+    // Terminated or at the limit: the parser's one full pass gives the head
+    // or the same refusal (431, 400, 505) as ever, never `incomplete`.
+    const result = parseRequestHead(bytes, maxHeadBytes);
     if (result.kind === "incomplete") continue;
     if (result.kind === "refused") {
       return { kind: "refused", refusal: result.refusal };

@@ -2,8 +2,8 @@
  * Every check made before a WebSocket upgrade is accepted, in one place:
  * route, upgrade headers, origin, ticket, subprotocol and target (fixed,
  * token file or dynamic allow-list, resolved once so the checked address is
- * the dialled one). A refusal is an HTTP status with a short fixed body;
- * the detail goes to the log only.
+ * the dialled one, within `connectTimeoutMs`). A refusal is an HTTP status
+ * with a short fixed body; the detail goes to the log only.
  *
  * @module
  */
@@ -24,6 +24,7 @@ import {
   type OriginPolicy,
 } from "../security/origin_policy.ts";
 import { ReplayCache } from "../security/replay_cache.ts";
+import { withTimeout } from "../session/deadline_queue.ts";
 import {
   importTicketKey,
   type TicketClaims,
@@ -110,7 +111,8 @@ export class UpgradePolicy {
   }
 
   /**
-   * Decides an upgrade request.
+   * Decides an upgrade request. For a dynamic target given by name this
+   * includes one DNS lookup, bounded by `connectTimeoutMs` (504 past it).
    * @param head The request head.
    * @returns The decision.
    */
@@ -119,7 +121,7 @@ export class UpgradePolicy {
     if (route === undefined) {
       return refuse(404, "No such route", `no route for path "${head.path}"`);
     }
-    const checked = checkUpgradeHeaders(head.method, head.headers);
+    const checked = checkUpgradeHeaders(head);
     if (!("key" in checked)) {
       return { kind: "refuse", refusal: checked, detail: checked.body };
     }
@@ -264,18 +266,16 @@ export class UpgradePolicy {
       return { target, text: formatTarget(target), claimText };
     }
     // Resolve once; the address that passes the check is the one dialled,
-    // so a later DNS answer cannot point the session elsewhere.
-    let addresses: { address: string }[];
-    try {
-      addresses = await lookup(check.name, { all: true });
-    } catch (error) {
-      return {
-        refusal: { status: 502, body: "Target name does not resolve" },
-        detail: `cannot resolve ${JSON.stringify(check.name)}: ${
-          (error as Error).message
-        }`,
-      };
-    }
+    // so a later DNS answer cannot point the session elsewhere. Resolving
+    // is the first step of reaching the backend, so the connect timeout
+    // bounds it too: without it only the resolver's own retries did.
+    const lookedUp = await awaitTargetLookup(
+      check.name,
+      lookup(check.name, { all: true }),
+      this.#config.connectTimeoutMs,
+    );
+    if ("refusal" in lookedUp) return lookedUp;
+    const addresses = lookedUp.addresses;
     const allowed = addresses.find((entry) =>
       policy.isAllowedResolvedAddress(entry.address, port)
     );
@@ -299,6 +299,60 @@ export class UpgradePolicy {
       claimText,
     };
   }
+}
+
+/**
+ * Waits for the DNS lookup of a dynamic target name, at most `deadlineMs`.
+ * A lookup that fails is a 502 refusal; one still unanswered at the
+ * deadline is a 504 refusal (the lookup itself runs on, its answer unused).
+ *
+ * @example A lookup that never answers
+ * ```ts
+ * import { awaitTargetLookup } from "./upgrade_policy.ts";
+ * import assert from "node:assert/strict";
+ * const result = await awaitTargetLookup("slow.example", new Promise(() => {}), 1);
+ * assert.ok("refusal" in result);
+ * assert.equal(result.refusal.status, 504);
+ * ```
+ *
+ * @param name The name being resolved, for the log.
+ * @param lookingUp The pending lookup (`node:dns` `lookup` with `all`).
+ * @param deadlineMs The longest wait, in milliseconds.
+ * @returns The addresses, or the refusal with its log detail.
+ */
+export async function awaitTargetLookup(
+  name: string,
+  lookingUp: Promise<readonly { address: string }[]>,
+  deadlineMs: number,
+): Promise<
+  | { addresses: readonly { address: string }[] }
+  | { refusal: HttpRefusal; detail: string }
+> {
+  let addresses: readonly { address: string }[] | undefined;
+  try {
+    await withTimeout(
+      lookingUp.then((found) => {
+        addresses = found;
+      }),
+      deadlineMs,
+    );
+  } catch (error) {
+    return {
+      refusal: { status: 502, body: "Target name does not resolve" },
+      detail: `cannot resolve ${JSON.stringify(name)}: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+    };
+  }
+  if (addresses === undefined) {
+    return {
+      refusal: { status: 504, body: "Target name lookup timed out" },
+      detail: `cannot resolve ${
+        JSON.stringify(name)
+      }: no answer within ${deadlineMs} ms`,
+    };
+  }
+  return { addresses };
 }
 
 function ticketReason(error: unknown): string {

@@ -12,6 +12,8 @@ import { sha1 } from "./sha1.ts";
 export interface RequestHead {
   /** The method, e.g. `GET`. */
   method: string;
+  /** The HTTP version as sent, `HTTP/1.1` or `HTTP/1.0`. */
+  version: string;
   /** The request target as sent, e.g. `/chat?token=a`. */
   target: string;
   /** The path part of the target, e.g. `/chat`. */
@@ -42,6 +44,8 @@ export type ParseHeadResult =
 
 const LATIN1 = new TextDecoder("latin1");
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** `HTTP/1.` and one digit (RFC 9112 section 2.3): `HTTP/1.x` is malformed. */
+const HTTP_1_VERSION = /^HTTP\/1\.\d$/;
 
 /**
  * A control character other than tab, or a CR or LF outside a CRLF pair:
@@ -55,7 +59,9 @@ const STRAY_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 /**
  * Finds the end of the head (`\r\n\r\n`) in `bytes` and parses it.
  * Returns `incomplete` when more bytes are needed, or a refusal: 431 when
- * the head exceeds `maxHeadBytes`, 400 when it is malformed.
+ * the head exceeds `maxHeadBytes`, 400 when it is malformed (a version
+ * other than `HTTP/1.` and one digit included), 505 for `HTTP/1.2` to
+ * `HTTP/1.9`.
  *
  * @example
  * ```ts
@@ -75,7 +81,7 @@ export function parseRequestHead(
   bytes: Uint8Array,
   maxHeadBytes: number,
 ): ParseHeadResult {
-  const end = findHeadEnd(bytes);
+  const end = findHeadEnd(bytes, 0);
   if (end < 0) {
     return bytes.length >= maxHeadBytes
       ? {
@@ -95,7 +101,7 @@ export function parseRequestHead(
   if (STRAY_CONTROL.test(text)) return badRequest("Malformed request head");
   const lines = text.split("\r\n");
   const requestLine = lines[0]!.split(" ");
-  if (requestLine.length !== 3 || !requestLine[2]!.startsWith("HTTP/1.")) {
+  if (requestLine.length !== 3 || !HTTP_1_VERSION.test(requestLine[2]!)) {
     return badRequest("Malformed request line");
   }
   const [method, target, version] = requestLine as [string, string, string];
@@ -133,7 +139,7 @@ export function parseRequestHead(
   );
   return {
     kind: "head",
-    head: { method, target, path, query, headers, headLength },
+    head: { method, version, target, path, query, headers, headLength },
   };
 }
 
@@ -141,9 +147,29 @@ function badRequest(body: string): ParseHeadResult {
   return { kind: "refused", refusal: { status: 400, body } };
 }
 
-function findHeadEnd(bytes: Uint8Array): number {
+/**
+ * Finds the first `\r\n\r\n` in `bytes`, looking only at what follows the
+ * first `scannedBytes` bytes (minus 3, for a terminator split across reads).
+ * A reader that passes the length it already searched scans each byte a
+ * bounded number of times, however small its reads.
+ *
+ * @example A terminator split across two reads
+ * ```ts
+ * import { findHeadEnd } from "./handshake.ts";
+ * import assert from "node:assert/strict";
+ * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n");
+ * assert.equal(findHeadEnd(bytes.subarray(0, 16), 0), -1);
+ * assert.equal(findHeadEnd(bytes, 16), 14);
+ * ```
+ *
+ * @param bytes The bytes received so far.
+ * @param scannedBytes How many leading bytes are known to hold no
+ * terminator (0 to search everything).
+ * @returns The index of the terminator's first byte, or -1.
+ */
+export function findHeadEnd(bytes: Uint8Array, scannedBytes: number): number {
   const last = bytes.length - 3;
-  for (let i = 0; i < last; i++) {
+  for (let i = Math.max(0, scannedBytes - 3); i < last; i++) {
     if (
       bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 &&
       bytes[i + 3] === 10
@@ -155,27 +181,56 @@ function findHeadEnd(bytes: Uint8Array): number {
 }
 
 /**
- * Whether the head asks for a WebSocket upgrade (`Upgrade: websocket`).
+ * Whether the head asks for a WebSocket upgrade: the `Upgrade` header is a
+ * comma-separated list (RFC 9110 section 7.8) and one of its entries is
+ * the bare token `websocket`, in any case (`websocket/13` is another
+ * protocol).
  *
  * @example
  * ```ts
  * import { isUpgradeRequest } from "./handshake.ts";
  * import assert from "node:assert/strict";
  * assert.equal(isUpgradeRequest(new Map([["upgrade", "WebSocket"]])), true);
+ * assert.equal(isUpgradeRequest(new Map([["upgrade", "h2c, websocket"]])), true);
+ * assert.equal(isUpgradeRequest(new Map([["upgrade", "h2c"]])), false);
  * ```
  *
  * @param headers The request headers.
  * @returns Whether an upgrade is requested.
  */
 export function isUpgradeRequest(headers: Map<string, string>): boolean {
-  const upgrade = headers.get("upgrade");
-  return upgrade !== undefined && upgrade.toLowerCase() === "websocket";
+  return hasListToken(headers.get("upgrade"), "websocket");
+}
+
+/**
+ * Whether a comma-separated header value holds `token` (lower case) as one
+ * whole entry, ignoring case and the whitespace around entries.
+ */
+function hasListToken(value: string | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  const lower = value.toLowerCase();
+  // The one-entry header every browser sends, without a split.
+  if (lower === token) return true;
+  return lower.split(",").some((entry) => entry.trim() === token);
+}
+
+/**
+ * Whether `version` (`HTTP/` major `.` minor) is HTTP/1.1 or later, as the
+ * opening handshake requires (RFC 6455 section 4.2.1).
+ */
+function isHttp11OrLater(version: string): boolean {
+  if (version === "HTTP/1.1") return true;
+  const match = /^HTTP\/(\d)\.(\d)$/.exec(version);
+  if (match === null) return false;
+  const major = Number(match[1]);
+  return major > 1 || (major === 1 && Number(match[2]) >= 1);
 }
 
 /**
  * Validates the WebSocket-specific parts of an upgrade request and returns
- * the `Sec-WebSocket-Key`, or a refusal (400, or 426 with the supported
- * version for a wrong `Sec-WebSocket-Version`).
+ * the `Sec-WebSocket-Key`, or a refusal: 400 for a version below HTTP/1.1
+ * or a missing or bad header, 405 for a method other than GET, 426 with the
+ * supported version for a wrong `Sec-WebSocket-Version`.
  *
  * @example
  * ```ts
@@ -185,17 +240,29 @@ export function isUpgradeRequest(headers: Map<string, string>): boolean {
  *   ["upgrade", "websocket"], ["connection", "Upgrade"], ["host", "h"],
  *   ["sec-websocket-version", "13"], ["sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="],
  * ]);
- * assert.deepEqual(checkUpgradeHeaders("GET", headers), { key: "dGhlIHNhbXBsZSBub25jZQ==" });
+ * assert.deepEqual(
+ *   checkUpgradeHeaders({ method: "GET", version: "HTTP/1.1", headers }),
+ *   { key: "dGhlIHNhbXBsZSBub25jZQ==" },
+ * );
+ * assert.deepEqual(
+ *   checkUpgradeHeaders({ method: "GET", version: "HTTP/1.0", headers }),
+ *   { status: 400, body: "WebSocket upgrade requires HTTP/1.1" },
+ * );
  * ```
  *
- * @param method The request method.
- * @param headers The request headers.
+ * @param head The request's method, HTTP version and headers.
  * @returns The key, or a refusal.
  */
 export function checkUpgradeHeaders(
-  method: string,
-  headers: Map<string, string>,
+  head: Pick<RequestHead, "method" | "version" | "headers">,
 ): { key: string } | HttpRefusal {
+  const { method, version, headers } = head;
+  // RFC 6455 section 4.2.1: the opening handshake needs HTTP/1.1. 400, as
+  // section 4.2.2 says for any handshake that does not match: 505 would
+  // claim HTTP/1.0 is unsupported, and plain HTTP/1.0 GETs are served.
+  if (!isHttp11OrLater(version)) {
+    return { status: 400, body: "WebSocket upgrade requires HTTP/1.1" };
+  }
   if (method !== "GET") {
     return {
       status: 405,
@@ -203,8 +270,7 @@ export function checkUpgradeHeaders(
       headers: { allow: "GET" },
     };
   }
-  const connection = headers.get("connection")?.toLowerCase() ?? "";
-  if (!connection.split(",").some((token) => token.trim() === "upgrade")) {
+  if (!hasListToken(headers.get("connection"), "upgrade")) {
     return { status: 400, body: "Missing Connection: Upgrade" };
   }
   if (!headers.has("host")) return { status: 400, body: "Missing Host header" };
@@ -339,5 +405,6 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   500: "Internal Server Error",
   502: "Bad Gateway",
   503: "Service Unavailable",
+  504: "Gateway Timeout",
   505: "HTTP Version Not Supported",
 };

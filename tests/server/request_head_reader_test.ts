@@ -186,3 +186,109 @@ Deno.test("readRequestHead rejects when the connection is closed under the read"
   pair.server.close();
   await assertRejects(within(reading, 5000, "rejection"));
 });
+
+/**
+ * The server end of `pair` read at most `sizes[i]` bytes by the i-th read
+ * (the last size repeats), recording what each read returned. The bytes
+ * still come off the real socket; only the read size is chosen, so a test
+ * can name how the head is cut into reads.
+ */
+function cappedReads(
+  conn: Deno.Conn,
+  sizes: number[],
+): Pick<Deno.Conn, "read"> & { counts: (number | null)[] } {
+  const counts: (number | null)[] = [];
+  return {
+    counts,
+    async read(buffer: Uint8Array): Promise<number | null> {
+      const size = sizes[Math.min(counts.length, sizes.length - 1)]!;
+      const count = await conn.read(buffer.subarray(0, size));
+      counts.push(count);
+      return count;
+    },
+  };
+}
+
+Deno.test("readRequestHead parses a head delivered one byte per read", async () => {
+  using pair = await connectedPair();
+  // Past the first 2 KiB buffer, so the search also spans its growth.
+  const text = head("/bytes", "X-Pad: " + "p".repeat(3000) + "\r\n");
+  // Written whole before reading starts: loopback queues it at once, so
+  // every capped read returns exactly one byte.
+  await writeAll(pair.client, encoder.encode(text + "AB"));
+  const conn = cappedReads(pair.server, [1]);
+  const read = await within(readRequestHead(conn, 8192), 5000, "head");
+  assert(read.kind === "head");
+  assertStrictEquals(read.head.path, "/bytes");
+  assertStrictEquals(read.head.headers.get("x-pad"), "p".repeat(3000));
+  assertStrictEquals(read.head.headLength, text.length);
+  // It stops reading at the terminator: the early bytes stay in the socket.
+  assertStrictEquals(read.leftover, undefined);
+  assertEquals(conn.counts, new Array(text.length).fill(1));
+});
+
+Deno.test("readRequestHead finds a terminator split across two reads at each position", async (t) => {
+  const text = head("/split");
+  const end = text.indexOf("\r\n\r\n");
+  // The first read ends before the terminator, or after its 1st, 2nd or
+  // 3rd byte; the second read brings the rest and two early bytes.
+  for (let cut = end; cut < end + 4; cut++) {
+    await t.step(`first read of ${cut} bytes`, async () => {
+      using pair = await connectedPair();
+      await writeAll(pair.client, encoder.encode(text + "AB"));
+      const conn = cappedReads(pair.server, [cut, 8192]);
+      const read = await within(readRequestHead(conn, 8192), 5000, "head");
+      assert(read.kind === "head");
+      assertStrictEquals(read.head.path, "/split");
+      assertStrictEquals(read.head.headLength, text.length);
+      assertEquals(read.leftover, encoder.encode("AB"));
+      assertEquals(conn.counts, [cut, text.length + 2 - cut]);
+    });
+  }
+});
+
+Deno.test("readRequestHead keeps the head limit and its 431 when the head arrives in small reads", async (t) => {
+  const exact = head("/", "X-Pad: " + "p".repeat(50) + "\r\n");
+  await t.step("exactly the limit, three bytes per read", async () => {
+    using pair = await connectedPair();
+    await writeAll(pair.client, encoder.encode(exact));
+    const conn = cappedReads(pair.server, [3]);
+    const read = await within(
+      readRequestHead(conn, exact.length),
+      5000,
+      "head",
+    );
+    assert(read.kind === "head");
+    assertStrictEquals(read.head.headLength, exact.length);
+  });
+  await t.step("one byte over, one byte per read", async () => {
+    using pair = await connectedPair();
+    await writeAll(pair.client, encoder.encode(exact));
+    const conn = cappedReads(pair.server, [1]);
+    const read = await within(
+      readRequestHead(conn, exact.length - 1),
+      5000,
+      "refusal",
+    );
+    assertEquals(read, {
+      kind: "refused",
+      refusal: { status: 431, body: "Request head too large" },
+    });
+    // Refused as the limit is reached, not after reading on.
+    assertStrictEquals(conn.counts.length, exact.length - 1);
+  });
+  await t.step("an unterminated head, seven bytes per read", async () => {
+    using pair = await connectedPair();
+    await writeAll(
+      pair.client,
+      encoder.encode("GET / HTTP/1.1\r\nX: " + "y".repeat(200)),
+    );
+    const conn = cappedReads(pair.server, [7]);
+    const read = await within(readRequestHead(conn, 100), 5000, "refusal");
+    assertEquals(read, {
+      kind: "refused",
+      refusal: { status: 431, body: "Request head too large" },
+    });
+    assertStrictEquals(conn.counts.length, Math.ceil(100 / 7));
+  });
+});

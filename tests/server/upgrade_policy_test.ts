@@ -12,6 +12,7 @@ import {
 import { ConfigError } from "../../src/errors.ts";
 import { importTicketKey, signTicket } from "../../src/security/ticket.ts";
 import {
+  awaitTargetLookup,
   TICKET_SUBPROTOCOL_PREFIX,
   type UpgradeDecision,
   UpgradePolicy,
@@ -39,8 +40,9 @@ function request(
   target: string,
   headers: Record<string, string | null> = {},
   method = "GET",
+  version = "HTTP/1.1",
 ): RequestHead {
-  let text = `${method} ${target} HTTP/1.1\r\n`;
+  let text = `${method} ${target} ${version}\r\n`;
   for (const [name, value] of Object.entries({ ...UPGRADE, ...headers })) {
     if (value !== null) text += `${name}: ${value}\r\n`;
   }
@@ -168,6 +170,18 @@ Deno.test("UpgradePolicy.decide refuses bad upgrade headers with the handshake's
     assert(old.kind === "refuse");
     assertEquals(old.refusal.headers, { "sec-websocket-version": "13" });
   });
+});
+
+Deno.test("UpgradePolicy.decide refuses an HTTP/1.0 upgrade with 400", async () => {
+  // Regression: an HTTP/1.0 upgrade was accepted; RFC 6455 section 4.2.1
+  // requires HTTP/1.1 or higher for the opening handshake.
+  const policy = await policyFor({ routes: [{ path: "/", target: TARGET }] });
+  const detail = assertRefused(
+    await policy.decide(request("/", {}, "GET", "HTTP/1.0")),
+    400,
+    "WebSocket upgrade requires HTTP/1.1",
+  );
+  assertStrictEquals(detail, "WebSocket upgrade requires HTTP/1.1");
 });
 
 Deno.test("UpgradePolicy.decide refuses a cross-origin request with 403 under the default policy", async () => {
@@ -525,6 +539,53 @@ Deno.test("UpgradePolicy.decide refuses a listed name that does not resolve with
     "Target name does not resolve",
   );
   assert(detail.startsWith('cannot resolve "wsgate-test.invalid": '), detail);
+});
+
+Deno.test("awaitTargetLookup refuses a lookup still unanswered at the deadline with 504", async () => {
+  // Regression: the dynamic target lookup had no gateway-side deadline,
+  // only the resolver's own timeouts. A real resolver cannot be made slow
+  // offline, so a lookup that never answers stands in for one.
+  const result = await within(
+    awaitTargetLookup("slow.example", new Promise(() => {}), 20),
+    5000,
+    "the deadline",
+  );
+  assertEquals(result, {
+    refusal: { status: 504, body: "Target name lookup timed out" },
+    detail: 'cannot resolve "slow.example": no answer within 20 ms',
+  });
+});
+
+Deno.test("awaitTargetLookup ignores a lookup that fails after the deadline", async () => {
+  const lookingUp = Promise.withResolvers<{ address: string }[]>();
+  const result = await awaitTargetLookup("late.example", lookingUp.promise, 1);
+  assert("refusal" in result);
+  assertStrictEquals(result.refusal.status, 504);
+  // Handled: an unhandled rejection here would fail the test run.
+  lookingUp.reject(new Error("getaddrinfo EAI_AGAIN late.example"));
+  await lookingUp.promise.catch(() => {});
+});
+
+Deno.test("awaitTargetLookup refuses a failed lookup with 502 and returns a timely answer", async (t) => {
+  await t.step("failed", async () => {
+    const result = await awaitTargetLookup(
+      "gone.example",
+      Promise.reject(new Error("getaddrinfo ENOTFOUND gone.example")),
+      60_000,
+    );
+    assertEquals(result, {
+      refusal: { status: 502, body: "Target name does not resolve" },
+      detail:
+        'cannot resolve "gone.example": getaddrinfo ENOTFOUND gone.example',
+    });
+  });
+  await t.step("answered", async () => {
+    const addresses = [{ address: "192.0.2.1" }];
+    assertEquals(
+      await awaitTargetLookup("ok.example", Promise.resolve(addresses), 60_000),
+      { addresses },
+    );
+  });
 });
 
 Deno.test("UpgradePolicy.init rejects with ConfigError naming the route of a missing token file", async () => {

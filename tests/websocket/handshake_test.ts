@@ -3,6 +3,8 @@ import {
   checkUpgradeHeaders,
   computeAcceptKey,
   encodeHttpResponse,
+  findHeadEnd,
+  type HttpRefusal,
   isUpgradeRequest,
   type ParseHeadResult,
   parseRequestHead,
@@ -47,6 +49,15 @@ function upgradeHeaders(
   return headers;
 }
 
+/** `checkUpgradeHeaders` for a request with these headers. */
+function check(
+  headers: Map<string, string>,
+  method = "GET",
+  version = "HTTP/1.1",
+): { key: string } | HttpRefusal {
+  return checkUpgradeHeaders({ method, version, headers });
+}
+
 Deno.test("computeAcceptKey gives the RFC 6455 sample accept value", async () => {
   assert.equal(
     await computeAcceptKey(RFC_KEY),
@@ -66,6 +77,7 @@ Deno.test("parseRequestHead parses a complete WebSocket request head", () => {
     "\r\n";
   const head = parseHead(text);
   assert.equal(head.method, "GET");
+  assert.equal(head.version, "HTTP/1.1");
   assert.equal(head.target, "/chat?token=a%20b&x=1");
   assert.equal(head.path, "/chat");
   assert.equal(head.query.get("token"), "a b");
@@ -104,6 +116,7 @@ Deno.test("parseRequestHead accepts tabs and obs-text in header values", () => {
 Deno.test("parseRequestHead accepts HTTP/1.0 and a head without headers", () => {
   const head = parseHead("GET / HTTP/1.0\r\n\r\n");
   assert.equal(head.headers.size, 0);
+  assert.equal(head.version, "HTTP/1.0");
 });
 
 Deno.test("parseRequestHead returns incomplete until the empty line arrives", async (t) => {
@@ -144,6 +157,11 @@ Deno.test("parseRequestHead refuses malformed heads with 400", async (t) => {
     ["a double space in the request line", "GET  / HTTP/1.1\r\n\r\n"],
     ["a lower-case version", "GET / http/1.1\r\n\r\n"],
     ["HTTP/2.0", "GET / HTTP/2.0\r\n\r\n"],
+    // Regression: anything starting "HTTP/1." got 505 instead of 400.
+    ["a version with a letter for the minor", "GET / HTTP/1.x\r\n\r\n"],
+    ["a version without a minor", "GET / HTTP/1.\r\n\r\n"],
+    ["a version with a two-digit minor", "GET / HTTP/1.10\r\n\r\n"],
+    ["a version with three parts", "GET / HTTP/1.1.1\r\n\r\n"],
     ["a method with a separator", "G(T / HTTP/1.1\r\n\r\n"],
     ["an empty method", " / HTTP/1.1\r\n\r\n"],
     ["an absolute-form target", "GET http://h/ HTTP/1.1\r\n\r\n"],
@@ -173,12 +191,59 @@ Deno.test("parseRequestHead refuses HTTP/1.2 and later 1.x versions with 505", (
   assert.equal(refusalStatus(parse("GET / HTTP/1.2\r\n\r\n")), 505);
 });
 
-Deno.test("isUpgradeRequest recognises Upgrade: websocket in any case", async (t) => {
+Deno.test("findHeadEnd finds a terminator split across two reads at every position", async (t) => {
+  const text = "GET / HTTP/1.1\r\nHost: h\r\n\r\nAB";
+  const bytes = ENCODER.encode(text);
+  const end = text.indexOf("\r\n\r\n");
+  // The first read ends before, or inside, the terminator; the second
+  // search starts after the bytes of the first.
+  for (let cut = end; cut < end + 4; cut++) {
+    await t.step(`first read of ${cut} bytes`, () => {
+      assert.equal(findHeadEnd(bytes.subarray(0, cut), 0), -1);
+      assert.equal(findHeadEnd(bytes, cut), end);
+    });
+  }
+  await t.step("one byte per read", () => {
+    let scanned = 0;
+    let found = -1;
+    for (let length = 1; length <= bytes.length && found < 0; length++) {
+      found = findHeadEnd(bytes.subarray(0, length), scanned);
+      scanned = length;
+    }
+    assert.equal(found, end);
+    assert.equal(scanned, end + 4);
+  });
+});
+
+Deno.test("findHeadEnd looks only at the bytes after scannedBytes minus 3", () => {
+  // Regression: the head reader parsed the whole buffer after every read,
+  // rescanning bytes it had searched already (quadratic for small reads).
+  // A terminator before the scanned part proves the search skipped it.
+  const bytes = ENCODER.encode("\r\n\r\nxxxxxx\r\n\r\n");
+  assert.equal(findHeadEnd(bytes, 0), 0);
+  assert.equal(findHeadEnd(bytes, 4), 10);
+  assert.equal(findHeadEnd(bytes, 13), 10);
+  assert.equal(findHeadEnd(bytes, 14), -1);
+  assert.equal(findHeadEnd(bytes, bytes.length), -1);
+});
+
+Deno.test("isUpgradeRequest recognises websocket anywhere in the Upgrade list, in any case", async (t) => {
+  // Regression: only a header of exactly "websocket" counted, so
+  // "Upgrade: foo, websocket" (a token list, RFC 9110 section 7.8) got 426.
   const cases: [string | undefined, boolean][] = [
     ["websocket", true],
     ["WebSocket", true],
     ["WEBSOCKET", true],
+    ["foo, websocket", true],
+    ["h2c,WebSocket", true],
+    ["websocket, h2c", true],
+    [" \twebsocket\t ", true],
+    [", websocket,", true],
     ["h2c", false],
+    ["websocket/13", false],
+    ["websockets", false],
+    ["web socket", false],
+    ["h2c, websocket/13", false],
     ["", false],
     [undefined, false],
   ];
@@ -192,20 +257,53 @@ Deno.test("isUpgradeRequest recognises Upgrade: websocket in any case", async (t
 });
 
 Deno.test("checkUpgradeHeaders returns the key for a valid request", () => {
-  assert.deepEqual(checkUpgradeHeaders("GET", upgradeHeaders()), {
-    key: RFC_KEY,
-  });
-  assert.deepEqual(
-    checkUpgradeHeaders(
-      "GET",
-      upgradeHeaders({ connection: "keep-alive, UPGRADE" }),
-    ),
-    { key: RFC_KEY },
+  assert.deepEqual(check(upgradeHeaders()), { key: RFC_KEY });
+});
+
+Deno.test("checkUpgradeHeaders finds upgrade anywhere in the Connection list", async (t) => {
+  for (
+    const connection of [
+      "keep-alive, UPGRADE",
+      "Upgrade,keep-alive",
+      " keep-alive ,\tupgrade\t",
+    ]
+  ) {
+    await t.step(JSON.stringify(connection), () => {
+      assert.deepEqual(check(upgradeHeaders({ connection })), {
+        key: RFC_KEY,
+      });
+    });
+  }
+});
+
+Deno.test("checkUpgradeHeaders refuses an upgrade below HTTP/1.1 with 400", () => {
+  // Regression: an HTTP/1.0 upgrade was accepted, though RFC 6455 section
+  // 4.2.1 requires HTTP/1.1 or higher for the opening handshake.
+  for (const version of ["HTTP/1.0", "HTTP/0.9"]) {
+    assert.deepEqual(check(upgradeHeaders(), "GET", version), {
+      status: 400,
+      body: "WebSocket upgrade requires HTTP/1.1",
+    });
+  }
+  // Checked first: the version makes the whole handshake invalid.
+  const refusal = check(
+    upgradeHeaders({ connection: undefined }),
+    "POST",
+    "HTTP/1.0",
   );
+  assert.ok(!("key" in refusal));
+  assert.equal(refusal.status, 400);
+  assert.equal(refusal.body, "WebSocket upgrade requires HTTP/1.1");
+});
+
+Deno.test("checkUpgradeHeaders accepts HTTP/1.1 and later versions", () => {
+  for (const version of ["HTTP/1.1", "HTTP/1.2", "HTTP/2.0"]) {
+    assert.deepEqual(check(upgradeHeaders(), "GET", version), { key: RFC_KEY });
+  }
 });
 
 Deno.test("checkUpgradeHeaders refuses a method other than GET with 405", () => {
-  const refusal = checkUpgradeHeaders("POST", upgradeHeaders());
+  const refusal = check(upgradeHeaders(), "POST");
   assert.ok(!("key" in refusal));
   assert.equal(refusal.status, 405);
   assert.equal(refusal.headers?.allow, "GET");
@@ -214,8 +312,7 @@ Deno.test("checkUpgradeHeaders refuses a method other than GET with 405", () => 
 Deno.test("checkUpgradeHeaders refuses a bad Sec-WebSocket-Version with 426", async (t) => {
   for (const version of ["8", "12", "14", "", undefined]) {
     await t.step(`version ${JSON.stringify(version)}`, () => {
-      const refusal = checkUpgradeHeaders(
-        "GET",
+      const refusal = check(
         upgradeHeaders({ "sec-websocket-version": version }),
       );
       assert.ok(!("key" in refusal));
@@ -243,7 +340,7 @@ Deno.test("checkUpgradeHeaders refuses missing or invalid headers with 400", asy
   ];
   for (const [name, overrides] of cases) {
     await t.step(name, () => {
-      const refusal = checkUpgradeHeaders("GET", upgradeHeaders(overrides));
+      const refusal = check(upgradeHeaders(overrides));
       assert.ok(!("key" in refusal));
       assert.equal(refusal.status, 400);
     });
@@ -309,7 +406,7 @@ Deno.test("encodeHttpResponse writes status line, headers, length and body", asy
     );
   });
   await t.step("every refusal status has a reason phrase", () => {
-    for (const status of [400, 404, 405, 426, 431, 503, 505]) {
+    for (const status of [400, 404, 405, 426, 431, 502, 503, 504, 505]) {
       assert.equal(typeof STATUS_TEXT[status], "string");
     }
   });
