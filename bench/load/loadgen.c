@@ -342,24 +342,30 @@ static void flush_out(session *s) {
   }
 }
 
+/* Writes a final client frame's header up to its masking key (FIN, `opcode`,
+ * the mask bit and the shortest length form); returns its length. */
+static size_t write_client_header(uint8_t *d, uint8_t opcode, size_t len) {
+  d[0] = (uint8_t)(0x80 | opcode);
+  if (len < 126) {
+    d[1] = (uint8_t)(0x80 | len);
+    return 2;
+  }
+  if (len < 65536) {
+    d[1] = 0x80 | 126;
+    d[2] = (uint8_t)(len >> 8);
+    d[3] = (uint8_t)len;
+    return 4;
+  }
+  d[1] = 0x80 | 127;
+  for (int i = 0; i < 8; i++) d[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+  return 10;
+}
+
 /* Appends one masked client frame (or raw bytes in --mode raw). */
 static void queue_frame(session *s, uint8_t opcode, const uint8_t *payload,
                         size_t len) {
   uint8_t *d = out_reserve(s, len + 14);
-  size_t hl = 2;
-  d[0] = (uint8_t)(0x80 | opcode);
-  if (len < 126) {
-    d[1] = (uint8_t)(0x80 | len);
-  } else if (len < 65536) {
-    d[1] = 0x80 | 126;
-    d[2] = (uint8_t)(len >> 8);
-    d[3] = (uint8_t)len;
-    hl = 4;
-  } else {
-    d[1] = 0x80 | 127;
-    for (int i = 0; i < 8; i++) d[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
-    hl = 10;
-  }
+  size_t hl = write_client_header(d, opcode, len);
   uint32_t mask = (uint32_t)rng64();
   memcpy(d + hl, &mask, 4);
   const uint8_t *m = d + hl;
@@ -387,20 +393,7 @@ static void queue_message(session *s) {
     return;
   }
   uint8_t *d = out_reserve(s, len + 14);
-  size_t hl = 2;
-  d[0] = 0x82;
-  if (len < 126) {
-    d[1] = (uint8_t)(0x80 | len);
-  } else if (len < 65536) {
-    d[1] = 0x80 | 126;
-    d[2] = (uint8_t)(len >> 8);
-    d[3] = (uint8_t)len;
-    hl = 4;
-  } else {
-    d[1] = 0x80 | 127;
-    for (int i = 0; i < 8; i++) d[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
-    hl = 10;
-  }
+  size_t hl = write_client_header(d, 0x2, len);
   uint32_t mask32 = (uint32_t)rng64() | 1u; /* never the all-zero key */
   memcpy(d + hl, &mask32, 4);
   uint8_t mb[4];
