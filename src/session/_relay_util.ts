@@ -1,6 +1,7 @@
 /**
  * Small helpers of the relay session: the next event-loop turn, a bounded
- * and a quiet close, and telling socket failures from protocol errors.
+ * and a quiet close, telling socket failures from protocol errors, and a
+ * cheap view of part of a buffer.
  * Private to `session/`.
  *
  * @module
@@ -70,4 +71,20 @@ export function errorText(error: unknown): string {
   return error instanceof Error
     ? `${error.name}: ${error.message}`
     : String(error);
+}
+
+/**
+ * `bytes.subarray(start, end)` without the species lookup `subarray` makes
+ * (the relay and its writers make one per read and per write).
+ * @param bytes The bytes.
+ * @param start The first index of the view.
+ * @param end The index after its last byte.
+ * @returns A view of `bytes[start..end)`.
+ */
+export function regionOf(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
 }

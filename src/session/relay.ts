@@ -30,6 +30,7 @@ import {
   errorText,
   isSocketError,
   nextTurn,
+  regionOf,
 } from "./_relay_util.ts";
 import type {
   DuplexSocket,
@@ -436,9 +437,7 @@ export class RelaySession {
         this.#pingSentAtMs = 0;
         this.#isBrowserReadRetained = false;
         this.#browserReadFloor = 0;
-        this.#parser.push(
-          new Uint8Array(bytes.buffer, bytes.byteOffset, count),
-        );
+        this.#parser.push(regionOf(bytes, 0, count));
         // Part of a message arrived: data is moving (idle timeout).
         if (this.#parser.pendingBytes > 0) {
           this.#lastDataMs = this.#lastFromBrowserMs;
@@ -584,10 +583,7 @@ export class RelaySession {
         if (this.#isCloseSent || this.#toBrowser.hasFailed) continue;
         this.#isBackendReadRetained = false;
         this.#backendReadFloor = 0;
-        decoder.push(
-          new Uint8Array(bytes.buffer, bytes.byteOffset, count),
-          sendToBrowser,
-        );
+        decoder.push(regionOf(bytes, 0, count), sendToBrowser);
         if (decoder.pendingBytes > 0) {
           this.#lastDataMs = this.#lastFromBackendMs;
         }

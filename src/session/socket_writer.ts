@@ -7,6 +7,8 @@
  * @module
  */
 
+import { regionOf } from "./_relay_util.ts";
+
 /** The part of a socket the writer needs (`Deno.Conn` fits). */
 export interface ByteSink {
   /** Writes some bytes; may write fewer than given. */
@@ -481,12 +483,4 @@ export class SocketWriter {
   get failure(): unknown {
     return this.#failure;
   }
-}
-
-/**
- * `bytes.subarray(start, end)` without the species lookup `subarray` makes
- * (this runs once per write).
- */
-function regionOf(bytes: Uint8Array, start: number, end: number): Uint8Array {
-  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
 }
