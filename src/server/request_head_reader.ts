@@ -10,7 +10,6 @@
  */
 
 import {
-  findHeadEnd,
   type HttpRefusal,
   parseRequestHead,
   type RequestHead,
@@ -81,15 +80,15 @@ export async function readRequestHead(
     const count = await conn.read(buffer.subarray(filled));
     if (count === null) return { kind: "closed" };
     filled += count;
-    const bytes = buffer.subarray(0, filled);
-    if (findHeadEnd(bytes, scanned) < 0 && filled < maxHeadBytes) {
+    const result = parseRequestHead(
+      buffer.subarray(0, filled),
+      maxHeadBytes,
+      scanned,
+    );
+    if (result.kind === "incomplete") {
       scanned = filled;
       continue;
     }
-    // Terminated or at the limit: the parser's one full pass gives the head
-    // or the same refusal (431, 400, 505) as ever, never `incomplete`.
-    const result = parseRequestHead(bytes, maxHeadBytes);
-    if (result.kind === "incomplete") continue;
     if (result.kind === "refused") {
       return { kind: "refused", refusal: result.refusal };
     }

@@ -75,13 +75,17 @@ const STRAY_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
  *
  * @param bytes The bytes received so far.
  * @param maxHeadBytes The largest head accepted.
+ * @param scannedBytes How many leading bytes an earlier call already found
+ * without the end of the head (see {@linkcode findHeadEnd}): a reader that
+ * passes it scans each byte a bounded number of times.
  * @returns The head, `incomplete`, or a refusal.
  */
 export function parseRequestHead(
   bytes: Uint8Array,
   maxHeadBytes: number,
+  scannedBytes = 0,
 ): ParseHeadResult {
-  const end = findHeadEnd(bytes, 0);
+  const end = findHeadEnd(bytes, scannedBytes);
   if (end < 0) {
     return bytes.length >= maxHeadBytes
       ? {
