@@ -35,3 +35,31 @@ export async function within<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Asserts two byte arrays are equal, comparing up to the first differing
+ * index and reporting that index and both values. Unlike `deepEqual`, a
+ * mismatch in a 1 MiB buffer fails at once instead of building a giant diff.
+ */
+export function assertBytesEqual(
+  actual: Uint8Array,
+  expected: Uint8Array,
+  message = "",
+): void {
+  const prefix = message === "" ? "" : `${message}: `;
+  const length = Math.min(actual.length, expected.length);
+  for (let i = 0; i < length; i++) {
+    if (actual[i] !== expected[i]) {
+      throw new Error(
+        `${prefix}bytes differ at index ${i}: actual ${actual[i]}, expected ${
+          expected[i]
+        } (lengths ${actual.length} and ${expected.length})`,
+      );
+    }
+  }
+  if (actual.length !== expected.length) {
+    throw new Error(
+      `${prefix}byte lengths differ: actual ${actual.length}, expected ${expected.length} (equal up to index ${length})`,
+    );
+  }
+}

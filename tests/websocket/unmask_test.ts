@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { assertBytesEqual } from "../_util/assert.ts";
 import {
   maskKeyAt,
   unmaskInPlace,
@@ -47,7 +48,7 @@ function checkCase(
   view.set(input);
   unmaskInPlace(view, mask, phase);
   const expected = referenceUnmask(input, mask, phase);
-  assert.deepEqual(
+  assertBytesEqual(
     view,
     expected,
     `length ${length}, byteOffset ${byteOffset}, phase ${phase}, mask ${[
@@ -89,9 +90,31 @@ Deno.test("unmaskInPlace twice restores the original bytes", () => {
   const bytes = original.slice();
   const mask = MASKS[1]!;
   unmaskInPlace(bytes.subarray(3), mask, 2);
-  assert.notDeepEqual(bytes, original);
+  // The first pass must equal the reference: XOR twice restores the input
+  // for any consistent wrong key rotation, so the round trip alone proves
+  // nothing about the key order.
+  const once = original.slice();
+  once.set(referenceUnmask(original.subarray(3), mask, 2), 3);
+  assertBytesEqual(bytes, once, "after one pass");
   unmaskInPlace(bytes.subarray(3), mask, 2);
-  assert.deepEqual(bytes, original);
+  assertBytesEqual(bytes, original, "after two passes");
+});
+
+Deno.test("unmaskInPlace applies key byte (i + phase) mod 4 to byte i", () => {
+  // Distinct key bytes and a zero payload: the output is the key stream
+  // itself, so a rotated or reversed key shows at the first byte.
+  const mask = new Uint8Array([0x11, 0x22, 0x44, 0x88]);
+  for (let phase = 0; phase < 4; phase++) {
+    for (const length of [7, 64]) {
+      const bytes = new Uint8Array(length);
+      unmaskInPlace(bytes, mask, phase);
+      const expected = Uint8Array.from(
+        { length },
+        (_, i) => mask[(i + phase) % 4]!,
+      );
+      assertBytesEqual(bytes, expected, `phase ${phase}, length ${length}`);
+    }
+  }
 });
 
 Deno.test("unmaskInPlace on consecutive pieces with running phases equals one call on the whole", () => {
@@ -106,7 +129,7 @@ Deno.test("unmaskInPlace on consecutive pieces with running phases equals one ca
     const from = cuts[i]!;
     unmaskInPlace(pieces.subarray(from, cuts[i + 1]!), mask, from & 3);
   }
-  assert.deepEqual(pieces, expected);
+  assertBytesEqual(pieces, expected);
 });
 
 Deno.test("unmaskInPlace on an empty view leaves its buffer unchanged", () => {
@@ -115,17 +138,29 @@ Deno.test("unmaskInPlace on an empty view leaves its buffer unchanged", () => {
   assert.deepEqual(backing, new Uint8Array([1, 2, 3, 4]));
 });
 
-Deno.test("unmaskWithKey with a key read by maskKeyAt matches unmaskInPlace at every phase", () => {
+Deno.test("unmaskWithKey with a key read by maskKeyAt matches the byte-wise reference at every phase", () => {
+  // Compared with the independent reference, not with unmaskInPlace, which
+  // is implemented with unmaskWithKey and so could not disagree with it.
   const mask = new Uint8Array([0x9a, 0x01, 0xff, 0x37]);
   const key = maskKeyAt(mask, 0);
   for (let phase = 0; phase < 4; phase++) {
     for (const length of [0, 3, 16, 37, 1000]) {
       const original = Uint8Array.from({ length }, (_, i) => (i * 31) & 0xff);
-      const viaBytes = original.slice();
       const viaKey = original.slice();
-      unmaskInPlace(viaBytes, mask, phase);
       unmaskWithKey(viaKey, key, phase);
-      assert.deepEqual(viaKey, viaBytes, `phase ${phase}, length ${length}`);
+      assertBytesEqual(
+        viaKey,
+        referenceUnmask(original, mask, phase),
+        `phase ${phase}, length ${length}`,
+      );
     }
   }
+});
+
+Deno.test("maskKeyAt puts key byte k in bits 8k to 8k+7", () => {
+  const key = maskKeyAt(new Uint8Array([0xee, 0x01, 0x02, 0x03, 0x84]), 1);
+  assert.equal(key & 0xff, 0x01);
+  assert.equal((key >>> 8) & 0xff, 0x02);
+  assert.equal((key >>> 16) & 0xff, 0x03);
+  assert.equal((key >>> 24) & 0xff, 0x84);
 });

@@ -635,6 +635,33 @@ Deno.test("WsFrameParser enforces maxMessageBytes", async (t) => {
     ]);
     assert.throws(() => parser.push(header), FrameTooLargeError);
   });
+  await t.step(
+    "a 64-bit length of 2^32 + 65536 is too large, not 65536",
+    () => {
+      // Regression guard: keeping only the low word of the 64-bit length
+      // read this as 65,536 bytes, under the limit.
+      const { parser } = collect({ maxMessageBytes: 1 << 20 });
+      const header = new Uint8Array([
+        0x82,
+        0xff,
+        0,
+        0,
+        0,
+        1,
+        0,
+        1,
+        0,
+        0,
+        ...MASK,
+      ]);
+      assert.throws(
+        () => parser.push(header),
+        (error: unknown) =>
+          error instanceof FrameTooLargeError &&
+          error.size === 2 ** 32 + 65536,
+      );
+    },
+  );
   await t.step("control frames are not limited by maxMessageBytes", () => {
     const { parser, events } = collect({ maxMessageBytes: 10 });
     parser.push(clientFrame(Opcode.PING, patterned(125)));
@@ -693,6 +720,14 @@ Deno.test("WsFrameParser throws WebSocketProtocolError for each protocol violati
     // length" (regression: non-minimal lengths were accepted).
     ["a 5-byte length sent in 16 bits", () => [
       new Uint8Array([0x82, 0xfe, 0, 5, ...MASK]),
+    ]],
+    // The boundaries: 125 is the largest length that fits in 7 bits and
+    // 65,535 the largest that fits in 16 (an off-by-one accepted them).
+    ["a 125-byte length sent in 16 bits", () => [
+      new Uint8Array([0x82, 0xfe, 0, 125, ...MASK]),
+    ]],
+    ["a 65535-byte length sent in 64 bits", () => [
+      new Uint8Array([0x82, 0xff, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...MASK]),
     ]],
     ["a 300-byte length sent in 64 bits", () => [
       new Uint8Array([0x82, 0xff, 0, 0, 0, 0, 0, 0, 1, 44, ...MASK]),
