@@ -615,3 +615,56 @@ Deno.test("UpgradePolicy.init reports bad token file lines as problems", async (
     });
   });
 });
+
+Deno.test("UpgradePolicy.decide accepts port 65535 on a dynamic route", async () => {
+  // The top valid port: an off-by-one (>= 65535) refused it with 400.
+  const policy = await policyFor({
+    routes: [{ path: "/d", dynamic: { cidrs: ["127.0.0.0/8"] } }],
+  });
+  const decision = assertAccepted(
+    await policy.decide(request("/d?host=127.0.0.1&port=65535")),
+  );
+  assertEquals(decision.target, {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 65535,
+  });
+});
+
+Deno.test("UpgradePolicy.decide accepts a ticket whose target claim is a dynamic name target as the client wrote it", async () => {
+  // A name target's claim is "localhost:PORT", not the display text
+  // "localhost:PORT (127.0.0.1:PORT)": comparing with the wrong field
+  // refused every valid ticket for a name (an IP literal hides the bug, as
+  // both spellings agree there).
+  const policy = await policyFor({
+    ticketSecret: SECRET,
+    routes: [{
+      path: "/d",
+      requireTicket: true,
+      dynamic: { hosts: ["localhost"], cidrs: ["127.0.0.0/8"] },
+    }],
+  });
+  const good = await ticket({ route: "/d", target: "localhost:8123" });
+  const decision = assertAccepted(
+    await within(
+      policy.decide(request(`/d?host=localhost&port=8123&ticket=${good}`)),
+      10000,
+      "lookup",
+    ),
+  );
+  assertEquals(decision.target, {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 8123,
+  });
+  const other = await ticket({ route: "/d", target: "localhost:8124" });
+  assertRefused(
+    await within(
+      policy.decide(request(`/d?host=localhost&port=8123&ticket=${other}`)),
+      10000,
+      "lookup",
+    ),
+    401,
+    "Unauthorized",
+  );
+});

@@ -555,3 +555,22 @@ Deno.test("SocketWriter reuses a batch nothing refers to while a by-reference pi
     `${batchBuffers.size} batch buffers for 40 rounds`,
   );
 });
+
+Deno.test("SocketWriter is not above high water at exactly the mark, only one byte past it", async () => {
+  // Pins the boundary: "above" means more than highWaterBytes; an
+  // off-by-one (>=) paused reading with exactly the mark held.
+  const sink = new ImmediateSink();
+  const writer = new SocketWriter(sink, {
+    highWaterBytes: 100,
+    copyThresholdBytes: 16,
+  });
+  writer.append(filled(60, 1));
+  writer.append(filled(40, 2));
+  assert.equal(writer.pendingBytes, 100);
+  assert.equal(writer.isAboveHighWater, false);
+  writer.append(filled(1, 3));
+  assert.equal(writer.pendingBytes, 101);
+  assert.equal(writer.isAboveHighWater, true);
+  await writer.drained();
+  assert.equal(sink.all.length, 101);
+});
