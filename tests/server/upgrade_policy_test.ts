@@ -244,10 +244,13 @@ Deno.test("UpgradePolicy.decide refuses missing and bad tickets with 401", async
     );
   });
   await t.step("an empty ticket parameter", async () => {
-    assertRefused(
-      await policy.decide(request("/?ticket=")),
-      401,
-      "Unauthorized",
+    assertStrictEquals(
+      assertRefused(
+        await policy.decide(request("/?ticket=")),
+        401,
+        "Unauthorized",
+      ),
+      "ticket missing",
     );
   });
   await t.step("a forged ticket", async () => {

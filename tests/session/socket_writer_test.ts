@@ -574,3 +574,23 @@ Deno.test("SocketWriter is not above high water at exactly the mark, only one by
   await writer.drained();
   assert.equal(sink.all.length, 101);
 });
+
+Deno.test("SocketWriter.belowLowWater resolves without a write when pending bytes equal the low-water mark", async () => {
+  // "Below low water" includes the mark itself; an exclusive check (<)
+  // kept a reader paused until a write completed.
+  const sink = new ManualSink();
+  const writer = new SocketWriter(sink, {
+    highWaterBytes: 100,
+    lowWaterBytes: 25,
+    copyThresholdBytes: 64,
+  });
+  writer.append(filled(25, 1));
+  const belowLow = track(writer.belowLowWater());
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.equal(sink.calls.length, 0);
+  assert.equal(belowLow.isDone(), true);
+  const drained = writer.drained();
+  (await sink.nextCall()).complete();
+  await drained;
+});
