@@ -55,10 +55,10 @@ export class ListenerOpener {
     // Stamp first: a swap landing between the reads shows up as a change
     // at the next check instead of being kept as a mismatched pair.
     this.#certStamp = await certStamp(config);
-    const [cert, key] = await Promise.all([
+    const [cert, key] = await settledPair(
       Deno.readTextFile(config.tls.certFile),
       Deno.readTextFile(config.tls.keyFile),
-    ]);
+    );
     return Deno.listenTls({ ...options, cert, key });
   }
 
@@ -75,9 +75,25 @@ export class ListenerOpener {
 
 async function certStamp(config: ResolvedGatewayConfig): Promise<string> {
   if (config.tls === undefined) return "";
-  const [cert, key] = await Promise.all([
+  const [cert, key] = await settledPair(
     Deno.stat(config.tls.certFile),
     Deno.stat(config.tls.keyFile),
-  ]);
+  );
   return `${cert.mtime?.getTime()}:${cert.size}:${key.mtime?.getTime()}:${key.size}`;
+}
+
+/**
+ * Both results, or the first rejection once both have settled: with
+ * `Promise.all` a failed first read returned while the second file
+ * operation was still running, so callers (and the test sanitizer) saw an
+ * operation outliving the call.
+ */
+async function settledPair<A, B>(
+  first: Promise<A>,
+  second: Promise<B>,
+): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === "rejected") throw a.reason;
+  if (b.status === "rejected") throw b.reason;
+  return [a.value, b.value];
 }

@@ -105,6 +105,9 @@ Deno.test("ListenerOpener opens a TLS listener and notices when its certificate 
 });
 
 Deno.test("ListenerOpener rejects when the certificate files cannot be read", async () => {
+  // Regression: with both files missing, the first failed stat rejected
+  // while the second was still running, and the op sanitizer failed the
+  // test about one run in eight under load.
   const config = resolveOptions({
     tls: { certFile: "/nonexistent/cert.pem", keyFile: "/nonexistent/key.pem" },
   });
