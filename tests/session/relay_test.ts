@@ -642,3 +642,72 @@ Deno.test("RelaySession.tick counts part of a message as activity for idleTimeou
   relay.session.close(1000, "done");
   assertEquals(await answerClose(relay), { code: 1000, reason: "done" });
 });
+
+Deno.test("RelaySession.tick keeps the session open until idleTimeoutMs after the last browser message", async () => {
+  // The "counting from the last message" test above closes with 4001 with
+  // or without the reset; this one fails when a browser message does not
+  // reset the idle clock, because a tick would then end it early.
+  await using relay = await openRelay({ timers: { idleTimeoutMs: 1000 } });
+  relay.clock.ms = START_MS + 600;
+  await relay.browser.send("activity");
+  await relay.backendFrames(1);
+  relay.session.tick(START_MS + 1000);
+  relay.session.tick(START_MS + 1599);
+  // Had a tick ended the session, its 4001 would win over this close.
+  relay.session.close(1000, "done");
+  assertEquals(await answerClose(relay), { code: 1000, reason: "done" });
+});
+
+Deno.test("RelaySession.tick keeps the session open until idleTimeoutMs after the last backend message", async () => {
+  // Same for the other direction: a backend message resets the idle clock.
+  await using relay = await openRelay({ timers: { idleTimeoutMs: 1000 } });
+  relay.clock.ms = START_MS + 800;
+  await writeAll(relay.backend, u32beFrame(encoder.encode("x")));
+  await relay.browser.next();
+  relay.session.tick(START_MS + 1500);
+  relay.session.tick(START_MS + 1799);
+  relay.session.close(1000, "done");
+  assertEquals(await answerClose(relay), { code: 1000, reason: "done" });
+});
+
+Deno.test("RelaySession delivers every message queued for the backend before closing it when the browser closes", async () => {
+  // Regression guard: closing the backend without draining its queue lost
+  // the tail of what the browser sent; only integration tests noticed.
+  // A high-water mark above the whole transfer lets the gateway read
+  // everything, close frame included, while the backend reads nothing.
+  await using relay = await openRelay({
+    closeTimeoutMs: 10_000,
+    highWaterBytes: 64 * 1024 * 1024,
+  });
+  // More than the loopback socket buffers hold, so most of it is still in
+  // the gateway's queue when the close frame arrives.
+  const messageBytes = 512 * 1024;
+  const messages = 64;
+  const frame = encodeClientFrame(
+    Opcode.BINARY,
+    new Uint8Array(messageBytes).fill(7),
+  );
+  for (let i = 0; i < messages; i++) {
+    await writeAll(relay.browser.conn, frame);
+  }
+  await relay.browser.sendClose(1000);
+  assertStrictEquals((await relay.browser.nextClose(20_000))?.code, 1000);
+  // The gateway closes the browser socket right before it ends the
+  // backend, so from here on a backend closed without draining shows.
+  assertStrictEquals(await relay.browser.next(10_000), undefined);
+  const buffer = new Uint8Array(1024 * 1024);
+  let received = 0;
+  for (let reads = 0; reads < 100_000; reads++) {
+    const count = await within(
+      relay.backend.read(buffer).catch(() => null),
+      10_000,
+      "backend bytes",
+    );
+    if (count === null) break;
+    received += count;
+  }
+  assertStrictEquals(received, messages * (4 + messageBytes));
+  closeQuietly(relay.backend);
+  const summary = await within(relay.session.ended, 10_000, "session end");
+  assertStrictEquals(summary.code, 1000);
+});
