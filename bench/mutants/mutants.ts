@@ -35,6 +35,8 @@ const FRAMING_TESTS = ["tests/framing/", "tests/property/"];
 const WRITER = "src/session/socket_writer.ts";
 const WRITER_TESTS = ["tests/session/socket_writer_test.ts"];
 const UPGRADE = "src/server/upgrade_policy.ts";
+const RELAY = "src/session/relay.ts";
+const RELAY_TESTS = ["tests/session/relay_test.ts"];
 const UPGRADE_TESTS = ["tests/server/upgrade_policy_test.ts"];
 
 /** The mutants, in the order they run. */
@@ -165,6 +167,8 @@ export const MUTANTS: readonly Mutant[] = [
     replace: 'return key.length >= 20 && key.endsWith("==") &&',
     tests: WS_TESTS,
     note: "a Sec-WebSocket-Key of the wrong length accepted",
+    equivalent:
+      'the regex on the same line requires exactly 22 characters then "==", so the length check is redundant',
   },
   // --- framing/
   {
@@ -307,6 +311,32 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "origin.hostname.length >= pattern.suffix.length - 1 &&",
     tests: ["tests/security/"],
     note: "origin: *.example.com matches example.com itself",
+    equivalent:
+      'the suffix starts with ".", so endsWith already rejects the apex and no valid hostname equals the suffix',
+  },
+  {
+    id: "origin-wildcard-port-ignored",
+    file: "src/security/origin_policy.ts",
+    find: "pattern.scheme === origin.scheme && pattern.port === origin.port &&",
+    replace: "pattern.scheme === origin.scheme &&",
+    tests: ["tests/security/"],
+    note: "origin: *.example.com matches any port",
+  },
+  {
+    id: "origin-wildcard-scheme-ignored",
+    file: "src/security/origin_policy.ts",
+    find: "pattern.scheme === origin.scheme && pattern.port === origin.port &&",
+    replace: "pattern.port === origin.port &&",
+    tests: ["tests/security/"],
+    note: "origin: https://*.example.com matches http:// origins",
+  },
+  {
+    id: "replay-expiry-boundary",
+    file: "src/security/replay_cache.ts",
+    find: 'if (held !== undefined && held > nowMs) return "replayed";',
+    replace: 'if (held !== undefined && held >= nowMs) return "replayed";',
+    tests: ["tests/security/"],
+    note: "replay cache: an id is still refused at exactly its expiry",
   },
   // --- session/socket_writer.ts
   {
@@ -324,6 +354,41 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "if (this.pendingBytes < this.#lowWater || this.#hasFailed) {",
     tests: WRITER_TESTS,
     note: "SocketWriter: belowLowWater waits at exactly the low-water mark",
+  },
+  // --- session/relay.ts (being split: liveness and the close path may move;
+  // a not-found status here means the find string needs updating)
+  {
+    id: "relay-idle-browser-no-reset",
+    file: RELAY,
+    find: "    this.#lastDataMs = this.#lastFromBrowserMs;\n  }",
+    replace: "  }",
+    tests: RELAY_TESTS,
+    note: "a browser message does not reset the idle timeout",
+  },
+  {
+    id: "relay-idle-backend-no-reset",
+    file: RELAY,
+    find: "    this.#lastDataMs = this.#lastFromBackendMs;\n  }",
+    replace: "  }",
+    tests: RELAY_TESTS,
+    note: "a backend message does not reset the idle timeout",
+  },
+  {
+    id: "relay-idle-boundary",
+    file: RELAY,
+    find: "now - this.#lastDataMs >= timers.idleTimeoutMs",
+    replace: "now - this.#lastDataMs > timers.idleTimeoutMs",
+    tests: RELAY_TESTS,
+    note: "the idle timeout fires one tick late",
+  },
+  {
+    id: "relay-backend-not-drained",
+    file: RELAY,
+    find:
+      "        await withTimeout(this.#toBackend.drained(), remaining());\n",
+    replace: "",
+    tests: RELAY_TESTS,
+    note: "the backend is closed without draining what is queued for it",
   },
   // --- server/upgrade_policy.ts
   {

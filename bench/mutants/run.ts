@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   const chosen = MUTANTS.filter((m) => only === undefined || only.has(m.id));
   if (list) {
     for (const m of chosen) {
-      printLine(`${m.id.padEnd(28)} ${m.file}  ${m.note}`);
+      printLine(`${m.id.padEnd(32)} ${m.file}  ${m.note}`);
     }
     return;
   }
@@ -181,7 +181,7 @@ async function main(): Promise<void> {
       const outcome = await runMutant(dir, mutant, timeoutMs);
       outcomes.push(outcome);
       printLine(
-        `${outcome.status.padEnd(10)} ${mutant.id.padEnd(28)} ${
+        `${outcome.status.padEnd(10)} ${mutant.id.padEnd(32)} ${
           (outcome.ms / 1000).toFixed(1).padStart(6)
         } s  ${outcome.detail}`,
       );

@@ -21,3 +21,13 @@ Deno.test("ReplayCache refuses new ids when full of unexpired ones and frees exp
   );
   assert.throws(() => new ReplayCache({ maxEntries: 0 }), RangeError);
 });
+
+Deno.test("ReplayCache.use refuses a held id until its expiry and accepts it again from then on", () => {
+  // Pins the boundary: an id held until t is replayed before t and fresh at
+  // t; a cache that never let expired ids go refused valid new tickets.
+  const cache = new ReplayCache({ maxEntries: 10 });
+  assert.equal(cache.use("a", 1000, 0), "fresh");
+  assert.equal(cache.use("a", 1000, 999), "replayed");
+  assert.equal(cache.use("a", 5000, 1000), "fresh");
+  assert.equal(cache.use("a", 5000, 4999), "replayed");
+});
