@@ -14,7 +14,7 @@ import {
   WsFrameParser,
 } from "../../src/websocket/ws_frame_codec.ts";
 import { parseClosePayload } from "../../src/websocket/close_frame.ts";
-import { within } from "../_util/assert.ts";
+import { assertBytesEqual, within } from "../_util/assert.ts";
 import {
   concat,
   startEchoBackend,
@@ -120,7 +120,7 @@ async function expectMessage(
     `expected a message, got ${describe(got)}`,
   );
   assert.equal(got.isText, isText, "message type");
-  assert.deepEqual(got.payload, bytesOf(payload));
+  assertBytesEqual(got.payload, bytesOf(payload), "message payload");
 }
 
 async function expectControl(
