@@ -6,7 +6,7 @@
  * @module
  */
 
-import { withTimeout } from "../session/deadline_queue.ts";
+import { withTimeout } from "../io/deadline_queue.ts";
 
 /**
  * Writes all of `bytes` (a raw `write` may be partial).

@@ -7,7 +7,7 @@
 
 import type { BackendTarget } from "../config/config.ts";
 import { BackendConnectError } from "../errors.ts";
-import { sharedDeadlines } from "../session/deadline_queue.ts";
+import { sharedDeadlines } from "../io/deadline_queue.ts";
 import { closeQuietly } from "./_conn_io.ts";
 
 /** TLS settings for a backend connection. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { withTimeout } from "./deadline_queue.ts";
+import { withTimeout } from "../io/deadline_queue.ts";
 import type { DuplexSocket } from "./relay_options.ts";
 
 /**

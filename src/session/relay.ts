@@ -22,7 +22,7 @@ import {
 import { Latch } from "./latch.ts";
 import { ReadBuffer } from "./read_buffer.ts";
 import { SocketWriter } from "./socket_writer.ts";
-import { withTimeout } from "./deadline_queue.ts";
+import { withTimeout } from "../io/deadline_queue.ts";
 import { CloseCode, closeCodeForError } from "./close_codes.ts";
 import {
   closeQuietly,
