@@ -30,7 +30,8 @@ import {
   isUpgradeRequest,
   type RequestHead,
 } from "../websocket/handshake.ts";
-import { awaitOneRead, closeQuietly, writeAll } from "./_conn_io.ts";
+import { closeQuietly } from "../io/close_quietly.ts";
+import { awaitOneRead, writeAll } from "./_conn_io.ts";
 import {
   sendHttpResponse,
   sendRefusal,

@@ -23,9 +23,10 @@ import { Latch } from "./latch.ts";
 import { ReadBuffer } from "./read_buffer.ts";
 import { SocketWriter } from "./socket_writer.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
+import { closeQuietly } from "../io/close_quietly.ts";
+import { drainUntilEof } from "../io/drain.ts";
 import { CloseCode, closeCodeForError } from "./close_codes.ts";
 import {
-  closeQuietly,
   closeWriteWithin,
   errorText,
   isSocketError,
@@ -724,15 +725,10 @@ export class RelaySession {
     } catch {
       return;
     }
-    const discard = new Uint8Array(4096);
-    const deadline = this.#now() + timeoutMs;
-    const drain = async () => {
-      for (let reads = 0; reads < 100000; reads++) {
-        if (this.#now() >= deadline) return;
-        if (await browser.read(discard) === null) return;
-      }
-    };
-    await withTimeout(drain().catch(() => {}), timeoutMs);
+    await drainUntilEof(browser, timeoutMs, {
+      maxReads: 100000,
+      now: this.#now,
+    });
   }
 
   // ---- the single close path ---------------------------------------------
