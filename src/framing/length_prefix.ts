@@ -39,7 +39,7 @@ import {
   maxMessageBytes,
   normalizeFramingSpec,
 } from "./spec.ts";
-import { ScratchBuffer } from "./scratch_buffer.ts";
+import { ScratchBuffer } from "../io/scratch_buffer.ts";
 
 const EMPTY = new Uint8Array(0);
 const TWO_POW_32 = 2 ** 32;

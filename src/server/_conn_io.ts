@@ -1,12 +1,12 @@
 /**
- * Small socket chores of the server: writing a whole buffer, closing
- * without caring whether the socket is still open, and bounded reads that
- * discard what the client still sends. Private to `server/`.
+ * Small socket chores of the server: writing a whole buffer and waiting
+ * for one read. Closing quietly and draining live in `io/`. Private to
+ * `server/`.
  *
  * @module
  */
 
-import { withTimeout } from "../session/deadline_queue.ts";
+import { withTimeout } from "../io/deadline_queue.ts";
 
 /**
  * Writes all of `bytes` (a raw `write` may be partial).
@@ -23,37 +23,6 @@ export async function writeAll(
     const written = await conn.write(rest);
     rest = rest.subarray(written);
   }
-}
-
-/**
- * Closes `conn`, ignoring that it may be closed already.
- * @param conn The connection.
- */
-export function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-/**
- * Reads and discards until EOF or `ms` pass; never throws.
- * @param conn The connection.
- * @param ms The longest wait in milliseconds.
- * @returns Resolves at EOF, on a read error, or when the time is up.
- */
-export async function drainUntilEof(
-  conn: Deno.Conn,
-  ms: number,
-): Promise<void> {
-  const buffer = new Uint8Array(4096);
-  const drain = (async () => {
-    for (let reads = 0; reads < 1024; reads++) {
-      if (await conn.read(buffer) === null) return;
-    }
-  })().catch(() => {});
-  await withTimeout(drain, ms);
 }
 
 /**

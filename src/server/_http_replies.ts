@@ -13,8 +13,10 @@ import {
   type HttpRefusal,
 } from "../websocket/handshake.ts";
 import { encodeServerFrame, Opcode } from "../websocket/ws_frame_codec.ts";
-import { sharedDeadlines } from "../session/deadline_queue.ts";
-import { closeQuietly, drainUntilEof, writeAll } from "./_conn_io.ts";
+import { sharedDeadlines } from "../io/deadline_queue.ts";
+import { closeQuietly } from "../io/close_quietly.ts";
+import { drainUntilEof } from "../io/drain.ts";
+import { writeAll } from "./_conn_io.ts";
 import type { HttpResponse } from "./http_routes.ts";
 
 const ASCII = new TextEncoder();

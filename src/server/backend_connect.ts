@@ -7,8 +7,8 @@
 
 import type { BackendTarget } from "../config/config.ts";
 import { BackendConnectError } from "../errors.ts";
-import { sharedDeadlines } from "../session/deadline_queue.ts";
-import { closeQuietly } from "./_conn_io.ts";
+import { sharedDeadlines } from "../io/deadline_queue.ts";
+import { closeQuietly } from "../io/close_quietly.ts";
 
 /** TLS settings for a backend connection. */
 export interface BackendTlsSettings {

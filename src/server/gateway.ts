@@ -21,7 +21,7 @@ import { GatewayMetrics } from "../observability/gateway_metrics.ts";
 import type { ClientLimits } from "../security/client_limits.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
-import { withTimeout } from "../session/deadline_queue.ts";
+import { withTimeout } from "../io/deadline_queue.ts";
 import { RelaySession } from "../session/relay.ts";
 import type { SessionSummary } from "../session/relay_options.ts";
 import {
@@ -30,7 +30,8 @@ import {
   isUpgradeRequest,
   type RequestHead,
 } from "../websocket/handshake.ts";
-import { awaitOneRead, closeQuietly, writeAll } from "./_conn_io.ts";
+import { closeQuietly } from "../io/close_quietly.ts";
+import { awaitOneRead, writeAll } from "./_conn_io.ts";
 import {
   sendHttpResponse,
   sendRefusal,

@@ -24,7 +24,7 @@ import {
   type OriginPolicy,
 } from "../security/origin_policy.ts";
 import { ReplayCache } from "../security/replay_cache.ts";
-import { withTimeout } from "../session/deadline_queue.ts";
+import { withTimeout } from "../io/deadline_queue.ts";
 import {
   importTicketKey,
   type TicketClaims,

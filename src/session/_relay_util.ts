@@ -1,13 +1,13 @@
 /**
  * Small helpers of the relay session: the next event-loop turn, a bounded
- * and a quiet close, telling socket failures from protocol errors, and a
+ * close, telling socket failures from protocol errors, and a
  * cheap view of part of a buffer.
  * Private to `session/`.
  *
  * @module
  */
 
-import { withTimeout } from "./deadline_queue.ts";
+import { withTimeout } from "../io/deadline_queue.ts";
 import type { DuplexSocket } from "./relay_options.ts";
 
 /**
@@ -32,18 +32,6 @@ export function closeWriteWithin(
   ms: number,
 ): Promise<void> {
   return withTimeout(socket.closeWrite?.() ?? Promise.resolve(), ms);
-}
-
-/**
- * Closes `socket`, ignoring that it may be closed already.
- * @param socket The socket.
- */
-export function closeQuietly(socket: DuplexSocket): void {
-  try {
-    socket.close();
-  } catch {
-    // Already closed.
-  }
 }
 
 /**

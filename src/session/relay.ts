@@ -22,10 +22,12 @@ import {
 import { Latch } from "./latch.ts";
 import { ReadBuffer } from "./read_buffer.ts";
 import { SocketWriter } from "./socket_writer.ts";
-import { withTimeout } from "./deadline_queue.ts";
+import { withTimeout } from "../io/deadline_queue.ts";
+import { closeQuietly } from "../io/close_quietly.ts";
+import { drainUntilEof } from "../io/drain.ts";
+import { judgeLiveness } from "./liveness.ts";
 import { CloseCode, closeCodeForError } from "./close_codes.ts";
 import {
-  closeQuietly,
   closeWriteWithin,
   errorText,
   isSocketError,
@@ -321,66 +323,59 @@ export class RelaySession {
   tick(now: number): void {
     if (this.#isEnding) return;
     const timers = this.#options.timers;
-    if (
-      timers.maxLifetimeMs > 0 && now - this.#openedAtMs >= timers.maxLifetimeMs
-    ) {
-      this.#end({
-        code: CloseCode.LIFETIME_EXCEEDED,
-        reason: "session lifetime exceeded",
-        detail: `session older than ${timers.maxLifetimeMs} ms`,
-        initiator: "gateway",
-      });
-      return;
+    const verdict = judgeLiveness(
+      {
+        openedAtMs: this.#openedAtMs,
+        lastDataMs: this.#lastDataMs,
+        lastFromBackendMs: this.#lastFromBackendMs,
+        lastFromBrowserMs: this.#lastFromBrowserMs,
+        lastToBackendMs: this.#lastToBackendMs,
+        pingSentAtMs: this.#pingSentAtMs,
+        isBrowserPaused: this.#isBrowserPaused,
+      },
+      timers,
+      now,
+    );
+    switch (verdict.end) {
+      case "lifetime":
+        this.#end({
+          code: CloseCode.LIFETIME_EXCEEDED,
+          reason: "session lifetime exceeded",
+          detail: `session older than ${timers.maxLifetimeMs} ms`,
+          initiator: "gateway",
+        });
+        return;
+      case "idle":
+        this.#end({
+          code: CloseCode.IDLE_TIMEOUT,
+          reason: "idle timeout",
+          detail: `no data either way for ${timers.idleTimeoutMs} ms`,
+          initiator: "gateway",
+        });
+        return;
+      case "backend_silent":
+        this.#end({
+          code: CloseCode.BACKEND_SILENT,
+          reason: "backend silent",
+          detail: `nothing from the backend for ${timers.backendSilenceMs} ms`,
+          initiator: "backend",
+        });
+        return;
+      case "ping_timeout":
+        this.#end({
+          code: CloseCode.ABNORMAL,
+          reason: "browser gone",
+          detail: `no pong within ${timers.pingTimeoutMs} ms`,
+          initiator: "browser",
+          isBrowserGone: true,
+        });
+        return;
     }
-    if (
-      timers.idleTimeoutMs > 0 && now - this.#lastDataMs >= timers.idleTimeoutMs
-    ) {
-      this.#end({
-        code: CloseCode.IDLE_TIMEOUT,
-        reason: "idle timeout",
-        detail: `no data either way for ${timers.idleTimeoutMs} ms`,
-        initiator: "gateway",
-      });
-      return;
+    if (verdict.isPingDue) {
+      this.#pingSentAtMs = now;
+      this.#sendControl(Opcode.PING, new Uint8Array(0));
     }
-    if (
-      timers.backendSilenceMs > 0 &&
-      now - this.#lastFromBackendMs >= timers.backendSilenceMs
-    ) {
-      this.#end({
-        code: CloseCode.BACKEND_SILENT,
-        reason: "backend silent",
-        detail: `nothing from the backend for ${timers.backendSilenceMs} ms`,
-        initiator: "backend",
-      });
-      return;
-    }
-    if (timers.pingIntervalMs > 0) {
-      if (this.#pingSentAtMs > 0) {
-        // A browser we are not reading from (paused for flow control)
-        // cannot be blamed for a missing pong.
-        if (
-          !this.#isBrowserPaused &&
-          now - this.#pingSentAtMs >= timers.pingTimeoutMs
-        ) {
-          this.#end({
-            code: CloseCode.ABNORMAL,
-            reason: "browser gone",
-            detail: `no pong within ${timers.pingTimeoutMs} ms`,
-            initiator: "browser",
-            isBrowserGone: true,
-          });
-          return;
-        }
-      } else if (now - this.#lastFromBrowserMs >= timers.pingIntervalMs) {
-        this.#pingSentAtMs = now;
-        this.#sendControl(Opcode.PING, new Uint8Array(0));
-      }
-    }
-    if (
-      timers.backendHeartbeatMs > 0 &&
-      now - this.#lastToBackendMs >= timers.backendHeartbeatMs
-    ) {
+    if (verdict.isHeartbeatDue) {
       this.#lastToBackendMs = now;
       this.#toBackend.append(
         this.#options.encoder.encode(
@@ -724,15 +719,10 @@ export class RelaySession {
     } catch {
       return;
     }
-    const discard = new Uint8Array(4096);
-    const deadline = this.#now() + timeoutMs;
-    const drain = async () => {
-      for (let reads = 0; reads < 100000; reads++) {
-        if (this.#now() >= deadline) return;
-        if (await browser.read(discard) === null) return;
-      }
-    };
-    await withTimeout(drain().catch(() => {}), timeoutMs);
+    await drainUntilEof(browser, timeoutMs, {
+      maxReads: 100000,
+      now: this.#now,
+    });
   }
 
   // ---- the single close path ---------------------------------------------

@@ -12,7 +12,7 @@ import {
   InvalidMessageError,
   WebSocketProtocolError,
 } from "../errors.ts";
-import { ScratchBuffer } from "../framing/scratch_buffer.ts";
+import { ScratchBuffer } from "../io/scratch_buffer.ts";
 import { maskKeyAt, unmaskInPlace, unmaskWithKey } from "./unmask.ts";
 
 /** WebSocket opcodes (RFC 6455 section 5.2). */

@@ -1,9 +1,9 @@
 import { assertEquals } from "../_util/assert.ts";
-import { DeadlineQueue } from "../../src/session/deadline_queue.ts";
+import { DeadlineQueue } from "../../src/io/deadline_queue.ts";
 import { runDenoScript } from "../_util/deno_script.ts";
 
 const MODULE_URL = new URL(
-  "../../src/session/deadline_queue.ts",
+  "../../src/io/deadline_queue.ts",
   import.meta.url,
 ).href;
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ScratchBuffer } from "../../src/framing/scratch_buffer.ts";
+import { ScratchBuffer } from "../../src/io/scratch_buffer.ts";
 
 Deno.test("ScratchBuffer reuses one buffer, doubling from 1 KiB and never beyond its limit", () => {
   const scratch = new ScratchBuffer(8192);
