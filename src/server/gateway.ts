@@ -106,10 +106,8 @@ interface PendingHandshake {
 
 /** What the gateway keeps per open session. */
 interface SessionEntry {
-  session: RelaySession;
   route: string;
   client: string;
-  clientIp: string;
   limits: ClientLimits;
 }
 
@@ -751,10 +749,8 @@ class GatewayServer implements Gateway {
       },
     });
     this.#sessions.set(session, {
-      session,
       route: route.path,
       client: client.text,
-      clientIp: client.ip,
       limits: generation.limits,
     });
     session.start();
