@@ -107,10 +107,8 @@ interface PendingHandshake {
 
 /** What the gateway keeps per open session. */
 interface SessionEntry {
-  session: RelaySession;
   route: string;
   client: string;
-  clientIp: string;
   limits: ClientLimits;
 }
 
@@ -752,10 +750,8 @@ class GatewayServer implements Gateway {
       },
     });
     this.#sessions.set(session, {
-      session,
       route: route.path,
       client: client.text,
-      clientIp: client.ip,
       limits: generation.limits,
     });
     session.start();
