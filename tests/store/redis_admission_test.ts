@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../_util/assert.ts";
+import { assert, assertEquals, within } from "../_util/assert.ts";
 import { type RedisServer, startRedisServer } from "../_util/redis_server.ts";
 import {
   RedisAdmission,
@@ -187,4 +187,70 @@ Deno.test("RedisAdmission rejects with StoreUnavailableError when the store is d
   await a.admission.release(held); // never rejects
   assert(errors[0] instanceof StoreUnavailableError, String(errors[0]));
   assertEquals(a.admission.liveCount, 0);
+});
+
+Deno.test("RedisAdmission: the slots of an instance killed with SIGKILL expire within the lease (no leak)", async () => {
+  await using server = await startRedisServer();
+  const leaseMs = 600;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../_util/admission_instance.ts", import.meta.url).pathname,
+      server.url,
+      String(leaseMs),
+      "192.0.2.99",
+      "2",
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let isKilled = false;
+  try {
+    const reader = child.stdout.getReader();
+    const first = await within(reader.read(), 20_000, "the instance's line");
+    reader.releaseLock();
+    const line = new TextDecoder().decode(first.value ?? new Uint8Array());
+    const members = line.trim().split(" ").slice(1);
+    assertEquals(members.length, 2, line);
+    await using other = await instance(server, { leaseMs });
+    const key = "wsgate:ip:192.0.2.99";
+    // The live instance refreshes: its slot outlives the first lease.
+    const firstScore = Number(
+      await other.client.send(["ZSCORE", key, members[0]!]),
+    );
+    const refreshDeadline = Date.now() + 10_000;
+    let score = firstScore;
+    while (score <= firstScore + leaseMs / 2 && Date.now() < refreshDeadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      score = Number(await other.client.send(["ZSCORE", key, members[0]!]));
+    }
+    assert(score > firstScore, "the instance refreshed its slots");
+    const request = { clientKey: "192.0.2.99", perIpLimit: 2 };
+    assertEquals(await other.admission.admit(request), {
+      kind: "refused",
+      reason: "per_ip",
+    });
+    child.kill("SIGKILL");
+    isKilled = true;
+    assertEquals((await child.status).signal, "SIGKILL");
+    const killedAt = Date.now();
+    let result: AdmissionResult = { kind: "refused", reason: "per_ip" };
+    for (let i = 0; i < 1000 && Date.now() - killedAt < 10_000; i++) {
+      result = await other.admission.admit(request);
+      if (result.kind === "admitted") break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const freedAfterMs = Date.now() - killedAt;
+    const taken = admitted(result);
+    assert(
+      freedAfterMs <= leaseMs + 400,
+      `freed after ${freedAfterMs} ms, lease ${leaseMs} ms`,
+    );
+    await other.admission.release(taken);
+  } finally {
+    if (!isKilled) child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  }
 });
