@@ -31,20 +31,19 @@ export class RespConnection {
   #isWriting = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #failure: Error | null = null;
-  #onClose: () => void;
 
+  /**
+   * Starts reading replies from `conn`.
+   * @param conn The connected socket; closed on failure.
+   * @param options The command deadline in ms and the reply limits.
+   */
   constructor(
     conn: Deno.Conn,
-    options: {
-      commandTimeoutMs: number;
-      decoder: RespDecoderOptions;
-      onClose: () => void;
-    },
+    options: { commandTimeoutMs: number; decoder: RespDecoderOptions },
   ) {
     this.#conn = conn;
     this.#commandTimeoutMs = options.commandTimeoutMs;
     this.#decoder = new RespDecoder(options.decoder);
-    this.#onClose = options.onClose;
     this.#readLoop();
   }
 
@@ -54,6 +53,7 @@ export class RespConnection {
     return this;
   }
 
+  /** Whether the connection can still carry commands. */
   get isOpen(): boolean {
     return this.#failure === null;
   }
@@ -89,7 +89,6 @@ export class RespConnection {
       // Already closed by the peer.
     }
     for (const entry of pending) entry.reject(error);
-    this.#onClose();
   }
 
   #armTimer(): void {

@@ -338,7 +338,6 @@ export class RedisClient {
       connection = new RespConnection(conn, {
         commandTimeoutMs: this.#connectTimeoutMs,
         decoder: this.#replyLimits,
-        onClose: () => {},
       });
       const setup: RespArgument[][] = [];
       if (this.#password !== undefined) {
