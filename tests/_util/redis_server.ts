@@ -20,6 +20,12 @@ export interface RedisServerOptions {
   isUnixSocket?: boolean;
   /** The port to use, e.g. the one of a stopped server. @default {0} a free one */
   port?: number;
+  /**
+   * Serve TLS instead of plain TCP on `port` with this certificate and key
+   * (PEM files); clients are not asked for certificates.
+   * @default {undefined}
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 /** A running redis-server. */
@@ -56,8 +62,20 @@ export async function startRedisServer(
   const dir = await Deno.makeTempDir({ prefix: "wsgate_redis_" });
   const socketPath = options.isUnixSocket ? `${dir}/redis.sock` : "";
   const args = [
-    "--port",
-    String(port),
+    ...(options.tls === undefined ? ["--port", String(port)] : [
+      "--port",
+      "0",
+      "--tls-port",
+      String(port),
+      "--tls-cert-file",
+      options.tls.certFile,
+      "--tls-key-file",
+      options.tls.keyFile,
+      "--tls-ca-cert-file",
+      options.tls.caFile,
+      "--tls-auth-clients",
+      "no",
+    ]),
     "--bind",
     "127.0.0.1",
     "--save",
@@ -115,7 +133,9 @@ export async function startRedisServer(
   return {
     port,
     socketPath,
-    url: `redis://${auth}127.0.0.1:${port}`,
+    url: `${
+      options.tls === undefined ? "redis" : "rediss"
+    }://${auth}127.0.0.1:${port}`,
     stop: () => end("SIGTERM"),
     kill: () => end("SIGKILL"),
     [Symbol.asyncDispose]: () => end("SIGTERM"),

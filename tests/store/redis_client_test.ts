@@ -5,6 +5,7 @@ import {
   within,
 } from "../_util/assert.ts";
 import { startRedisServer } from "../_util/redis_server.ts";
+import { TestPki } from "../_util/certificates.ts";
 import { RedisClient, StoreScript } from "../../src/store/redis_client.ts";
 import { parseStoreUrl } from "../../src/store/store_url.ts";
 import {
@@ -141,4 +142,24 @@ Deno.test("RedisClient.evalScript falls back to EVAL when the script is not cach
   assertEquals(await client.send(["SCRIPT", "EXISTS", script.sha1]), [1]);
   await client.send(["SCRIPT", "FLUSH"]);
   assertEquals(await client.evalScript(script, ["k"], { args: ["b"] }), "bk");
+});
+
+Deno.test("RedisClient speaks TLS to a rediss:// URL and refuses an untrusted certificate", async () => {
+  await using pki = await TestPki.create();
+  const ca = await pki.createCa("wsgate test redis ca");
+  const leaf = await pki.issue(ca);
+  await using server = await startRedisServer({
+    tls: {
+      certFile: leaf.certFile,
+      keyFile: leaf.keyFile,
+      caFile: ca.certFile,
+    },
+  });
+  assertEquals(server.url.startsWith("rediss://"), true);
+  await using client = new RedisClient(parseStoreUrl(server.url), {
+    caCerts: [ca.certPem],
+  });
+  assertEquals(await client.send(["PING"]), "PONG");
+  await using untrusting = new RedisClient(parseStoreUrl(server.url));
+  await assertRejects(untrusting.send(["PING"]), StoreUnavailableError);
 });
