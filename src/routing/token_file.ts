@@ -102,7 +102,7 @@ export function parseTokenFile(
     const split = findSeparator(line);
     const target = split < 0
       ? undefined
-      : parseTarget(line.slice(split + 1).trim());
+      : parseTokenTarget(line.slice(split + 1).trim());
     const token = line.slice(0, Math.max(split, 0)).trim();
     if (split < 0 || typeof target === "string" || token === "") {
       const detail = typeof target === "string"
@@ -358,7 +358,21 @@ function findSeparator(line: string): number {
 }
 
 /** Parses a target, or returns the problem as text. */
-function parseTarget(text: string): TokenTarget | string {
+/**
+ * Parses one target as a token file writes it: `host:port`, `[v6]:port`,
+ * `v6:port`, `unix:/path` (or `unix_socket:/path`).
+ * @param text The target text, trimmed.
+ * @returns The target, or a problem sentence.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseTokenTarget } from "./token_file.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseTokenTarget("[::1]:5900"), { transport: "tcp", hostname: "::1", port: 5900 });
+ * assert.equal(typeof parseTokenTarget("host-without-port"), "string");
+ * ```
+ */
+export function parseTokenTarget(text: string): TokenTarget | string {
   for (const prefix of ["unix:", "unix_socket:"]) {
     if (text.startsWith(prefix)) {
       const path = text.slice(prefix.length);

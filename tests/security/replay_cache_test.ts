@@ -31,3 +31,28 @@ Deno.test("ReplayCache.use refuses a held id until its expiry and accepts it aga
   assert.equal(cache.use("a", 5000, 1000), "fresh");
   assert.equal(cache.use("a", 5000, 4999), "replayed");
 });
+
+Deno.test("ReplayCache has no cap by default: 20,000 distinct fresh tickets within one expiry window are all accepted", () => {
+  const cache = new ReplayCache();
+  for (let i = 0; i < 20_000; i++) {
+    assert.equal(cache.use(`jti-${i}`, 60_000, i), "fresh", `ticket ${i}`);
+  }
+  assert.equal(cache.use("jti-7", 60_000, 20_000), "replayed");
+  assert.equal(cache.size, 20_000);
+});
+
+Deno.test("ReplayCache purges expired ids as new ones arrive, without a call to purge", () => {
+  const cache = new ReplayCache();
+  for (let i = 0; i < 10_000; i++) cache.use(`old-${i}`, 1000, 0);
+  for (let i = 0; i < 10_000; i++) cache.use(`new-${i}`, 5000, 2000);
+  assert.ok(cache.size < 15_000, `held ${cache.size} ids`);
+  assert.equal(cache.use("new-1", 5000, 2001), "replayed");
+});
+
+Deno.test("ReplayCache.forget lets a spent ticket id be used again", () => {
+  const cache = new ReplayCache();
+  assert.equal(cache.use("a", 1000, 0), "fresh");
+  assert.equal(cache.forget("a"), true);
+  assert.equal(cache.use("a", 1000, 1), "fresh");
+  assert.equal(cache.forget("b"), false);
+});
