@@ -5,6 +5,14 @@ import {
   MessageDeflater,
   MessageInflater,
 } from "../../src/websocket/message_deflate.ts";
+import {
+  encodeClientFrame,
+  frameHeaderLength,
+  Opcode,
+  RSV1_COMPRESSED,
+  writeFrameHeader,
+  WsFrameParser,
+} from "../../src/websocket/ws_frame_codec.ts";
 
 const HELLO = new TextEncoder().encode("Hello");
 // RFC 7692 section 7.2.3.1 and 7.2.3.2.
@@ -161,4 +169,134 @@ Deno.test("MessageInflater rejects a corrupt stream with InvalidMessageError", a
       inflater.close();
     });
   }
+});
+
+// Conformance in the spirit of Autobahn 12.x (payload sizes and fragment
+// sizes) and 13.x (window bits and context takeover combinations), at the
+// unit level: a client-side deflater, frames cut into fragments with pings
+// between them, the server's parser and inflater.
+
+interface Received {
+  messages: Uint8Array[];
+  pings: number;
+}
+
+async function sendThrough(
+  messages: Uint8Array[],
+  mode: {
+    noContextTakeover: boolean;
+    windowBits: number;
+    fragmentBytes: number;
+  },
+): Promise<Received> {
+  const client = new MessageDeflater({
+    noContextTakeover: mode.noContextTakeover,
+    windowBits: mode.windowBits,
+    minSize: 0,
+  });
+  const server = new MessageInflater({
+    noContextTakeover: mode.noContextTakeover,
+    windowBits: mode.windowBits,
+  });
+  const pending: { payload: Uint8Array; isCompressed: boolean }[] = [];
+  let pings = 0;
+  const parser = new WsFrameParser({
+    onMessage: (_isText, payload, isCompressed) =>
+      pending.push({ payload: payload.slice(), isCompressed }),
+    onControl: (opcode) => {
+      if (opcode === Opcode.PING) pings++;
+    },
+  }, { isCompressionNegotiated: true });
+  const received: Uint8Array[] = [];
+  for (const message of messages) {
+    const compressed = (await client.compress(message))!;
+    const size = Math.max(1, mode.fragmentBytes);
+    const count = Math.max(1, Math.ceil(compressed.length / size));
+    for (let i = 0; i < count; i++) {
+      const part = compressed.subarray(i * size, (i + 1) * size);
+      parser.push(
+        encodeClientFrame(i === 0 ? Opcode.BINARY : Opcode.CONTINUATION, part, {
+          fin: i === count - 1,
+          rsv: i === 0 ? 4 : 0,
+        }),
+      );
+      if (i === 0) {
+        parser.push(encodeClientFrame(Opcode.PING, new Uint8Array(0)));
+      }
+    }
+    // The pump awaits each inflate before handling the next message, in order.
+    for (const got of pending.splice(0)) {
+      assert.equal(got.isCompressed, true);
+      received.push(await server.decompress(got.payload));
+    }
+  }
+  client.close();
+  server.close();
+  return { messages: received, pings };
+}
+
+Deno.test("compressed messages survive fragmentation and interleaved pings for every size, window and context mode", async (t) => {
+  const messages: Uint8Array[] = [];
+  for (const size of [0, 1, 16, 64, 256, 1024, 4096, 65536, 131072]) {
+    const bytes = new Uint8Array(size);
+    // Half text-like (compressible), half a cheap hash (barely compressible).
+    for (let i = 0; i < size; i++) {
+      bytes[i] = i < size / 2 ? 0x61 + (i % 7) : (i * 2654435761) >>> 24;
+    }
+    messages.push(bytes);
+  }
+  for (const noContextTakeover of [false, true]) {
+    for (const windowBits of [9, 12, 15]) {
+      for (const fragmentBytes of [1, 64, 65536]) {
+        await t.step(
+          `noContextTakeover=${noContextTakeover} windowBits=${windowBits} fragmentBytes=${fragmentBytes}`,
+          async () => {
+            const got = await sendThrough(messages, {
+              noContextTakeover,
+              windowBits,
+              fragmentBytes,
+            });
+            assert.equal(got.messages.length, messages.length);
+            for (let i = 0; i < messages.length; i++) {
+              assert.deepEqual(got.messages[i], messages[i]);
+            }
+            assert.equal(got.pings, messages.length);
+          },
+        );
+      }
+    }
+  }
+});
+
+Deno.test("a server frame built with RSV1_COMPRESSED parses and inflates back to the message", async () => {
+  const deflater = new MessageDeflater({ minSize: 0 });
+  const inflater = new MessageInflater();
+  const parsed: Uint8Array[] = [];
+  const parser = new WsFrameParser({
+    onMessage: (_isText, payload, isCompressed) => {
+      assert.equal(isCompressed, true);
+      parsed.push(payload.slice());
+    },
+    onControl: () => {},
+  }, { expectMasked: false, isCompressionNegotiated: true });
+  for (const text of ["Hello", "Hello", "Hello, world"]) {
+    const payload = (await deflater.compress(new TextEncoder().encode(text)))!;
+    const frame = new Uint8Array(
+      frameHeaderLength(payload.length) + payload.length,
+    );
+    const at = writeFrameHeader(
+      frame,
+      0,
+      Opcode.TEXT | RSV1_COMPRESSED,
+      payload.length,
+    );
+    frame.set(payload, at);
+    parser.push(frame);
+    assert.equal(
+      new TextDecoder().decode(await inflater.decompress(parsed.pop()!)),
+      text,
+    );
+  }
+  deflater.close();
+  inflater.close();
 });
