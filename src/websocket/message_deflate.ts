@@ -201,6 +201,7 @@ export class MessageInflater {
   #length = 0;
   #pending: Pending | null = null;
   #failure: unknown = null;
+  #isOverflowing = false;
 
   /**
    * Constructs a new instance.
@@ -260,28 +261,37 @@ export class MessageInflater {
   #openStream(): zlib.InflateRaw {
     const stream = zlib.createInflateRaw(this.#options);
     stream.on("data", (chunk: Uint8Array) => {
-      if (this.#failure !== null) return;
+      // Counted even past the cap, so the error's size shows how far zlib
+      // actually went (one chunk past the cap when stopped in time).
       this.#length += chunk.length;
+      if (this.#isOverflowing || this.#failure !== null) return;
       if (this.#length > this.#maxMessageBytes) {
         // Stop here: destroying the stream ends the inflate loop before the
-        // next output chunk, so the rest of a bomb is never expanded.
-        this.#fail(
-          new FrameTooLargeError(
-            this.#length,
-            this.#maxMessageBytes,
-            `Cannot inflate message as its length must be <= ${this.#maxMessageBytes}: current value is at least ${this.#length}`,
-          ),
-        );
+        // next output chunk, so the rest of a bomb is never expanded. The
+        // promise settles once zlib has stopped (flush callback or close).
+        this.#isOverflowing = true;
+        this.#chunks = [];
         stream.destroy();
         return;
       }
       this.#chunks.push(chunk);
     });
-    stream.on("error", (error: unknown) => this.#fail(this.#classify(error)));
+    stream.on("error", (error: unknown) => this.#onFlushed(error));
+    stream.on("close", () => this.#onFlushed());
     return stream;
   }
 
   #onFlushed = (error?: unknown): void => {
+    if (this.#isOverflowing) {
+      this.#fail(
+        new FrameTooLargeError(
+          this.#length,
+          this.#maxMessageBytes,
+          `Cannot inflate message as its length must be <= ${this.#maxMessageBytes}: current value is at least ${this.#length}`,
+        ),
+      );
+      return;
+    }
     // zlib hands a corrupt stream's error to the pending callbacks before it
     // emits "error".
     if (error !== undefined && error !== null) {
