@@ -26,7 +26,10 @@ const INFLATE_CHUNK_BYTES = 16384;
 export interface MessageDeflaterOptions {
   /** Start each message with an empty window. @default {false} */
   noContextTakeover?: boolean;
-  /** LZ77 window bits, 8-15 (8 is used as 9, as zlib requires). @default {15} */
+  /**
+   * LZ77 window bits, 9-15 (zlib cannot deflate raw data with 8; the
+   * negotiation never agrees to 8 for the server). @default {15}
+   */
   windowBits?: number;
   /** Deflate level, 0-9. @default {6} */
   level?: number;

@@ -209,6 +209,9 @@ export function negotiateDeflate(
   const isContextFree = !contextTakeover || isBudgetExhausted;
   for (const offer of offers) {
     const serverBits = Math.min(offer.serverMaxWindowBits ?? 15, maxWindowBits);
+    // zlib cannot deflate raw data with an 8-bit window (it silently uses
+    // 9), so a server window of 8 cannot be honoured: decline the offer.
+    if (serverBits < 9) continue;
     let clientBits: number;
     if (offer.clientMaxWindowBits === undefined) {
       // The client may use any window up to 15; the server cannot make it

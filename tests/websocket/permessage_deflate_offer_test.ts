@@ -133,3 +133,28 @@ Deno.test("negotiateDeflate answers without the extension when nothing is offere
     null,
   );
 });
+
+Deno.test("negotiateDeflate declines a server window of 8 bits, which zlib cannot produce", () => {
+  assert.equal(
+    negotiateDeflate(
+      parseDeflateOffers("permessage-deflate; server_max_window_bits=8"),
+      {},
+    ),
+    null,
+  );
+  const agreement = negotiateDeflate(
+    parseDeflateOffers(
+      "permessage-deflate; server_max_window_bits=8, permessage-deflate; server_max_window_bits=9",
+    ),
+    {},
+  );
+  assert.equal(agreement?.serverMaxWindowBits, 9);
+  // An 8-bit client window is fine: a 9-bit inflater reads it.
+  assert.equal(
+    negotiateDeflate(
+      parseDeflateOffers("permessage-deflate; client_max_window_bits=8"),
+      {},
+    )?.clientMaxWindowBits,
+    8,
+  );
+});
