@@ -1,8 +1,8 @@
 /**
  * permessage-deflate cost per message for a Redis-like text workload:
  * node:zlib with a kept context (persistent stream, async flush), node:zlib
- * one-shot (no context takeover, sync), and CompressionStream("deflate-raw"),
- * which cannot sync-flush and so needs a fresh stream closed per message.
+ * one-shot (no context takeover, sync), and CompressionStream("deflate-raw")
+ * both kept (Deno flushes each write with a sync flush) and one per message.
  * Run: `deno bench -A bench/deflate_bench.ts`; bytes on the wire are printed
  * once at start.
  */
@@ -84,6 +84,17 @@ Deno.bench(
   { group: "compress" },
   async () => {
     await fresh.compress(next());
+  },
+);
+const keptStream = new CompressionStream("deflate-raw");
+const keptWriter = keptStream.writable.getWriter();
+const keptReader = keptStream.readable.getReader();
+Deno.bench(
+  "CompressionStream deflate-raw kept (one read per write)",
+  { group: "compress" },
+  async () => {
+    void keptWriter.write(next());
+    await keptReader.read();
   },
 );
 Deno.bench("CompressionStream deflate-raw (stream per message)", {

@@ -3,12 +3,16 @@
  * session: {@linkcode MessageDeflater} compresses outgoing messages and
  * {@linkcode MessageInflater} restores incoming ones under a hard output cap.
  *
- * Built on `node:zlib`: `CompressionStream("deflate-raw")` cannot sync-flush
- * (it emits nothing until more input or the end), so it cannot end a message
- * on a byte boundary. With context takeover a persistent zlib stream keeps
- * the LZ77 window between messages (async: write, then flush with
- * `Z_SYNC_FLUSH`); without it each message is one synchronous one-shot call,
- * so an idle session holds no zlib memory at all.
+ * Built on `node:zlib`. Deno 2.9.6's `CompressionStream("deflate-raw")` does
+ * sync-flush each write (it emits `f2 48 cd c9 c9 07 00 00 00 ff ff` for
+ * "Hello"), but it has no window, memLevel or level control, and
+ * `DecompressionStream` hands out a whole write's output as one chunk (a
+ * 16 KiB bomb came back as one 16 MiB chunk), so inflation cannot be capped.
+ * With context takeover a persistent zlib stream keeps the LZ77 window
+ * between messages (async: write, then flush with `Z_SYNC_FLUSH`; inflate
+ * output comes in 16 KiB chunks and stops at the cap); without it each
+ * message is one synchronous one-shot call (`maxOutputLength` caps it), so
+ * an idle session holds no zlib memory at all.
  *
  * @module
  */
