@@ -39,8 +39,12 @@ export interface WsFrameHandler {
   /**
    * A complete data message. `payload` is unmasked; it is a view into the
    * pushed chunk when the message was one frame inside that chunk.
+   * `isCompressed` is true when its first frame had RSV1 set (only possible
+   * with `isCompressionNegotiated`): the payload is then raw deflate without
+   * the `00 00 ff ff` tail, and a text message is not yet UTF-8 checked
+   * (check it after inflating).
    */
-  onMessage(isText: boolean, payload: Uint8Array): void;
+  onMessage(isText: boolean, payload: Uint8Array, isCompressed: boolean): void;
   /** A control frame (close, ping or pong) with its unmasked payload. */
   onControl(opcode: number, payload: Uint8Array): void;
 }
@@ -71,7 +75,22 @@ export interface WsFrameParserOptions {
    * @default {0}
    */
   scratchBytes?: number;
+  /**
+   * Whether permessage-deflate was negotiated, so RSV1 may mark the first
+   * frame of a data message as compressed. Without it RSV1 is a protocol
+   * error (1002), as are RSV1 on a continuation or control frame and RSV2,
+   * RSV3 always.
+   * @default {false}
+   */
+  isCompressionNegotiated?: boolean;
 }
+
+/**
+ * The RSV1 bit of a frame's first byte: "compressed" under permessage-deflate
+ * (RFC 7692 section 6). OR it into the opcode given to `writeFrameHeader` to
+ * send a compressed message.
+ */
+export const RSV1_COMPRESSED = 0x40;
 
 const EMPTY = new Uint8Array(0);
 
@@ -106,6 +125,7 @@ export class WsFrameParser {
   #maxMessageBytes: number;
   #expectMasked: boolean;
   #validateUtf8: boolean;
+  #isCompressionNegotiated: boolean;
 
   // A header split across chunks is gathered here.
   // Allocated the first time a header is split across chunks.
@@ -117,6 +137,7 @@ export class WsFrameParser {
   #payloadFilled = 0;
   #frameOpcode = 0;
   #frameFin = false;
+  #frameCompressed = false;
   /** The current frame's masking key (see maskKeyAt). */
   #maskKey = 0;
   #masked = false;
@@ -127,6 +148,7 @@ export class WsFrameParser {
   #fragmentOpcode = 0;
   #fragmentBuffer: Uint8Array | null = null;
   #fragmentBytes = 0;
+  #fragmentCompressed = false;
   #utf8: TextDecoder | null = null;
   #scratch: ScratchBuffer;
 
@@ -141,7 +163,9 @@ export class WsFrameParser {
       expectMasked = true,
       validateUtf8 = true,
       scratchBytes = 0,
+      isCompressionNegotiated = false,
     } = options;
+    this.#isCompressionNegotiated = isCompressionNegotiated;
     this.#scratch = new ScratchBuffer(scratchBytes);
     this.#handler = handler;
     this.#maxMessageBytes = maxMessageBytes;
@@ -263,14 +287,20 @@ export class WsFrameParser {
     b1: number,
     lengthCode: number,
   ): number {
-    if ((b0 & 0x70) !== 0) {
+    const opcode = b0 & 0x0f;
+    const rsv = b0 & 0x70;
+    // RSV1 is allowed only with permessage-deflate, and only on the first
+    // frame of a data message (RFC 7692 section 6.1).
+    const isCompressed = rsv === RSV1_COMPRESSED &&
+      this.#isCompressionNegotiated &&
+      (opcode === Opcode.TEXT || opcode === Opcode.BINARY);
+    if (rsv !== 0 && !isCompressed) {
       throw new WebSocketProtocolError(
         `Cannot accept frame as its reserved bits must be 0: current value is ${
-          (b0 & 0x70) >> 4
+          rsv >> 4
         }`,
       );
     }
-    const opcode = b0 & 0x0f;
     const fin = (b0 & 0x80) !== 0;
     const masked = (b1 & 0x80) !== 0;
     if (masked !== this.#expectMasked) {
@@ -372,6 +402,7 @@ export class WsFrameParser {
     }
     this.#frameOpcode = opcode;
     this.#frameFin = fin;
+    this.#frameCompressed = isCompressed;
     this.#masked = masked;
     if (masked) {
       this.#maskKey = maskKeyAt(bytes, p);
@@ -405,14 +436,18 @@ export class WsFrameParser {
       return;
     }
     if (opcode !== Opcode.CONTINUATION) {
+      const isCompressed = this.#frameCompressed;
       if (this.#frameFin) {
         const isText = opcode === Opcode.TEXT;
-        if (isText && this.#validateUtf8) validateUtf8(payload);
-        this.#handler.onMessage(isText, payload);
+        if (isText && this.#validateUtf8 && !isCompressed) {
+          validateUtf8(payload);
+        }
+        this.#handler.onMessage(isText, payload, isCompressed);
         return;
       }
       this.#fragmentOpcode = opcode;
-      if (opcode === Opcode.TEXT && this.#validateUtf8) {
+      this.#fragmentCompressed = isCompressed;
+      if (opcode === Opcode.TEXT && this.#validateUtf8 && !isCompressed) {
         this.#utf8 = new TextDecoder("utf-8", { fatal: true });
       }
     }
@@ -431,6 +466,7 @@ export class WsFrameParser {
     }
     if (!this.#frameFin) return;
     const isText = this.#fragmentOpcode === Opcode.TEXT;
+    const isCompressed = this.#fragmentCompressed;
     const buffer = this.#fragmentBuffer;
     const length = this.#fragmentBytes;
     const message = buffer === null
@@ -441,8 +477,9 @@ export class WsFrameParser {
     this.#fragmentOpcode = 0;
     this.#fragmentBuffer = null;
     this.#fragmentBytes = 0;
+    this.#fragmentCompressed = false;
     this.#utf8 = null;
-    this.#handler.onMessage(isText, message);
+    this.#handler.onMessage(isText, message, isCompressed);
   }
 
   #appendFragment(payload: Uint8Array): void {
@@ -526,7 +563,8 @@ export function frameHeaderLength(payloadLength: number): number {
  *
  * @param target Where to write.
  * @param offset Where in `target` to start.
- * @param opcode The frame opcode.
+ * @param opcode The frame opcode, OR'ed with `RSV1_COMPRESSED` for a
+ * compressed message.
  * @param payloadLength The payload length in bytes.
  * @returns The number of header bytes written.
  */

@@ -10,6 +10,7 @@ import {
   frameHeaderLength,
   MAX_FRAME_HEADER_BYTES,
   Opcode,
+  RSV1_COMPRESSED,
   validateUtf8,
   writeFrameHeader,
   WsFrameParser,
@@ -20,7 +21,12 @@ import { Prng, testSeeds } from "../_util/prng.ts";
 
 /** What the parser handed to its handler, payloads copied. */
 type ParsedEvent =
-  | { kind: "message"; isText: boolean; payload: Uint8Array }
+  | {
+    kind: "message";
+    isText: boolean;
+    payload: Uint8Array;
+    isCompressed?: true;
+  }
   | { kind: "control"; opcode: number; payload: Uint8Array };
 
 function collect(
@@ -28,8 +34,14 @@ function collect(
 ): { parser: WsFrameParser; events: ParsedEvent[] } {
   const events: ParsedEvent[] = [];
   const parser = new WsFrameParser({
-    onMessage: (isText, payload) =>
-      events.push({ kind: "message", isText, payload: payload.slice() }),
+    onMessage: (isText, payload, isCompressed) =>
+      events.push({
+        kind: "message",
+        isText,
+        payload: payload.slice(),
+        // Only present when set, so the existing expectations stay as they are.
+        ...(isCompressed ? { isCompressed: true as const } : {}),
+      }),
     onControl: (opcode, payload) =>
       events.push({ kind: "control", opcode, payload: payload.slice() }),
   }, options);
@@ -675,6 +687,22 @@ Deno.test("WsFrameParser throws WebSocketProtocolError for each protocol violati
     ["RSV2 set", () => [clientFrame(Opcode.TEXT, "a", { rsv: 2 })]],
     ["RSV3 set", () => [clientFrame(Opcode.TEXT, "a", { rsv: 1 })]],
     ["RSV1 on a ping", () => [clientFrame(Opcode.PING, "", { rsv: 4 })]],
+    ["RSV1 on a ping with compression negotiated", () => [
+      clientFrame(Opcode.PING, "", { rsv: 4 }),
+    ], { isCompressionNegotiated: true }],
+    ["RSV1 on a close with compression negotiated", () => [
+      clientFrame(Opcode.CLOSE, new Uint8Array([3, 232]), { rsv: 4 }),
+    ], { isCompressionNegotiated: true }],
+    ["RSV1 on a continuation with compression negotiated", () => [
+      clientFrame(Opcode.TEXT, "a", { fin: false, rsv: 4 }),
+      clientFrame(Opcode.CONTINUATION, "b", { rsv: 4 }),
+    ], { isCompressionNegotiated: true }],
+    ["RSV2 with compression negotiated", () => [
+      clientFrame(Opcode.TEXT, "a", { rsv: 2 }),
+    ], { isCompressionNegotiated: true }],
+    ["RSV1 and RSV3 with compression negotiated", () => [
+      clientFrame(Opcode.BINARY, "a", { rsv: 5 }),
+    ], { isCompressionNegotiated: true }],
     ...[3, 4, 5, 6, 7, 11, 12, 13, 14, 15].map((
       opcode,
     ): [string, () => Uint8Array[]] => [
@@ -946,4 +974,49 @@ Deno.test("WsFrameParser holds a message of one-byte fragments in about its own 
   const { grown, pending } = JSON.parse(output);
   assert.equal(pending, 200_001);
   assert.ok(grown < 4 * 1024 * 1024, `heap grew by ${grown} bytes`);
+});
+
+Deno.test("WsFrameParser reports a message compressed when its first frame has RSV1 and compression is negotiated", async (t) => {
+  // RFC 7692 section 7.2.3.1: "Hello" compressed, one frame.
+  const hello = new Uint8Array([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+  await t.step("single frame", () => {
+    const { parser, events } = collect({ isCompressionNegotiated: true });
+    parser.push(clientFrame(Opcode.TEXT, hello, { rsv: 4 }));
+    parser.push(clientFrame(Opcode.TEXT, "plain"));
+    assert.deepEqual(events, [
+      { kind: "message", isText: true, payload: hello, isCompressed: true },
+      {
+        kind: "message",
+        isText: true,
+        payload: new TextEncoder().encode("plain"),
+      },
+    ]);
+  });
+  await t.step("fragments split at every byte, a ping between them", () => {
+    // RFC 7692 section 7.2.3.1: the same message in two fragments; the
+    // compressed bytes are not UTF-8 and must not be checked as text.
+    const { parser, events } = collect({ isCompressionNegotiated: true });
+    parser.push(
+      clientFrame(Opcode.TEXT, hello.subarray(0, 3), { fin: false, rsv: 4 }),
+    );
+    parser.push(clientFrame(Opcode.PING, "p"));
+    parser.push(clientFrame(Opcode.CONTINUATION, hello.subarray(3)));
+    assert.deepEqual(events, [
+      { kind: "control", opcode: Opcode.PING, payload: new Uint8Array([0x70]) },
+      { kind: "message", isText: true, payload: hello, isCompressed: true },
+    ]);
+  });
+  await t.step("RSV1 without the extension is still a protocol error", () => {
+    const { parser } = collect();
+    assert.throws(
+      () => parser.push(clientFrame(Opcode.TEXT, hello, { rsv: 4 })),
+      WebSocketProtocolError,
+    );
+  });
+});
+
+Deno.test("writeFrameHeader sets RSV1 when the opcode carries RSV1_COMPRESSED", () => {
+  const target = new Uint8Array(2);
+  writeFrameHeader(target, 0, Opcode.TEXT | RSV1_COMPRESSED, 7);
+  assert.deepEqual([...target], [0xc1, 7]);
 });
