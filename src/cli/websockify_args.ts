@@ -576,6 +576,23 @@ export function unwiredFeatures(settings: WebsockifySettings): string[] {
       "--auth-plugin BasicHTTPAuth: not wired yet (needs an auth check hook in the upgrade pipeline); put HTTP auth in a proxy in front meanwhile",
     );
   }
+  if (settings.idleTimeoutSec > 0 || settings.timeoutSec > 0) {
+    lines.push(
+      `${
+        settings.timeoutSec > 0 ? "--timeout" : "--idle-timeout"
+      }: not wired yet (needs the session count in the CLI's serve loop); stop wsgate from its supervisor meanwhile`,
+    );
+  }
+  if (settings.isRunOnce) {
+    lines.push(
+      "--run-once: not wired yet (needs the session count in the CLI's serve loop)",
+    );
+  }
+  if (settings.logFile !== undefined) {
+    lines.push(
+      "--log-file: not wired yet (needs a second log sink in the CLI); redirect stderr (2>>FILE) meanwhile",
+    );
+  }
   if (settings.isWebAuth) {
     lines.push(
       "--web-auth: not wired yet (needs an auth check hook for plain GETs); put HTTP auth in a proxy in front meanwhile",

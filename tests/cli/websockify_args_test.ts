@@ -489,6 +489,10 @@ Deno.test("unwiredFeatures names every feature without a pipeline hook", async (
       ["--auth-plugin", "BasicHTTPAuth", "--auth-source", "u:p", "6080", "h:1"],
       /BasicHTTPAuth: not wired/,
     ],
+    [["--timeout", "5", "6080", "h:1"], /--timeout: not wired/],
+    [["--idle-timeout", "5", "6080", "h:1"], /--idle-timeout: not wired/],
+    [["--run-once", "6080", "h:1"], /--run-once: not wired/],
+    [["--log-file", "/tmp/l", "6080", "h:1"], /--log-file: not wired/],
   ];
   for (const [argv, pattern] of cases) {
     await t.step(argv.join(" "), () => {
