@@ -10,6 +10,7 @@ Deno.test("chooseSubprotocol on a route without subprotocols relays transparentl
     ["binary is answered", "binary", "binary"],
     ["binary wins over base64", "binary, base64", "binary"],
     ["binary wins wherever it is offered", "base64, binary", "binary"],
+    ["binary wins over an earlier offer", "mqtt, binary", "binary"],
     ["mqtt is echoed for end-to-end protocols", "mqtt", "mqtt"],
     ["the first of two unknown offers is echoed", "foo, bar", "foo"],
     ["base64 is skipped for the next offer", "base64, mqtt", "mqtt"],
