@@ -3,7 +3,8 @@
  * gateway (in worker threads when `--workers` > 1; for `demo` with the
  * built-in backend), prints one line when listening and event lines on
  * stderr, reloads on SIGHUP (and on config changes with `--watch-config`),
- * and drains on SIGINT/SIGTERM. Also the `ticket` and `replay` commands.
+ * and drains on SIGINT/SIGTERM. Also the `ticket`, `replay` and
+ * `websockify` commands.
  * The only module that uses `console` and `Deno.exit`.
  *
  * @module
@@ -29,6 +30,14 @@ import { replay } from "../observability/recording.ts";
 import { startWorkers } from "./workers.ts";
 import { startAdminServer } from "./admin_server.ts";
 import { LineWriter } from "./log_sink.ts";
+import {
+  buildWebsockifyOptions,
+  parseWebsockifyArgs,
+  unwiredFeatures,
+  websockifyHelpText,
+} from "./websockify_args.ts";
+import { formatWebsockifyBanner } from "./websockify_banner.ts";
+import { defaultCliSettings } from "../config/settings.ts";
 
 /** The wsgate version. */
 export const VERSION = "0.1.0";
@@ -60,6 +69,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
 }
 
 async function dispatch(args: readonly string[]): Promise<number> {
+  if (args[0] === "websockify") return await runWebsockify(args.slice(1));
   const command: CliCommand = parseArgs(args);
   switch (command.kind) {
     case "help":
@@ -118,6 +128,39 @@ async function dispatch(args: readonly string[]): Promise<number> {
       );
     }
   }
+}
+
+/**
+ * The `websockify` command: websockify's command line, its settings block
+ * on stderr, then the same serve loop as a plain run. Features that need
+ * hooks the gateway lacks yet are refused (exit 2) rather than ignored.
+ */
+async function runWebsockify(argv: readonly string[]): Promise<number> {
+  const command = parseWebsockifyArgs(argv);
+  if (command.kind === "help") {
+    // deno-lint-ignore no-console
+    console.log(websockifyHelpText());
+    return 0;
+  }
+  const { settings } = command;
+  const unwired = unwiredFeatures(settings);
+  if (unwired.length > 0) throw new ConfigError(unwired);
+  let isCertPresent = true;
+  try {
+    await Deno.stat(settings.cert);
+  } catch {
+    isCertPresent = false;
+  }
+  const { options, isTls } = buildWebsockifyOptions(settings, {
+    isCertPresent,
+  });
+  for (const line of formatWebsockifyBanner(settings, { isTls })) {
+    // deno-lint-ignore no-console
+    console.error(line);
+  }
+  const cli = defaultCliSettings();
+  if (settings.isVerbose || settings.isTraffic) cli.logLevel = "debug";
+  return await serve({ options, cli }, undefined, false);
 }
 
 /** Reads the config file (if any), the ticket secret, and merges flags. */

@@ -1,0 +1,99 @@
+/**
+ * The one interface every websockify-style token plugin implements, so the
+ * upgrade pipeline can ask any of them for a target, and
+ * {@linkcode tokenOfRequest}, which finds the token as websockify does
+ * (`?token=`, or the Host header without its port with `--host-token`).
+ *
+ * @module
+ */
+
+import type { TokenTarget } from "./token_file.ts";
+
+/** What a resolver answers. */
+export type TokenResolution =
+  | {
+    /** The token leads here. */
+    readonly kind: "target";
+    /** The backend. */
+    readonly target: TokenTarget;
+  }
+  | {
+    /** Refuse the upgrade. */
+    readonly kind: "refuse";
+    /** The HTTP status (404 unknown token, 502 lookup failed). */
+    readonly status: number;
+    /** The short body sent to the client. */
+    readonly body: string;
+    /** The detail for the log (never sent). */
+    readonly detail: string;
+  };
+
+/** A token plugin. */
+export interface TokenResolver {
+  /**
+   * Finds the target of a token; never throws (failures are refusals).
+   * @param token The token from the request.
+   * @returns The target or the refusal.
+   */
+  resolve(token: string): Promise<TokenResolution>;
+}
+
+/** The parts of a request head a token is read from. */
+export interface TokenRequest {
+  /** The query parameters. */
+  readonly query: URLSearchParams;
+  /** The headers, keyed in lower case. */
+  readonly headers: ReadonlyMap<string, string>;
+}
+
+/**
+ * The token of a request, or `undefined` when there is none.
+ *
+ * @example
+ * ```ts
+ * import { tokenOfRequest } from "./token_resolver.ts";
+ * import assert from "node:assert/strict";
+ * const request = { query: new URLSearchParams("token=vm1"), headers: new Map([["host", "vm2.example:6080"]]) };
+ * assert.equal(tokenOfRequest(request, { isHostToken: false }), "vm1");
+ * assert.equal(tokenOfRequest(request, { isHostToken: true }), "vm2.example");
+ * ```
+ *
+ * @param request The request head.
+ * @param options Whether the Host header is the token (`--host-token`).
+ * @returns The token.
+ */
+export function tokenOfRequest(
+  request: TokenRequest,
+  options: { isHostToken: boolean },
+): string | undefined {
+  const token = options.isHostToken
+    ? request.headers.get("host")?.split(":")[0]
+    : request.query.get("token")?.replace(/\n+$/, "");
+  return token === undefined || token === "" ? undefined : token;
+}
+
+/**
+ * A refusal for an unknown token (404).
+ *
+ * @example
+ * ```ts
+ * import { unknownToken } from "./token_resolver.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(unknownToken("vm9", "not in Redis").status, 404);
+ * ```
+ *
+ * @param token The token (cut to 64 characters in the log).
+ * @param why The log detail.
+ * @returns The refusal.
+ */
+export function unknownToken(
+  token: string,
+  why: string,
+): Extract<TokenResolution, { kind: "refuse" }> {
+  return {
+    kind: "refuse",
+    status: 404,
+    body: "Unknown token",
+    detail: `token ${JSON.stringify(token.slice(0, 64))}: ${why}`,
+  };
+}

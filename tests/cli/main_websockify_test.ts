@@ -1,0 +1,36 @@
+import { assert, assertEquals } from "../_util/assert.ts";
+
+const MOD = new URL("../../mod.ts", import.meta.url).pathname;
+
+async function runWebsockify(args: string[]) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, "websockify", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+Deno.test("wsgate websockify exits 2 with one line naming the alternative for --daemon", async () => {
+  const { code, stderr } = await runWebsockify(["-D", "6080", "h:1"]);
+  assertEquals(code, 2);
+  assertEquals(stderr.trim().split("\n").length, 1);
+  assert(stderr.includes("--daemon: not supported"), stderr);
+  assert(stderr.includes("systemd"), stderr);
+});
+
+Deno.test("wsgate websockify refuses an unwired plugin instead of running without it", async () => {
+  const { code, stderr } = await runWebsockify([
+    "--auth-plugin",
+    "BasicHTTPAuth",
+    "--auth-source",
+    "u:p",
+    "6080",
+    "h:1",
+  ]);
+  assertEquals(code, 2);
+  assert(stderr.includes("BasicHTTPAuth: not wired yet"), stderr);
+});
