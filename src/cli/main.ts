@@ -16,6 +16,7 @@ import {
   helpText,
   parseArgs,
   type RunConfig,
+  ticketHelpText,
 } from "./args.ts";
 import { ConfigError } from "../errors.ts";
 import { createGateway, type Gateway } from "../server/gateway.ts";
@@ -64,7 +65,9 @@ async function dispatch(args: readonly string[]): Promise<number> {
   switch (command.kind) {
     case "help":
       // deno-lint-ignore no-console
-      console.log(helpText(VERSION));
+      console.log(
+        command.topic === "ticket" ? ticketHelpText() : helpText(VERSION),
+      );
       return 0;
     case "version":
       // deno-lint-ignore no-console

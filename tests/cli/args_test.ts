@@ -95,7 +95,11 @@ Deno.test("parseArgs returns help and version before anything else", async (t) =
       kind: "version",
     }],
     ["demo --help", ["demo", "--help"], { kind: "help" }],
-    ["ticket --help", ["ticket", "--help"], { kind: "help" }],
+    ["ticket --help", ["ticket", "--help"], { kind: "help", topic: "ticket" }],
+    ["ticket -h after flags", ["ticket", "--route", "/c", "-h"], {
+      kind: "help",
+      topic: "ticket",
+    }],
     ["replay --version", ["replay", "--version"], { kind: "version" }],
   ];
   for (const [name, argv, expected] of cases) {

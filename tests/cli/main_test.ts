@@ -709,6 +709,68 @@ Deno.test("wsgate ticket prints a JWT that a ticket-requiring route accepts", as
   assertEquals(status.code, 0);
 });
 
+Deno.test("wsgate ticket --help prints the ticket command's options, with the secret's variable the code reads", async () => {
+  const { code, stdout, stderr } = await runTicket(["--help"], {});
+  assertEquals(code, 0, stderr);
+  assertEquals(stderr, "");
+  assert(stdout.startsWith("wsgate ticket:"), stdout);
+  for (const flag of ["--route", "--ttl", "--jti", "--target", "--help"]) {
+    assert(stdout.includes(flag), `${flag} missing:\n${stdout}`);
+  }
+  assert(stdout.includes("WSGATE_TICKET_SECRET"), stdout);
+  const main = await runWsgate(["--help"]);
+  assert(!main.stdout.includes("WSGATE_SECRET "), main.stdout);
+  assert(main.stdout.includes("ticket --help"), main.stdout);
+});
+
+// Regression (issue 18): a new user could not mint a ticket that a
+// singleUseTickets route accepts (`401 missing jti`).
+Deno.test("wsgate ticket --jti --target mints a single-use ticket that a singleUseTickets route accepts once", async () => {
+  const secret = "correct horse battery staple, 32+ bytes of secret";
+  await using backend = startU32beBackend();
+  await using dir = await makeTempDir();
+  await Deno.writeTextFile(`${dir.path}/ticket.secret`, secret);
+  const configPath = `${dir.path}/wsgate.jsonc`;
+  await Deno.writeTextFile(
+    configPath,
+    JSON.stringify({
+      listen: "127.0.0.1:0",
+      ticketSecretFile: "ticket.secret",
+      routes: [{
+        path: "/chat",
+        target: backend.target,
+        ticket: true,
+        singleUseTickets: true,
+      }],
+    }),
+  );
+  const issued = await runTicket([
+    "--route",
+    "/chat",
+    "--jti",
+    "--target",
+    backend.target,
+  ], { WSGATE_TICKET_SECRET: secret });
+  assertEquals(issued.code, 0, issued.stderr);
+  const ticket = issued.stdout.trim();
+  const claims = jwtClaims(ticket);
+  assertEquals(claims.target, backend.target);
+  assert(typeof claims.jti === "string" && claims.jti.length >= 16, ticket);
+
+  await using wsgate = spawnWsgate(["--config", configPath]);
+  const { port } = await wsgate.listening();
+  {
+    await using client = await openClient(port, `/chat?ticket=${ticket}`);
+    await assertRoundTrip(client, "single-use ticket");
+    await client.close();
+  }
+  // The same ticket again is a replay.
+  assertEquals(await upgradeStatus(port, `/chat?ticket=${ticket}`), 401);
+  assertEquals(backend.accepted, 1);
+  const status = await wsgate.stop("SIGTERM");
+  assertEquals(status.code, 0);
+});
+
 Deno.test("wsgate ticket exits 2 naming the variable when the secret is not set", async () => {
   const { code, stdout, stderr } = await runTicket(["--route", "/chat"], {
     WSGATE_TICKET_SECRET: "",
