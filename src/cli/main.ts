@@ -21,7 +21,7 @@ import {
 import { ConfigError } from "../errors.ts";
 import { createGateway, type Gateway } from "../server/gateway.ts";
 import { startDemoBackend } from "../demo/demo_backend.ts";
-import { formatEvent } from "../observability/log.ts";
+import { formatEvent, type LogFormat } from "../observability/log.ts";
 import type { GatewayOptions } from "../config/config.ts";
 import type { GatewayEvent } from "../observability/events.ts";
 import { parseJsonc } from "../config/jsonc.ts";
@@ -46,12 +46,12 @@ export const VERSION = "0.1.0";
  * @returns The process exit status.
  */
 export async function runCli(args: readonly string[]): Promise<number> {
+  if (isJsonLogRequested(args)) logFormat = "json";
   try {
     return await dispatch(args);
   } catch (error) {
     if (error instanceof ConfigError) {
-      // deno-lint-ignore no-console
-      console.error(`wsgate: ${error.problems.join("\nwsgate: ")}`);
+      for (const problem of error.problems) printProblem(problem);
       return 2;
     }
     throw error;
@@ -209,6 +209,50 @@ async function printTicket(
 
 const STDERR_LINES = new LineWriter(Deno.stderr);
 
+/**
+ * The format of the lines main.ts writes itself (problems, the listening
+ * line): taken from argv at once, so even a flag error is JSON, then from
+ * the loaded configuration (a config file may set it).
+ */
+let logFormat: LogFormat = "text";
+
+/** Whether argv asks for `--log-format json` (either spelling). */
+function isJsonLogRequested(args: readonly string[]): boolean {
+  return args.some((arg, i) =>
+    arg === "--log-format=json" ||
+    (arg === "--log-format" && args[i + 1] === "json")
+  );
+}
+
+/** Prints a problem that ends the process: `wsgate: ...` or a JSON line. */
+function printProblem(problem: string): void {
+  // deno-lint-ignore no-console
+  console.error(
+    logFormat === "json"
+      ? formatEvent({ type: "error", message: problem }, { format: "json" })
+      : `wsgate: ${problem}`,
+  );
+}
+
+/** The one stdout line once listening: text, or JSON with `url`. */
+function listeningLine(
+  url: string,
+  extras: { demoPage?: string; metrics?: string },
+): string {
+  if (logFormat === "json") {
+    return JSON.stringify({
+      time: new Date().toISOString(),
+      level: "info",
+      event: "listening",
+      url,
+      ...extras,
+    });
+  }
+  return `wsgate listening on ${url}` +
+    (extras.demoPage === undefined ? "" : ` (demo page: ${extras.demoPage})`) +
+    (extras.metrics === undefined ? "" : ` (admin: ${extras.metrics})`);
+}
+
 function eventPrinter(config: RunConfig): (event: GatewayEvent) => void {
   const { logFormat, logLevel } = config.cli;
   return (event) => {
@@ -250,6 +294,7 @@ async function serve(
   reloadConfig: (() => Promise<RunConfig>) | undefined,
   isDemo: boolean,
 ): Promise<number> {
+  logFormat = config.cli.logFormat;
   const onEvent = eventPrinter(config);
   keepRunningOnUnhandledRejection(onEvent);
   const workers = config.cli.workers === 0
@@ -262,9 +307,8 @@ async function serve(
       : await startSingle(config.options, onEvent);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    // deno-lint-ignore no-console
-    console.error(
-      `wsgate: --listen: cannot listen on ${config.options.hostname}:${config.options.port}: ${
+    printProblem(
+      `--listen: cannot listen on ${config.options.hostname}:${config.options.port}: ${
         (error as Error).message
       }`,
     );
@@ -316,13 +360,12 @@ async function serve(
   Deno.addSignalListener("SIGTERM", onStop);
   Deno.addSignalListener("SIGHUP", onHangup);
   // deno-lint-ignore no-console
-  console.log(
-    `wsgate listening on ${scheme}://${host}:${addr.port}` +
-      (isDemo ? ` (demo page: http://${host}:${addr.port}/)` : "") +
-      (admin === undefined
-        ? ""
-        : ` (admin: http://${admin.addr.hostname}:${admin.addr.port}/metrics)`),
-  );
+  console.log(listeningLine(`${scheme}://${host}:${addr.port}`, {
+    ...(isDemo ? { demoPage: `http://${host}:${addr.port}/` } : {}),
+    ...(admin === undefined ? {} : {
+      metrics: `http://${admin.addr.hostname}:${admin.addr.port}/metrics`,
+    }),
+  }));
   const watcher = config.cli.watchConfig && reloadConfig !== undefined
     ? watchConfigFile(Deno.args, () => reload("config file changed"))
     : undefined;

@@ -154,6 +154,48 @@ Deno.test("wsgate relays a round trip, logs JSON lines and exits 0 on SIGTERM", 
   assertEquals([status.code, status.signal], [0, null]);
   for (const text of wsgate.stderrLines) JSON.parse(text);
   assertEquals(wsgate.stdoutLines.length, 1);
+  // Regression (issue 18): the listening line was plain text in JSON mode.
+  const listening = JSON.parse(wsgate.stdoutLines[0]!);
+  assertEquals(
+    [listening.level, listening.event, listening.url],
+    ["info", "listening", `ws://127.0.0.1:${port}`],
+  );
+});
+
+Deno.test("wsgate --log-format json writes a flag error and a listen failure as JSON lines", async (t) => {
+  await t.step("bad --listen value", async () => {
+    const { code, stdout, stderr } = await runWsgate([
+      "--log-format=json",
+      "--target",
+      "127.0.0.1:9",
+      "--listen",
+      "nope",
+    ]);
+    assertEquals([code, stdout], [2, ""]);
+    const lines = stderr.trimEnd().split("\n");
+    assertEquals(lines.length, 1, stderr);
+    const record = JSON.parse(lines[0]!);
+    assertEquals([record.level, record.event], ["error", "error"]);
+    assert(record.message.includes("--listen"), stderr);
+  });
+  await t.step("port already taken", async () => {
+    using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { code, stderr } = await runWsgate([
+      "--log-format",
+      "json",
+      "--target",
+      "127.0.0.1:9",
+      "--listen",
+      `127.0.0.1:${taken.addr.port}`,
+    ]);
+    assertEquals(code, 1, stderr);
+    const lines = stderr.trimEnd().split("\n");
+    for (const line of lines) JSON.parse(line);
+    assert(
+      lines.some((line) => JSON.parse(line).message.includes("--listen")),
+      stderr,
+    );
+  });
 });
 
 Deno.test("wsgate closes open sessions with 1001 and exits 0 on SIGTERM", async () => {
