@@ -677,6 +677,39 @@ Deno.test("wsgate --workers 2 serves sessions and sums wsgate_sessions_total acr
   assertEquals(status.code, 0);
 });
 
+// Regression (issue 18): series appeared only after their first event, so
+// rate() had no first sample.
+Deno.test("wsgate /metrics shows every route's counters at zero before the first session", async () => {
+  await using dir = await makeTempDir();
+  const configPath = `${dir.path}/wsgate.jsonc`;
+  await Deno.writeTextFile(
+    configPath,
+    JSON.stringify({
+      listen: "127.0.0.1:0",
+      routes: [
+        { path: "/chat", target: "127.0.0.1:9" },
+        { path: "/vnc", target: "127.0.0.1:9" },
+      ],
+    }),
+  );
+  await using wsgate = spawnWsgate(["--config", configPath]);
+  const { port } = await wsgate.listening();
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const text = await response.text();
+  assertEquals(response.status, 200, text);
+  for (const route of ["/chat", "/vnc"]) {
+    assert(text.includes(`wsgate_sessions_total{route="${route}"} 0\n`), text);
+    assert(
+      text.includes(
+        `wsgate_bytes_total{route="${route}",direction="to_browser"} 0\n`,
+      ),
+      text,
+    );
+  }
+  const status = await wsgate.stop("SIGTERM");
+  assertEquals(status.code, 0);
+});
+
 Deno.test("wsgate --admin-listen serves /metrics on the admin address and not on the gateway port", async () => {
   await using backend = startU32beBackend();
   await using wsgate = spawnWithTarget(backend.target, [
