@@ -412,7 +412,13 @@ export function buildRunConfig(
       );
     }
   }
-  if (routes.length === 0 && !isDemo) {
+  // A file whose routes were all refused, or a --framing without --target,
+  // has already been reported: "--target: missing" would be one more
+  // (misleading) line.
+  const isRouteProblemReported = problems.some((problem) =>
+    /^routes(?:[[.:]|$)/.test(problem) || problem.includes("target is missing")
+  );
+  if (routes.length === 0 && !isDemo && !isRouteProblemReported) {
     problems.push(
       "--target: missing (expected HOST:PORT of the backend, e.g. --target 127.0.0.1:9000, or routes in --config)",
     );
