@@ -348,16 +348,18 @@ async function serve(
       });
     }
   };
-  const stopped = Promise.withResolvers<void>();
+  const stopped = Promise.withResolvers<Deno.Signal>();
   let signals = 0;
-  const onStop = () => {
+  const stopOn = (signal: Deno.Signal) => () => {
     signals++;
     if (signals > 1) Deno.exit(1);
-    stopped.resolve();
+    stopped.resolve(signal);
   };
+  const onInterrupt = stopOn("SIGINT");
+  const onTerminate = stopOn("SIGTERM");
   const onHangup = () => void reload("SIGHUP");
-  Deno.addSignalListener("SIGINT", onStop);
-  Deno.addSignalListener("SIGTERM", onStop);
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  Deno.addSignalListener("SIGTERM", onTerminate);
   Deno.addSignalListener("SIGHUP", onHangup);
   // deno-lint-ignore no-console
   console.log(listeningLine(`${scheme}://${host}:${addr.port}`, {
@@ -369,13 +371,12 @@ async function serve(
   const watcher = config.cli.watchConfig && reloadConfig !== undefined
     ? watchConfigFile(Deno.args, () => reload("config file changed"))
     : undefined;
-  await stopped.promise;
-  onEvent({ type: "warning", message: "shutting down: draining sessions" });
+  onEvent({ type: "shutting_down", cause: await stopped.promise });
   watcher?.close();
   await runner.close();
   await admin?.close();
-  Deno.removeSignalListener("SIGINT", onStop);
-  Deno.removeSignalListener("SIGTERM", onStop);
+  Deno.removeSignalListener("SIGINT", onInterrupt);
+  Deno.removeSignalListener("SIGTERM", onTerminate);
   Deno.removeSignalListener("SIGHUP", onHangup);
   await STDERR_LINES.flush();
   return 0;
