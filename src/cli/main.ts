@@ -30,6 +30,7 @@ import { replay } from "../observability/recording.ts";
 import { startWorkers } from "./workers.ts";
 import { startAdminServer } from "./admin_server.ts";
 import { LineWriter } from "./log_sink.ts";
+import { checkStartupFiles } from "./preflight.ts";
 
 /** The wsgate version. */
 export const VERSION = "0.1.0";
@@ -154,6 +155,8 @@ async function loadRunConfig(
     };
   }
   const config = buildRunConfig(flags, file, isDemo);
+  const fileProblems = await checkStartupFiles(config.options);
+  if (fileProblems.length > 0) throw new ConfigError(fileProblems);
   const secret = await readTicketSecret(
     config.cli.ticketSecretFile,
     config.cli.ticketSecretEnv,

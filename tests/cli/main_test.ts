@@ -4,6 +4,7 @@
  * is stopped and awaited (`await using`).
  */
 
+import { TestPki } from "../_util/certificates.ts";
 import { assert, assertEquals, within } from "../_util/assert.ts";
 import { concat, u32beFrame } from "../_util/backends.ts";
 import { RawWsClient } from "../_util/raw_ws_client.ts";
@@ -736,6 +737,49 @@ Deno.test("wsgate --admin-listen serves /metrics on the admin address and not on
   assert(!body.includes("wsgate_sessions_total"), body);
   const status = await wsgate.stop("SIGTERM");
   assertEquals(status.code, 0);
+});
+
+// Regression (issue 18): `--static /nonexistent` said "staticDir", and
+// swapped --cert/--key were reported under --listen.
+Deno.test("wsgate exits 2 naming --static, or --cert/--key as swapped, before listening", async (t) => {
+  await t.step("--static /nonexistent", async () => {
+    const { code, stdout, stderr } = await runWsgate([
+      "--listen",
+      "127.0.0.1:0",
+      "--target",
+      "127.0.0.1:9",
+      "--static",
+      "/nonexistent",
+    ]);
+    assertEquals([code, stdout], [2, ""]);
+    const lines = stderr.trimEnd().split("\n");
+    assertEquals(lines.length, 1, stderr);
+    assert(
+      lines[0]!.startsWith(`wsgate: --static: cannot open "/nonexistent"`),
+      stderr,
+    );
+    assert(!stderr.includes("staticDir"), stderr);
+  });
+  await t.step("--cert KEY --key CERT", async () => {
+    await using pki = await TestPki.create();
+    const ca = await pki.createCa("wsgate test CA");
+    const server = await pki.issue(ca, { commonName: "127.0.0.1" });
+    const { code, stdout, stderr } = await runWsgate([
+      "--listen",
+      "127.0.0.1:0",
+      "--target",
+      "127.0.0.1:9",
+      "--cert",
+      server.keyFile,
+      "--key",
+      server.certFile,
+    ]);
+    assertEquals([code, stdout], [2, ""]);
+    const lines = stderr.trimEnd().split("\n");
+    assertEquals(lines.length, 1, stderr);
+    assert(lines[0]!.startsWith("wsgate: --cert/--key: swapped"), stderr);
+    assert(!stderr.includes("--listen"), stderr);
+  });
 });
 
 Deno.test("wsgate ticket prints a JWT that a ticket-requiring route accepts", async () => {
