@@ -31,6 +31,7 @@ import { startWorkers } from "./workers.ts";
 import { startAdminServer } from "./admin_server.ts";
 import { LineWriter } from "./log_sink.ts";
 import { checkStartupFiles } from "./preflight.ts";
+import { missingPermissions, permissionNeeds } from "./permissions.ts";
 
 /** The wsgate version. */
 export const VERSION = "0.1.0";
@@ -137,7 +138,11 @@ async function loadRunConfig(
       text = await Deno.readTextFile(configPath);
     } catch (error) {
       throw new ConfigError([
-        `--config: cannot read "${configPath}": ${(error as Error).message}`,
+        error instanceof Deno.errors.NotCapable
+          ? `--allow-read: needed by --config "${configPath}" (run deno with --allow-read)`
+          : `--config: cannot read "${configPath}": ${
+            (error as Error).message
+          }`,
       ]);
     }
     let json: unknown;
@@ -155,6 +160,8 @@ async function loadRunConfig(
     };
   }
   const config = buildRunConfig(flags, file, isDemo);
+  const missing = missingPermissions(permissionNeeds(config));
+  if (missing.length > 0) throw new ConfigError(missing);
   const fileProblems = await checkStartupFiles(config.options);
   if (fileProblems.length > 0) throw new ConfigError(fileProblems);
   const secret = await readTicketSecret(
@@ -169,28 +176,54 @@ async function readTicketSecret(
   file: string | undefined,
   env: string | undefined,
 ): Promise<string | undefined> {
+  let secret: string;
+  let source: string;
   if (file !== undefined) {
+    source = `--ticket-secret-file: "${file}"`;
     try {
-      return (await Deno.readTextFile(file)).trim();
+      secret = (await Deno.readTextFile(file)).trim();
     } catch (error) {
       throw new ConfigError([
-        `--ticket-secret-file: cannot read "${file}": ${
-          (error as Error).message
-        }`,
+        error instanceof Deno.errors.NotCapable
+          ? `--allow-read: needed by --ticket-secret-file "${file}" (run deno with --allow-read)`
+          : `--ticket-secret-file: cannot read "${file}": ${
+            (error as Error).message
+          }`,
       ]);
     }
-  }
-  if (env !== undefined) {
-    const value = Deno.env.get(env);
+  } else if (env !== undefined) {
+    source = `--ticket-secret-env: environment variable "${env}"`;
+    let value: string | undefined;
+    try {
+      value = Deno.env.get(env);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotCapable)) throw error;
+      throw new ConfigError([
+        `--allow-env: needed to read the ticket secret from "${env}" (run deno with --allow-env=${env})`,
+      ]);
+    }
     if (value === undefined || value === "") {
       throw new ConfigError([
         `--ticket-secret-env: environment variable "${env}" is not set`,
       ]);
     }
-    return value;
+    secret = value;
+  } else {
+    return undefined;
   }
-  return undefined;
+  // Checked here so the line names where the secret came from (the gateway
+  // would say "ticketSecret"; importTicketKey would throw a RangeError).
+  const bytes = new TextEncoder().encode(secret).length;
+  if (bytes < MIN_SECRET_BYTES) {
+    throw new ConfigError([
+      `${source} holds ${bytes} bytes (expected at least ${MIN_SECRET_BYTES}, e.g. openssl rand -base64 32)`,
+    ]);
+  }
+  return secret;
 }
+
+/** The shortest ticket secret the gateway accepts (HS256). */
+const MIN_SECRET_BYTES = 32;
 
 async function printTicket(
   command: Extract<CliCommand, { kind: "ticket" }>,

@@ -782,6 +782,114 @@ Deno.test("wsgate exits 2 naming --static, or --cert/--key as swapped, before li
   });
 });
 
+/** Runs mod.ts with exactly `permissions` (no -A) and stdin closed, so Deno cannot prompt. */
+async function runWithPermissions(
+  permissions: readonly string[],
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<WsgateOutput> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, MOD_PATH, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...env },
+  }).spawn();
+  const output = child.output();
+  try {
+    const { code, signal, stdout, stderr } = await within(
+      output,
+      10000,
+      `wsgate ${args.join(" ")}`,
+    );
+    const decoder = new TextDecoder();
+    return {
+      code,
+      signal,
+      stdout: decoder.decode(stdout),
+      stderr: decoder.decode(stderr),
+    };
+  } catch (error) {
+    child.kill("SIGKILL");
+    await output.catch(() => {});
+    throw error;
+  }
+}
+
+// Regression (issue 18): missing permissions failed late (one error per
+// recorded session) or as uncaught NotCapable / RangeError stack traces.
+Deno.test("wsgate exits 2 at start with one line per missing permission naming the --allow flag", async (t) => {
+  await using dir = await makeTempDir();
+  const steps: [string, string[], string[], Record<string, string>, RegExp][] =
+    [
+      [
+        "demo without --allow-net",
+        [],
+        ["demo"],
+        {},
+        /^wsgate: --allow-net: needed for listening on /,
+      ],
+      [
+        "record without --allow-write",
+        ["--allow-net", "--allow-read"],
+        [
+          "--config",
+          `${dir.path}/record.json`,
+        ],
+        {},
+        /^wsgate: --allow-write: needed for route "\/r" to record sessions into /,
+      ],
+      [
+        "--ticket-secret-env without --allow-env",
+        ["--allow-net"],
+        [
+          "--target",
+          "127.0.0.1:9",
+          "--ticket-secret-env",
+          "MY_SECRET",
+        ],
+        {},
+        /^wsgate: --allow-env: needed for --ticket-secret-env to read "MY_SECRET"/,
+      ],
+      [
+        "ticket without --allow-env",
+        [],
+        ["ticket", "--route", "/chat"],
+        {},
+        /^wsgate: --allow-env: needed to read the ticket secret from "WSGATE_TICKET_SECRET"/,
+      ],
+      [
+        "ticket with a short secret",
+        ["--allow-env"],
+        ["ticket", "--route", "/chat"],
+        {
+          WSGATE_TICKET_SECRET: "short",
+        },
+        /^wsgate: --ticket-secret-env: environment variable "WSGATE_TICKET_SECRET" holds 5 bytes \(expected at least 32/,
+      ],
+    ];
+  await Deno.writeTextFile(
+    `${dir.path}/record.json`,
+    JSON.stringify({
+      listen: "127.0.0.1:0",
+      routes: [{ path: "/r", target: "127.0.0.1:9", record: "rec" }],
+    }),
+  );
+  for (const [name, permissions, args, env, expected] of steps) {
+    await t.step(name, async () => {
+      const { code, stdout, stderr } = await runWithPermissions(
+        permissions,
+        args,
+        env,
+      );
+      assertEquals([code, stdout], [2, ""], stderr);
+      const lines = stderr.trimEnd().split("\n");
+      assertEquals(lines.length, 1, stderr);
+      assert(expected.test(lines[0]!), stderr);
+    });
+  }
+});
+
 Deno.test("wsgate ticket prints a JWT that a ticket-requiring route accepts", async () => {
   const secret = "correct horse battery staple, 32+ bytes of secret";
   await using backend = startU32beBackend();
