@@ -52,6 +52,8 @@ export type CliCommand =
     configPath: string | undefined;
     /** The flags, in order. */
     flags: GivenFlag[];
+    /** `--quiet`: print only the listening line, not the settings block. */
+    isQuiet?: boolean;
   }
   | {
     kind: "ticket";
@@ -115,6 +117,9 @@ export function helpText(version: string): string {
   }
   lines.push(
     `  ${"--config FILE".padEnd(36)}JSON/JSONC config file; flags override it`,
+    `  ${
+      "--quiet".padEnd(36)
+    }print only the listening line, not the settings block`,
     `  ${"--help".padEnd(36)}print this help and exit`,
     `  ${"--version".padEnd(36)}print the version and exit`,
     "",
@@ -236,6 +241,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
   const kind = first === "demo" ? "demo" : "run";
   const flags: GivenFlag[] = [];
   let configPath: string | undefined;
+  let isQuiet = false;
   for (let i = kind === "demo" ? 1 : 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) {
@@ -246,6 +252,10 @@ export function parseArgs(argv: readonly string[]): CliCommand {
     let value: string | undefined = equals < 0
       ? undefined
       : arg.slice(equals + 1);
+    if (name === "--quiet") {
+      isQuiet = true;
+      continue;
+    }
     if (name === "--config") {
       value ??= argv[++i];
       if (value === undefined || value === "") {
@@ -272,7 +282,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       fail(`${name}: invalid value "${value}" (${(error as Error).message})`);
     }
   }
-  return { kind, configPath, flags };
+  return { kind, configPath, flags, ...(isQuiet ? { isQuiet } : {}) };
 }
 
 function parseTicketArgs(argv: readonly string[]): CliCommand {

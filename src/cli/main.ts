@@ -31,6 +31,7 @@ import { startWorkers } from "./workers.ts";
 import { startAdminServer } from "./admin_server.ts";
 import { LineWriter } from "./log_sink.ts";
 import { checkStartupFiles } from "./preflight.ts";
+import { startupSummary } from "./startup_summary.ts";
 import { missingPermissions, permissionNeeds } from "./permissions.ts";
 
 /** The wsgate version. */
@@ -111,16 +112,18 @@ async function dispatch(args: readonly string[]): Promise<number> {
           target: `127.0.0.1:${backend.addr.port}`,
         }, ...(config.options.routes ?? [])];
         try {
-          return await serve(config, undefined, true);
+          return await serve(config, {
+            isDemo: true,
+            isQuiet: command.isQuiet === true,
+          });
         } finally {
           await backend.close();
         }
       }
-      return await serve(
-        config,
-        command.configPath === undefined ? undefined : load,
-        false,
-      );
+      return await serve(config, {
+        ...(command.configPath === undefined ? {} : { reloadConfig: load }),
+        isQuiet: command.isQuiet === true,
+      });
     }
   }
 }
@@ -273,7 +276,7 @@ function printProblem(problem: string): void {
 /** The one stdout line once listening: text, or JSON with `url`. */
 function listeningLine(
   url: string,
-  extras: { demoPage?: string; metrics?: string },
+  extras: { demoPage?: string; metrics?: string; settings?: string[] },
 ): string {
   if (logFormat === "json") {
     return JSON.stringify({
@@ -282,11 +285,15 @@ function listeningLine(
       event: "listening",
       url,
       ...extras,
+      ...(extras.settings === undefined
+        ? {}
+        : { settings: extras.settings.map((line) => line.trim()) }),
     });
   }
   return `wsgate listening on ${url}` +
     (extras.demoPage === undefined ? "" : ` (demo page: ${extras.demoPage})`) +
-    (extras.metrics === undefined ? "" : ` (admin: ${extras.metrics})`);
+    (extras.metrics === undefined ? "" : ` (admin: ${extras.metrics})`) +
+    (extras.settings === undefined ? "" : `\n${extras.settings.join("\n")}`);
 }
 
 function eventPrinter(config: RunConfig): (event: GatewayEvent) => void {
@@ -325,11 +332,21 @@ function keepRunningOnUnhandledRejection(
   });
 }
 
+/** How {@linkcode serve} runs. */
+interface ServeOptions {
+  /** Re-reads the configuration on SIGHUP; without it there is no reload. */
+  reloadConfig?: () => Promise<RunConfig>;
+  /** Whether this is `demo` (the listening line names the page). */
+  isDemo?: boolean;
+  /** `--quiet`: no settings block. */
+  isQuiet?: boolean;
+}
+
 async function serve(
   config: RunConfig,
-  reloadConfig: (() => Promise<RunConfig>) | undefined,
-  isDemo: boolean,
+  serveOptions: ServeOptions,
 ): Promise<number> {
+  const { reloadConfig, isDemo = false, isQuiet = false } = serveOptions;
   logFormat = config.cli.logFormat;
   const onEvent = eventPrinter(config);
   keepRunningOnUnhandledRejection(onEvent);
@@ -397,11 +414,24 @@ async function serve(
   Deno.addSignalListener("SIGINT", onInterrupt);
   Deno.addSignalListener("SIGTERM", onTerminate);
   Deno.addSignalListener("SIGHUP", onHangup);
+  const adminMetrics = admin === undefined
+    ? undefined
+    : `http://${admin.addr.hostname}:${admin.addr.port}/metrics`;
+  const httpBase = `${
+    scheme === "wss" ? "https" : "http"
+  }://${host}:${addr.port}`;
   // deno-lint-ignore no-console
   console.log(listeningLine(`${scheme}://${host}:${addr.port}`, {
     ...(isDemo ? { demoPage: `http://${host}:${addr.port}/` } : {}),
-    ...(admin === undefined ? {} : {
-      metrics: `http://${admin.addr.hostname}:${admin.addr.port}/metrics`,
+    ...(adminMetrics === undefined ? {} : { metrics: adminMetrics }),
+    ...(isQuiet ? {} : {
+      settings: startupSummary(config.options, {
+        gateway: httpBase,
+        metrics: adminMetrics ??
+          (config.options.metricsOnGatewayPort === false
+            ? undefined
+            : `${httpBase}/metrics`),
+      }),
     }),
   }));
   const watcher = config.cli.watchConfig && reloadConfig !== undefined

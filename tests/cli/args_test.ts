@@ -967,3 +967,10 @@ Deno.test("buildRunConfig reports a refused route or --framing without --target 
     assert(problems[0]!.startsWith("--target: missing"), problems[0]);
   });
 });
+
+Deno.test("parseArgs takes --quiet as a command-line-only flag", () => {
+  const command = runCommand(parseArgs(["--quiet", ...TARGET]));
+  assertEquals(command.isQuiet, true);
+  assertEquals(command.flags.length, 1);
+  assertEquals(runCommand(parseArgs(TARGET)).isQuiet, undefined);
+});

@@ -890,6 +890,44 @@ Deno.test("wsgate exits 2 at start with one line per missing permission naming t
   }
 });
 
+// Issue 18: startup said almost nothing; --quiet keeps the single line.
+Deno.test("wsgate prints a settings block under the listening line, and only the line with --quiet", async (t) => {
+  await t.step("default", async () => {
+    await using wsgate = spawnWsgate([
+      "--listen",
+      "127.0.0.1:0",
+      "--target",
+      "127.0.0.1:9",
+      "--framing",
+      "lines",
+      "--max-sessions",
+      "7",
+    ]);
+    const { port } = await wsgate.listening();
+    await wsgate.waitForLine("stdout", (line) => line.includes("metrics:"));
+    assertEquals(wsgate.stdoutLines.slice(1), [
+      "  route / -> 127.0.0.1:9 (framing lines both ways)",
+      "  allowed origins: same origin only (add --allow-origin URL for pages served elsewhere)",
+      "  limits: maxSessions=7",
+      `  console: http://127.0.0.1:${port}/_console`,
+      `  metrics: http://127.0.0.1:${port}/metrics`,
+    ]);
+    assertEquals((await wsgate.stop("SIGTERM")).code, 0);
+  });
+  await t.step("--quiet", async () => {
+    await using wsgate = spawnWsgate([
+      "--listen",
+      "127.0.0.1:0",
+      "--target",
+      "127.0.0.1:9",
+      "--quiet",
+    ]);
+    await wsgate.listening();
+    assertEquals((await wsgate.stop("SIGTERM")).code, 0);
+    assertEquals(wsgate.stdoutLines.length, 1, wsgate.stdoutLines.join("\n"));
+  });
+});
+
 Deno.test("wsgate ticket prints a JWT that a ticket-requiring route accepts", async () => {
   const secret = "correct horse battery staple, 32+ bytes of secret";
   await using backend = startU32beBackend();
