@@ -104,6 +104,7 @@ export type {
   ListeningEvent,
   SessionCloseEvent,
   SessionOpenEvent,
+  ShuttingDownEvent,
   TrafficDirection,
   TrafficEvent,
 } from "./src/observability/events.ts";

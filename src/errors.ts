@@ -46,6 +46,46 @@ export class FrameTooLargeError extends RangeError {
 }
 
 /**
+ * A length prefix announced too large a message and its bytes read as text
+ * (`GET `, `+OK `, `HTTP`): the backend most likely speaks a text protocol
+ * and the route wants `--framing raw` or `lines`. A {@linkcode
+ * FrameTooLargeError}, so it still maps to close code 1009, with a reason
+ * that says so.
+ *
+ * @example Usage
+ * ```ts
+ * import { FrameTooLargeError, LengthFieldIsTextError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * const error = new LengthFieldIsTextError("+OK ", 726355744, 65536);
+ * assert.ok(error instanceof FrameTooLargeError);
+ * assert.equal(error.text, "+OK ");
+ * assert.match(error.message, /--framing raw/);
+ * ```
+ */
+export class LengthFieldIsTextError extends FrameTooLargeError {
+  /** The length field's bytes as text (printable ASCII, tab, CR or LF). */
+  readonly text: string;
+  /**
+   * Constructs a new instance.
+   * @param text The length field's bytes, as text.
+   * @param size The announced message size in bytes.
+   * @param limit The largest size accepted, in bytes.
+   */
+  constructor(text: string, size: number, limit: number) {
+    super(
+      size,
+      limit,
+      `Cannot decode frame as its message length must be <= ${limit}: current value is ${size}, ` +
+        `and the length field reads as text ${
+          JSON.stringify(text)
+        }: the backend seems to speak a text protocol, try --framing raw or --framing lines`,
+    );
+    this.name = "LengthFieldIsTextError";
+    this.text = text;
+  }
+}
+
+/**
  * Bytes do not form a valid frame of the configured framing (for example a
  * length below the header size or an overlong varint). Maps to close code 1002.
  *

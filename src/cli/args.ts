@@ -40,7 +40,11 @@ export interface GivenFlag {
 
 /** What the command line asks for. */
 export type CliCommand =
-  | { kind: "help" }
+  | {
+    kind: "help";
+    /** Set for a command's own help (`ticket --help`); else the main help. */
+    topic?: "ticket";
+  }
   | { kind: "version" }
   | {
     kind: "run" | "demo";
@@ -48,6 +52,8 @@ export type CliCommand =
     configPath: string | undefined;
     /** The flags, in order. */
     flags: GivenFlag[];
+    /** `--quiet`: print only the listening line, not the settings block. */
+    isQuiet?: boolean;
   }
   | {
     kind: "ticket";
@@ -99,7 +105,8 @@ export function helpText(version: string): string {
     "  deno run --allow-net mod.ts --target HOST:PORT [options]",
     "  deno run --allow-net --allow-read mod.ts --config wsgate.jsonc [options]",
     "  deno run --allow-net mod.ts demo            gateway + built-in echo backend + demo page",
-    "  deno run --allow-env mod.ts ticket --route /chat --ttl 60 --ticket-secret-env WSGATE_SECRET",
+    "  deno run --allow-env mod.ts ticket --route /chat [--jti] [--target HOST:PORT]",
+    "                                              print a ticket (see ticket --help)",
     "  deno run --allow-read mod.ts replay FILE    print a session recording",
     "",
     "Options (each has a config file twin, shown in brackets):",
@@ -110,6 +117,9 @@ export function helpText(version: string): string {
   }
   lines.push(
     `  ${"--config FILE".padEnd(36)}JSON/JSONC config file; flags override it`,
+    `  ${
+      "--quiet".padEnd(36)
+    }print only the listening line, not the settings block`,
     `  ${"--help".padEnd(36)}print this help and exit`,
     `  ${"--version".padEnd(36)}print the version and exit`,
     "",
@@ -119,6 +129,55 @@ export function helpText(version: string): string {
     "  [,offset=N][,adjust=N][,whole][,max=BYTES][,text]  (see README).",
   );
   return lines.join("\n");
+}
+
+/** The default environment variable of the `ticket` command's secret. */
+export const TICKET_SECRET_ENV = "WSGATE_TICKET_SECRET";
+
+/**
+ * The `ticket` command's own help (`ticket --help`).
+ *
+ * @example
+ * ```ts
+ * import { TICKET_SECRET_ENV, ticketHelpText } from "./args.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(ticketHelpText().includes("--jti"));
+ * assert.ok(ticketHelpText().includes(TICKET_SECRET_ENV));
+ * ```
+ *
+ * @returns The help text.
+ */
+export function ticketHelpText(): string {
+  const option = (left: string, text: string) => `  ${left.padEnd(30)}${text}`;
+  return [
+    "wsgate ticket: print a signed ticket (HS256 JWT) for a route",
+    "",
+    "Usage:",
+    "  deno run --allow-env mod.ts ticket --route /chat [options]",
+    "",
+    "Options:",
+    option("--route PATH", "the route the ticket is for (required)"),
+    option("--ttl SECONDS", "lifetime in whole seconds (default 60)"),
+    option(
+      "--jti",
+      "add a random jti; a route with singleUseTickets requires one",
+    ),
+    option(
+      "--target HOST:PORT",
+      "bind the ticket to this target (the session's target must match)",
+    ),
+    option(
+      "--ticket-secret-env NAME",
+      `read the secret from this variable (default ${TICKET_SECRET_ENV})`,
+    ),
+    option(
+      "--ticket-secret-file FILE",
+      "read the secret from this file (needs --allow-read)",
+    ),
+    option("--help", "print this help and exit"),
+    "",
+    "The page connects to wss://HOST/chat?ticket=<ticket>.",
+  ].join("\n");
 }
 
 function metavar(setting: SettingDefinition): string {
@@ -165,7 +224,11 @@ function metavar(setting: SettingDefinition): string {
  * @returns The command.
  */
 export function parseArgs(argv: readonly string[]): CliCommand {
-  if (argv.includes("--help") || argv.includes("-h")) return { kind: "help" };
+  if (argv.includes("--help") || argv.includes("-h")) {
+    return argv[0] === "ticket"
+      ? { kind: "help", topic: "ticket" }
+      : { kind: "help" };
+  }
   if (argv.includes("--version")) return { kind: "version" };
   const first = argv[0];
   if (first === "ticket") return parseTicketArgs(argv.slice(1));
@@ -178,6 +241,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
   const kind = first === "demo" ? "demo" : "run";
   const flags: GivenFlag[] = [];
   let configPath: string | undefined;
+  let isQuiet = false;
   for (let i = kind === "demo" ? 1 : 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) {
@@ -188,6 +252,10 @@ export function parseArgs(argv: readonly string[]): CliCommand {
     let value: string | undefined = equals < 0
       ? undefined
       : arg.slice(equals + 1);
+    if (name === "--quiet") {
+      isQuiet = true;
+      continue;
+    }
     if (name === "--config") {
       value ??= argv[++i];
       if (value === undefined || value === "") {
@@ -214,7 +282,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       fail(`${name}: invalid value "${value}" (${(error as Error).message})`);
     }
   }
-  return { kind, configPath, flags };
+  return { kind, configPath, flags, ...(isQuiet ? { isQuiet } : {}) };
 }
 
 function parseTicketArgs(argv: readonly string[]): CliCommand {
@@ -270,7 +338,7 @@ function parseTicketArgs(argv: readonly string[]): CliCommand {
     fail("ticket --route: missing (expected a path such as /chat)");
   }
   if (secretFile === undefined && secretEnv === undefined) {
-    secretEnv = "WSGATE_TICKET_SECRET";
+    secretEnv = TICKET_SECRET_ENV;
   }
   return {
     kind: "ticket",
@@ -354,7 +422,13 @@ export function buildRunConfig(
       );
     }
   }
-  if (routes.length === 0 && !isDemo) {
+  // A file whose routes were all refused, or a --framing without --target,
+  // has already been reported: "--target: missing" would be one more
+  // (misleading) line.
+  const isRouteProblemReported = problems.some((problem) =>
+    /^routes(?:[[.:]|$)/.test(problem) || problem.includes("target is missing")
+  );
+  if (routes.length === 0 && !isDemo && !isRouteProblemReported) {
     problems.push(
       "--target: missing (expected HOST:PORT of the backend, e.g. --target 127.0.0.1:9000, or routes in --config)",
     );

@@ -17,11 +17,12 @@ import {
   helpText,
   parseArgs,
   type RunConfig,
+  ticketHelpText,
 } from "./args.ts";
 import { ConfigError } from "../errors.ts";
 import { createGateway, type Gateway } from "../server/gateway.ts";
 import { startDemoBackend } from "../demo/demo_backend.ts";
-import { formatEvent } from "../observability/log.ts";
+import { formatEvent, type LogFormat } from "../observability/log.ts";
 import type { GatewayOptions } from "../config/config.ts";
 import type { GatewayEvent } from "../observability/events.ts";
 import { parseJsonc } from "../config/jsonc.ts";
@@ -38,6 +39,9 @@ import {
 } from "./websockify_args.ts";
 import { formatWebsockifyBanner } from "./websockify_banner.ts";
 import { defaultCliSettings } from "../config/settings.ts";
+import { checkStartupFiles } from "./preflight.ts";
+import { startupSummary } from "./startup_summary.ts";
+import { missingPermissions, permissionNeeds } from "./permissions.ts";
 
 /** The wsgate version. */
 export const VERSION = "0.1.0";
@@ -54,12 +58,12 @@ export const VERSION = "0.1.0";
  * @returns The process exit status.
  */
 export async function runCli(args: readonly string[]): Promise<number> {
+  if (isJsonLogRequested(args)) logFormat = "json";
   try {
     return await dispatch(args);
   } catch (error) {
     if (error instanceof ConfigError) {
-      // deno-lint-ignore no-console
-      console.error(`wsgate: ${error.problems.join("\nwsgate: ")}`);
+      for (const problem of error.problems) printProblem(problem);
       return 2;
     }
     throw error;
@@ -74,7 +78,9 @@ async function dispatch(args: readonly string[]): Promise<number> {
   switch (command.kind) {
     case "help":
       // deno-lint-ignore no-console
-      console.log(helpText(VERSION));
+      console.log(
+        command.topic === "ticket" ? ticketHelpText() : helpText(VERSION),
+      );
       return 0;
     case "version":
       // deno-lint-ignore no-console
@@ -116,16 +122,18 @@ async function dispatch(args: readonly string[]): Promise<number> {
           target: `127.0.0.1:${backend.addr.port}`,
         }, ...(config.options.routes ?? [])];
         try {
-          return await serve(config, undefined, true);
+          return await serve(config, {
+            isDemo: true,
+            isQuiet: command.isQuiet === true,
+          });
         } finally {
           await backend.close();
         }
       }
-      return await serve(
-        config,
-        command.configPath === undefined ? undefined : load,
-        false,
-      );
+      return await serve(config, {
+        ...(command.configPath === undefined ? {} : { reloadConfig: load }),
+        isQuiet: command.isQuiet === true,
+      });
     }
   }
 }
@@ -160,7 +168,7 @@ async function runWebsockify(argv: readonly string[]): Promise<number> {
   }
   const cli = defaultCliSettings();
   if (settings.isVerbose || settings.isTraffic) cli.logLevel = "debug";
-  return await serve({ options, cli }, undefined, false);
+  return await serve({ options, cli }, { isQuiet: true });
 }
 
 /** Reads the config file (if any), the ticket secret, and merges flags. */
@@ -176,7 +184,11 @@ async function loadRunConfig(
       text = await Deno.readTextFile(configPath);
     } catch (error) {
       throw new ConfigError([
-        `--config: cannot read "${configPath}": ${(error as Error).message}`,
+        error instanceof Deno.errors.NotCapable
+          ? `--allow-read: needed by --config "${configPath}" (run deno with --allow-read)`
+          : `--config: cannot read "${configPath}": ${
+            (error as Error).message
+          }`,
       ]);
     }
     let json: unknown;
@@ -194,6 +206,10 @@ async function loadRunConfig(
     };
   }
   const config = buildRunConfig(flags, file, isDemo);
+  const missing = missingPermissions(permissionNeeds(config));
+  if (missing.length > 0) throw new ConfigError(missing);
+  const fileProblems = await checkStartupFiles(config.options);
+  if (fileProblems.length > 0) throw new ConfigError(fileProblems);
   const secret = await readTicketSecret(
     config.cli.ticketSecretFile,
     config.cli.ticketSecretEnv,
@@ -206,28 +222,54 @@ async function readTicketSecret(
   file: string | undefined,
   env: string | undefined,
 ): Promise<string | undefined> {
+  let secret: string;
+  let source: string;
   if (file !== undefined) {
+    source = `--ticket-secret-file: "${file}"`;
     try {
-      return (await Deno.readTextFile(file)).trim();
+      secret = (await Deno.readTextFile(file)).trim();
     } catch (error) {
       throw new ConfigError([
-        `--ticket-secret-file: cannot read "${file}": ${
-          (error as Error).message
-        }`,
+        error instanceof Deno.errors.NotCapable
+          ? `--allow-read: needed by --ticket-secret-file "${file}" (run deno with --allow-read)`
+          : `--ticket-secret-file: cannot read "${file}": ${
+            (error as Error).message
+          }`,
       ]);
     }
-  }
-  if (env !== undefined) {
-    const value = Deno.env.get(env);
+  } else if (env !== undefined) {
+    source = `--ticket-secret-env: environment variable "${env}"`;
+    let value: string | undefined;
+    try {
+      value = Deno.env.get(env);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotCapable)) throw error;
+      throw new ConfigError([
+        `--allow-env: needed to read the ticket secret from "${env}" (run deno with --allow-env=${env})`,
+      ]);
+    }
     if (value === undefined || value === "") {
       throw new ConfigError([
         `--ticket-secret-env: environment variable "${env}" is not set`,
       ]);
     }
-    return value;
+    secret = value;
+  } else {
+    return undefined;
   }
-  return undefined;
+  // Checked here so the line names where the secret came from (the gateway
+  // would say "ticketSecret"; importTicketKey would throw a RangeError).
+  const bytes = new TextEncoder().encode(secret).length;
+  if (bytes < MIN_SECRET_BYTES) {
+    throw new ConfigError([
+      `${source} holds ${bytes} bytes (expected at least ${MIN_SECRET_BYTES}, e.g. openssl rand -base64 32)`,
+    ]);
+  }
+  return secret;
 }
+
+/** The shortest ticket secret the gateway accepts (HS256). */
+const MIN_SECRET_BYTES = 32;
 
 async function printTicket(
   command: Extract<CliCommand, { kind: "ticket" }>,
@@ -248,6 +290,54 @@ async function printTicket(
 }
 
 const STDERR_LINES = new LineWriter(Deno.stderr);
+
+/**
+ * The format of the lines main.ts writes itself (problems, the listening
+ * line): taken from argv at once, so even a flag error is JSON, then from
+ * the loaded configuration (a config file may set it).
+ */
+let logFormat: LogFormat = "text";
+
+/** Whether argv asks for `--log-format json` (either spelling). */
+function isJsonLogRequested(args: readonly string[]): boolean {
+  return args.some((arg, i) =>
+    arg === "--log-format=json" ||
+    (arg === "--log-format" && args[i + 1] === "json")
+  );
+}
+
+/** Prints a problem that ends the process: `wsgate: ...` or a JSON line. */
+function printProblem(problem: string): void {
+  // deno-lint-ignore no-console
+  console.error(
+    logFormat === "json"
+      ? formatEvent({ type: "error", message: problem }, { format: "json" })
+      : `wsgate: ${problem}`,
+  );
+}
+
+/** The one stdout line once listening: text, or JSON with `url`. */
+function listeningLine(
+  url: string,
+  extras: { demoPage?: string; metrics?: string; settings?: string[] },
+): string {
+  if (logFormat === "json") {
+    return JSON.stringify({
+      time: new Date().toISOString(),
+      level: "info",
+      event: "listening",
+      url,
+      ...extras,
+      ...(extras.settings === undefined
+        ? {}
+        : { settings: extras.settings.map((line) => line.trim()) }),
+    });
+  }
+  return `wsgate listening on ${url}` +
+    (extras.demoPage === undefined ? "" : ` (demo page: ${extras.demoPage})`) +
+    (extras.metrics === undefined ? "" : ` (admin: ${extras.metrics})`) +
+    (extras.settings === undefined ? "" : `\n${extras.settings.join("\n")}`);
+}
 
 function eventPrinter(config: RunConfig): (event: GatewayEvent) => void {
   const { logFormat, logLevel } = config.cli;
@@ -285,11 +375,22 @@ function keepRunningOnUnhandledRejection(
   });
 }
 
+/** How {@linkcode serve} runs. */
+interface ServeOptions {
+  /** Re-reads the configuration on SIGHUP; without it there is no reload. */
+  reloadConfig?: () => Promise<RunConfig>;
+  /** Whether this is `demo` (the listening line names the page). */
+  isDemo?: boolean;
+  /** `--quiet`: no settings block. */
+  isQuiet?: boolean;
+}
+
 async function serve(
   config: RunConfig,
-  reloadConfig: (() => Promise<RunConfig>) | undefined,
-  isDemo: boolean,
+  serveOptions: ServeOptions,
 ): Promise<number> {
+  const { reloadConfig, isDemo = false, isQuiet = false } = serveOptions;
+  logFormat = config.cli.logFormat;
   const onEvent = eventPrinter(config);
   keepRunningOnUnhandledRejection(onEvent);
   const workers = config.cli.workers === 0
@@ -302,9 +403,8 @@ async function serve(
       : await startSingle(config.options, onEvent);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    // deno-lint-ignore no-console
-    console.error(
-      `wsgate: --listen: cannot listen on ${config.options.hostname}:${config.options.port}: ${
+    printProblem(
+      `--listen: cannot listen on ${config.options.hostname}:${config.options.port}: ${
         (error as Error).message
       }`,
     );
@@ -344,35 +444,48 @@ async function serve(
       });
     }
   };
-  const stopped = Promise.withResolvers<void>();
+  const stopped = Promise.withResolvers<Deno.Signal>();
   let signals = 0;
-  const onStop = () => {
+  const stopOn = (signal: Deno.Signal) => () => {
     signals++;
     if (signals > 1) Deno.exit(1);
-    stopped.resolve();
+    stopped.resolve(signal);
   };
+  const onInterrupt = stopOn("SIGINT");
+  const onTerminate = stopOn("SIGTERM");
   const onHangup = () => void reload("SIGHUP");
-  Deno.addSignalListener("SIGINT", onStop);
-  Deno.addSignalListener("SIGTERM", onStop);
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  Deno.addSignalListener("SIGTERM", onTerminate);
   Deno.addSignalListener("SIGHUP", onHangup);
+  const adminMetrics = admin === undefined
+    ? undefined
+    : `http://${admin.addr.hostname}:${admin.addr.port}/metrics`;
+  const httpBase = `${
+    scheme === "wss" ? "https" : "http"
+  }://${host}:${addr.port}`;
   // deno-lint-ignore no-console
-  console.log(
-    `wsgate listening on ${scheme}://${host}:${addr.port}` +
-      (isDemo ? ` (demo page: http://${host}:${addr.port}/)` : "") +
-      (admin === undefined
-        ? ""
-        : ` (admin: http://${admin.addr.hostname}:${admin.addr.port}/metrics)`),
-  );
+  console.log(listeningLine(`${scheme}://${host}:${addr.port}`, {
+    ...(isDemo ? { demoPage: `http://${host}:${addr.port}/` } : {}),
+    ...(adminMetrics === undefined ? {} : { metrics: adminMetrics }),
+    ...(isQuiet ? {} : {
+      settings: startupSummary(config.options, {
+        gateway: httpBase,
+        metrics: adminMetrics ??
+          (config.options.metricsOnGatewayPort === false
+            ? undefined
+            : `${httpBase}/metrics`),
+      }),
+    }),
+  }));
   const watcher = config.cli.watchConfig && reloadConfig !== undefined
     ? watchConfigFile(Deno.args, () => reload("config file changed"))
     : undefined;
-  await stopped.promise;
-  onEvent({ type: "warning", message: "shutting down: draining sessions" });
+  onEvent({ type: "shutting_down", cause: await stopped.promise });
   watcher?.close();
   await runner.close();
   await admin?.close();
-  Deno.removeSignalListener("SIGINT", onStop);
-  Deno.removeSignalListener("SIGTERM", onStop);
+  Deno.removeSignalListener("SIGINT", onInterrupt);
+  Deno.removeSignalListener("SIGTERM", onTerminate);
   Deno.removeSignalListener("SIGHUP", onHangup);
   await STDERR_LINES.flush();
   return 0;
@@ -384,13 +497,26 @@ async function startSingle(
 ): Promise<Runner> {
   const gateway: Gateway = createGateway({ ...options, onEvent });
   const addr = await gateway.listen();
+  gateway.metrics.addRoutes(routePaths(options));
   return {
     addr,
-    reload: (next) => gateway.reload({ ...next, onEvent }),
+    reload: async (next) => {
+      await gateway.reload({ ...next, onEvent });
+      gateway.metrics.addRoutes(routePaths(next));
+    },
     renderMetrics: () => gateway.renderMetrics(),
     isDraining: () => gateway.isDraining,
     close: () => gateway.close(),
   };
+}
+
+/**
+ * The route paths of `options`, whose metric series start at zero.
+ * TODO(#18): the gateway should do this itself when it builds a generation
+ * (server/ is being split; this keeps the change in cli/ for now).
+ */
+function routePaths(options: GatewayOptions): string[] {
+  return (options.routes ?? []).map((route) => route.path);
 }
 
 /** Watches the --config file named in argv; debounced. */

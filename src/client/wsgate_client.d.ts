@@ -10,6 +10,11 @@
  * down), 1006 (connection lost or refused), 1011 (backend unreachable), 1012,
  * 1013 and 4000-4999.
  *
+ * Backoff: a connection counts as established once it received a message or
+ * stayed open `stableAfterMs`; only then does the attempt count start again.
+ * A route whose backend is down (upgrade, then 1011 at once) therefore meets
+ * delays that grow to `maxDelayMs` ({@linkcode backoffDelayMs}), not a storm.
+ *
  * @module
  */
 
@@ -50,11 +55,20 @@ export interface WsgateClientOptions {
   reconnect?: boolean;
   /**
    * Backoff cap of the first attempt in milliseconds; attempt `n` waits a
-   * uniformly random time in `[0, min(maxDelayMs, initialDelayMs * 2^(n-1)))`
-   * (full jitter).
+   * uniformly random time in `[cap / 2, cap)` with
+   * `cap = min(maxDelayMs, initialDelayMs * 2^(n-1))` (equal jitter, see
+   * {@linkcode backoffDelayMs}).
    * @default {500}
    */
   initialDelayMs?: number;
+  /**
+   * Milliseconds a connection must stay open before it counts as
+   * established; one that receives a message is established at once. Only an
+   * established connection resets the attempt count, so an upgrade followed
+   * by an immediate close (backend down) keeps backing off.
+   * @default {5000}
+   */
+  stableAfterMs?: number;
   /**
    * Largest backoff cap in milliseconds.
    * @default {30000}
@@ -62,7 +76,7 @@ export interface WsgateClientOptions {
   maxDelayMs?: number;
   /**
    * Attempts after a close before giving up; the count restarts when a
-   * connection opens.
+   * connection is established (see `stableAfterMs`).
    * @default {Infinity}
    */
   maxAttempts?: number;
@@ -111,6 +125,42 @@ export interface WsgateClientOptions {
  * ```
  */
 export declare const DEFAULT_NO_RETRY_CODES: readonly number[];
+
+/** Options of {@linkcode backoffDelayMs}. */
+export interface BackoffOptions {
+  /** Backoff cap of attempt 1, in milliseconds. */
+  initialDelayMs: number;
+  /** Largest backoff cap, in milliseconds. */
+  maxDelayMs: number;
+  /** Source of jitter, returning a number in `[0, 1)`. */
+  random: () => number;
+}
+
+/**
+ * The wait before reconnect attempt `attempt` (from 1), in whole
+ * milliseconds: uniform in `[cap / 2, cap)` with
+ * `cap = min(maxDelayMs, initialDelayMs * 2^(attempt-1))`. Each delay is at
+ * least the previous attempt's cap, so the delays grow until the cap.
+ *
+ * @example Delays double up to the cap
+ * ```ts
+ * import { backoffDelayMs } from "./wsgate_client.js";
+ * import assert from "node:assert/strict";
+ * const options = { initialDelayMs: 100, maxDelayMs: 500, random: () => 0 };
+ * assert.deepEqual(
+ *   [1, 2, 3, 4, 5].map((attempt) => backoffDelayMs(attempt, options)),
+ *   [50, 100, 200, 250, 250],
+ * );
+ * ```
+ *
+ * @param attempt The attempt number, from 1.
+ * @param options The backoff settings and the jitter source.
+ * @returns The delay in milliseconds.
+ */
+export declare function backoffDelayMs(
+  attempt: number,
+  options: BackoffOptions,
+): number;
 
 /**
  * Thrown by {@linkcode WsgateClient.send} when the queue kept while
@@ -198,7 +248,7 @@ export declare class WsgateReconnectEvent extends Event {
    * @param delayMs The wait before it, in milliseconds.
    */
   constructor(attempt: number, delayMs: number);
-  /** The attempt number, from 1 (reset when a connection opens). */
+  /** The attempt number, from 1 (reset once a connection is established). */
   readonly attempt: number;
   /** The wait before the attempt, in milliseconds. */
   readonly delayMs: number;
@@ -208,6 +258,11 @@ export declare class WsgateReconnectEvent extends Event {
 export interface WsgateClientEventMap {
   /** A connection opened (the first one or after a reconnect). */
   open: Event;
+  /**
+   * The open connection received a message or stayed open `stableAfterMs`:
+   * the attempt count is back to 0.
+   */
+  established: Event;
   /** A message arrived: `Uint8Array` for binary, `string` for text. */
   message: MessageEvent<Uint8Array | string>;
   /** A connection closed; `willReconnect` says whether it is final. */
@@ -272,6 +327,13 @@ export declare class WsgateClient extends EventTarget {
   readonly url: string;
   /** The connection state. */
   readonly readyState: WsgateClientState;
+  /**
+   * The reconnect attempt in progress or scheduled, from 1; 0 before the
+   * first close and while the connection is established.
+   */
+  readonly attempt: number;
+  /** Whether the open connection is established (see `stableAfterMs`). */
+  readonly isEstablished: boolean;
   /** The subprotocol the gateway chose, or `""`. */
   readonly protocol: string;
   /** Bytes waiting: the socket's `bufferedAmount` plus the queue. */

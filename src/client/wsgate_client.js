@@ -9,7 +9,7 @@
  * - messages arrive as `Uint8Array` (binary) or `string` (text);
  * - `send()` returns `false` when the caller should wait for `"drain"`
  *   (socket buffer above `highWaterMarkBytes`, or not connected);
- * - automatic reconnect with exponential backoff and full jitter;
+ * - automatic reconnect with exponential backoff and jitter, up to a cap;
  * - a bounded send queue while disconnected (`QueueFullError` when full);
  * - an optional application heartbeat.
  *
@@ -22,6 +22,14 @@
  * Everything else is retried, notably 1001 (gateway shutting down), 1006
  * (connection lost or refused), 1011 (backend unreachable), 1012, 1013 and
  * the 4000-4999 codes.
+ *
+ * Backoff: a connection counts as established only once it received a
+ * message or stayed open `stableAfterMs`; only then does the attempt count
+ * start again from 1. A gateway that upgrades and then closes at once (1011:
+ * the backend is down) therefore meets growing delays, not a reconnect storm.
+ * Attempt `n` waits a random time in `[cap / 2, cap)` with
+ * `cap = min(maxDelayMs, initialDelayMs * 2^(n-1))` ("equal jitter": the
+ * delays grow with every attempt until the cap, and tabs still spread out).
  *
  * ```js ignore
  * import { WsgateClient } from "/wsgate-client.js";
@@ -95,7 +103,7 @@ export class WsgateReconnectEvent extends Event {
    */
   constructor(attempt, delayMs) {
     super("reconnect");
-    /** The attempt number, from 1 (reset when a connection opens). */
+    /** The attempt number, from 1 (reset once a connection is established). */
     this.attempt = attempt;
     /** The wait before the attempt, in milliseconds. */
     this.delayMs = delayMs;
@@ -113,6 +121,7 @@ export class WsgateReconnectEvent extends Event {
  * @property {number} [drainCheckIntervalMs] How often to poll the buffer while above the mark. Default 50.
  * @property {boolean} [reconnect] Whether to reconnect at all. Default true.
  * @property {number} [initialDelayMs] Backoff cap of the first attempt. Default 500.
+ * @property {number} [stableAfterMs] A connection open this long (or one that received a message) is established and resets the attempt count. Default 5000.
  * @property {number} [maxDelayMs] Largest backoff cap. Default 30000.
  * @property {number} [maxAttempts] Attempts after a close before giving up. Default Infinity.
  * @property {readonly number[]} [noRetryCodes] Close codes never retried. Default DEFAULT_NO_RETRY_CODES.
@@ -133,6 +142,7 @@ export class WsgateClient extends EventTarget {
   #drainCheckIntervalMs;
   #reconnect;
   #initialDelayMs;
+  #stableAfterMs;
   #maxDelayMs;
   #maxAttempts;
   /** @type {readonly number[]} */
@@ -153,6 +163,9 @@ export class WsgateClient extends EventTarget {
   #queue = [];
   #queuedBytes = 0;
   #attempt = 0;
+  #isEstablished = false;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #stableTimer = undefined;
   #needsDrain = false;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   #reconnectTimer = undefined;
@@ -176,6 +189,7 @@ export class WsgateClient extends EventTarget {
       drainCheckIntervalMs = 50,
       reconnect = true,
       initialDelayMs = 500,
+      stableAfterMs = 5000,
       maxDelayMs = 30000,
       maxAttempts = Number.POSITIVE_INFINITY,
       noRetryCodes = DEFAULT_NO_RETRY_CODES,
@@ -190,6 +204,7 @@ export class WsgateClient extends EventTarget {
       ["highWaterMarkBytes", highWaterMarkBytes, 0],
       ["drainCheckIntervalMs", drainCheckIntervalMs, 1],
       ["initialDelayMs", initialDelayMs, 0],
+      ["stableAfterMs", stableAfterMs, 0],
       ["maxDelayMs", maxDelayMs, 0],
       ["maxAttempts", maxAttempts, 0],
       ["heartbeatIntervalMs", heartbeatIntervalMs, 0],
@@ -209,6 +224,7 @@ export class WsgateClient extends EventTarget {
     this.#drainCheckIntervalMs = drainCheckIntervalMs;
     this.#reconnect = reconnect;
     this.#initialDelayMs = initialDelayMs;
+    this.#stableAfterMs = stableAfterMs;
     this.#maxDelayMs = maxDelayMs;
     this.#maxAttempts = maxAttempts;
     this.#noRetryCodes = noRetryCodes;
@@ -228,6 +244,20 @@ export class WsgateClient extends EventTarget {
   /** @returns {WsgateClientState} The connection state. */
   get readyState() {
     return this.#state;
+  }
+
+  /**
+   * The number of the current reconnect attempt: 0 while the connection is
+   * established (or before the first close), else the attempt in progress or
+   * scheduled, from 1.
+   */
+  get attempt() {
+    return this.#attempt;
+  }
+
+  /** Whether the current connection is established (see `stableAfterMs`). */
+  get isEstablished() {
+    return this.#isEstablished;
   }
 
   /** The subprotocol the gateway chose, or `""`. */
@@ -327,6 +357,7 @@ export class WsgateClient extends EventTarget {
     socket.onopen = () => this.#handleOpen(socket);
     socket.onmessage = (event) => {
       if (socket !== this.#socket) return;
+      this.#establish();
       const data = typeof event.data === "string"
         ? event.data
         : new Uint8Array(event.data);
@@ -346,7 +377,12 @@ export class WsgateClient extends EventTarget {
   #handleOpen(socket) {
     if (socket !== this.#socket || this.#state !== "connecting") return;
     this.#state = "open";
-    this.#attempt = 0;
+    // Not established yet: a gateway that upgrades and closes at once (backend
+    // down) must not reset the backoff.
+    this.#stableTimer = setTimeout(
+      () => this.#establish(),
+      this.#stableAfterMs,
+    );
     // Queued messages go first, so they stay ahead of sends made in "open".
     const queue = this.#queue;
     this.#queue = [];
@@ -361,6 +397,16 @@ export class WsgateClient extends EventTarget {
     if (this.#state === "open") this.#checkDrain(socket);
   }
 
+  /** The connection proved itself: the next close starts from attempt 1. */
+  #establish() {
+    clearTimeout(this.#stableTimer);
+    this.#stableTimer = undefined;
+    if (this.#isEstablished || this.#state !== "open") return;
+    this.#isEstablished = true;
+    this.#attempt = 0;
+    this.dispatchEvent(new Event("established"));
+  }
+
   /**
    * @param {WebSocket} socket
    * @param {number} code
@@ -372,8 +418,11 @@ export class WsgateClient extends EventTarget {
     this.#socket = undefined;
     clearInterval(this.#heartbeatTimer);
     clearInterval(this.#drainTimer);
+    clearTimeout(this.#stableTimer);
     this.#heartbeatTimer = undefined;
     this.#drainTimer = undefined;
+    this.#stableTimer = undefined;
+    this.#isEstablished = false;
     const willReconnect = this.#state !== "closing" && this.#reconnect &&
       !this.#noRetryCodes.includes(code) &&
       this.#attempt < this.#maxAttempts;
@@ -388,12 +437,11 @@ export class WsgateClient extends EventTarget {
     this.#state = "reconnecting";
     this.#attempt++;
     const attempt = this.#attempt;
-    // Full jitter: uniform in [0, min(max, initial * 2^(attempt-1))).
-    const cap = Math.min(
-      this.#maxDelayMs,
-      this.#initialDelayMs * 2 ** (attempt - 1),
-    );
-    const delayMs = Math.floor(this.#random() * cap);
+    const delayMs = backoffDelayMs(attempt, {
+      initialDelayMs: this.#initialDelayMs,
+      maxDelayMs: this.#maxDelayMs,
+      random: this.#random,
+    });
     // Scheduled before dispatching, so close() in a listener can cancel it.
     this.#reconnectTimer = setTimeout(() => this.#connect(), delayMs);
     this.dispatchEvent(new WsgateCloseEvent(code, reason, wasClean, true));
@@ -435,6 +483,23 @@ export class WsgateClient extends EventTarget {
     this.#queuedBytes = 0;
     this.#needsDrain = false;
   }
+}
+
+/**
+ * The wait before reconnect attempt `attempt` (from 1): equal jitter, uniform
+ * in `[cap / 2, cap)` with `cap = min(maxDelayMs, initialDelayMs * 2^(attempt-1))`,
+ * so each delay is at least the previous attempt's cap and the delays grow
+ * until the cap.
+ *
+ * @param {number} attempt The attempt number, from 1.
+ * @param {{ initialDelayMs: number, maxDelayMs: number, random: () => number }} options
+ *   The backoff settings and the jitter source in [0, 1).
+ * @returns {number} Whole milliseconds.
+ */
+export function backoffDelayMs(attempt, options) {
+  const { initialDelayMs, maxDelayMs, random } = options;
+  const cap = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
+  return Math.floor(cap / 2 + random() * (cap / 2));
 }
 
 /**

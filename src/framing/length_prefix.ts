@@ -24,6 +24,7 @@
 import {
   FrameTooLargeError,
   InvalidMessageError,
+  LengthFieldIsTextError,
   MalformedFrameError,
   TruncatedFrameError,
 } from "../errors.ts";
@@ -206,8 +207,11 @@ export class LengthPrefixDecoder implements FrameDecoder {
     return this.#whole ? this.#filled : this.#filled + this.#width;
   }
 
-  /** Throws the error for a length field whose `rest` is out of range. */
-  #reject(length: number): never {
+  /**
+   * Throws the error for a length field whose `rest` is out of range;
+   * `header` holds the frame's header bytes (prefix + length field).
+   */
+  #reject(length: number, header: Uint8Array): never {
     if (length < 0) {
       throw new MalformedFrameError(
         `Cannot decode frame as its u64 length field must be <= ${Number.MAX_SAFE_INTEGER}: current value is larger`,
@@ -221,6 +225,12 @@ export class LengthPrefixDecoder implements FrameDecoder {
       );
     }
     const size = this.#max - this.#restLimit + rest;
+    const text = lengthFieldText(
+      header.subarray(this.#offset, this.#offset + this.#width),
+    );
+    if (text !== undefined) {
+      throw new LengthFieldIsTextError(text, size, this.#max);
+    }
     throw new FrameTooLargeError(
       size,
       this.#max,
@@ -261,7 +271,9 @@ export class LengthPrefixDecoder implements FrameDecoder {
     while (end - at >= headerSize) {
       const length = readLengthField(chunk, at + offset, width, littleEndian);
       const rest = length + adjust;
-      if (length < 0 || rest < 0 || rest > restLimit) this.#reject(length);
+      if (length < 0 || rest < 0 || rest > restLimit) {
+        this.#reject(length, chunk.subarray(at, at + headerSize));
+      }
       const frameEnd = at + headerSize + rest;
       if (frameEnd > end) {
         this.#startMessage(chunk, at, rest);
@@ -335,7 +347,9 @@ export class LengthPrefixDecoder implements FrameDecoder {
       this.#littleEndian,
     );
     const rest = length + this.#adjust;
-    if (length < 0 || rest < 0 || rest > this.#restLimit) this.#reject(length);
+    if (length < 0 || rest < 0 || rest > this.#restLimit) {
+      this.#reject(length, head);
+    }
     const message = this.#scratch.take(
       (this.#whole ? headerSize : this.#offset) + rest,
     );
@@ -519,4 +533,22 @@ export class LengthPrefixEncoder implements FrameEncoder {
     this.encodeInto(message, frame, 0);
     return frame;
   }
+}
+
+/**
+ * The length field as text when it has at least 2 bytes and every one is
+ * printable ASCII, tab, CR or LF (`GET `, `+OK `, `HTTP`); else `undefined`.
+ * A binary length this large is rare; text this regular is the usual sign
+ * of a text protocol behind a length-prefixed route.
+ */
+function lengthFieldText(field: Uint8Array): string | undefined {
+  if (field.length < 2) return undefined;
+  let text = "";
+  for (const byte of field) {
+    const isText = (byte >= 0x20 && byte < 0x7f) || byte === 0x09 ||
+      byte === 0x0a || byte === 0x0d;
+    if (!isText) return undefined;
+    text += String.fromCharCode(byte);
+  }
+  return text;
 }

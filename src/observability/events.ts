@@ -112,6 +112,17 @@ export interface TrafficEvent {
   size?: number;
 }
 
+/**
+ * A normal shutdown began (a signal, or the embedder): open sessions are
+ * being drained.
+ */
+export interface ShuttingDownEvent {
+  /** Discriminant. */
+  type: "shutting_down";
+  /** What asked for it, for example `SIGTERM`. */
+  cause: string;
+}
+
 /** Something the operator should know about that did not stop anything. */
 export interface GatewayWarningEvent {
   /** Discriminant. */
@@ -152,6 +163,7 @@ export type GatewayEvent =
   | HandshakeRefusedEvent
   | BackendErrorEvent
   | TrafficEvent
+  | ShuttingDownEvent
   | GatewayWarningEvent
   | GatewayErrorEvent;
 

@@ -170,6 +170,29 @@ export class GatewayMetrics {
   }
 
   /**
+   * Creates the per-route series of `routes` at zero (sessions open and
+   * total, bytes and messages both ways), so a scrape shows every route from
+   * the start and `rate()` has a first sample. Routes already known keep
+   * their values.
+   *
+   * @example Series before the first session
+   * ```ts
+   * import { GatewayMetrics } from "./gateway_metrics.ts";
+   * import assert from "node:assert/strict";
+   * const metrics = new GatewayMetrics();
+   * metrics.addRoutes(["/vnc"]);
+   * const text = metrics.renderPrometheus();
+   * assert.match(text, /^wsgate_sessions_total\{route="\/vnc"\} 0$/m);
+   * assert.match(text, /^wsgate_bytes_total\{route="\/vnc",direction="to_browser"\} 0$/m);
+   * ```
+   *
+   * @param routes The route paths.
+   */
+  addRoutes(routes: Iterable<string>): void {
+    for (const route of routes) this.#route(route);
+  }
+
+  /**
    * Counts a session that opened on `route`.
    * @param route The route.
    */

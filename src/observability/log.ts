@@ -71,7 +71,7 @@ export interface FormatEventOptions {
 
 /**
  * Returns the level an event is logged at: `traffic` is debug; `listening`,
- * `session_open` and `session_close` are info; `handshake_refused`,
+ * `shutting_down`, `session_open` and `session_close` are info; `handshake_refused`,
  * `backend_error` and `warning` are warn; `error` is error.
  *
  * @param event The event.
@@ -89,6 +89,7 @@ export function eventLevel(event: GatewayEvent): LogLevel {
     case "traffic":
       return "debug";
     case "listening":
+    case "shutting_down":
     case "session_open":
     case "session_close":
       return "info";

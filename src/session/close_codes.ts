@@ -9,6 +9,7 @@ import {
   BackendConnectError,
   FrameTooLargeError,
   InvalidMessageError,
+  LengthFieldIsTextError,
   MalformedFrameError,
   TruncatedFrameError,
   WebSocketProtocolError,
@@ -75,6 +76,13 @@ export function closeCodeForError(
   error: unknown,
   side: "browser" | "backend",
 ): CloseDecision {
+  if (error instanceof LengthFieldIsTextError && side === "backend") {
+    return {
+      code: CloseCode.MESSAGE_TOO_BIG,
+      reason:
+        "backend sent text, not length-prefixed frames: try --framing raw or lines",
+    };
+  }
   if (error instanceof FrameTooLargeError) {
     return {
       code: CloseCode.MESSAGE_TOO_BIG,

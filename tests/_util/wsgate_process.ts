@@ -15,6 +15,25 @@ export const MOD_PATH = new URL("../../mod.ts", import.meta.url).pathname;
 /** The listening line: `wsgate listening on ws://HOST:PORT ...`. */
 export const LISTENING_LINE = /^wsgate listening on ws:\/\/(.+):(\d+)(?: |$)/;
 
+/**
+ * The host and port of a listening line: the text form
+ * ({@linkcode LISTENING_LINE}) or, with `--log-format json`, a JSON line with
+ * `"event": "listening"` and a `url`; `undefined` for any other line.
+ */
+export function parseListeningLine(
+  line: string,
+): { hostname: string; port: number } | undefined {
+  const text = LISTENING_LINE.exec(line);
+  if (text !== null) return { hostname: text[1]!, port: Number(text[2]) };
+  if (!line.startsWith("{")) return undefined;
+  const record = JSON.parse(line) as { event?: unknown; url?: unknown };
+  if (record.event !== "listening" || typeof record.url !== "string") {
+    return undefined;
+  }
+  const url = new URL(record.url);
+  return { hostname: url.hostname, port: Number(url.port) };
+}
+
 /** The result of a finished run. */
 export interface WsgateOutput {
   /** The exit code. */
@@ -87,11 +106,10 @@ export class WsgateProcess implements AsyncDisposable {
   ): Promise<{ line: string; hostname: string; port: number }> {
     const line = await this.waitForLine(
       "stdout",
-      (text) => LISTENING_LINE.test(text),
+      (text) => parseListeningLine(text) !== undefined,
       timeoutMs,
     );
-    const match = LISTENING_LINE.exec(line)!;
-    return { line, hostname: match[1]!, port: Number(match[2]) };
+    return { line, ...parseListeningLine(line)! };
   }
 
   /** Resolves with the first line on `stream` matching `predicate`. */

@@ -95,7 +95,11 @@ Deno.test("parseArgs returns help and version before anything else", async (t) =
       kind: "version",
     }],
     ["demo --help", ["demo", "--help"], { kind: "help" }],
-    ["ticket --help", ["ticket", "--help"], { kind: "help" }],
+    ["ticket --help", ["ticket", "--help"], { kind: "help", topic: "ticket" }],
+    ["ticket -h after flags", ["ticket", "--route", "/c", "-h"], {
+      kind: "help",
+      topic: "ticket",
+    }],
     ["replay --version", ["replay", "--version"], { kind: "version" }],
   ];
   for (const [name, argv, expected] of cases) {
@@ -924,4 +928,49 @@ Deno.test("helpText lists every flag with its config key and every command", () 
   ) {
     assert(text.includes(needle), `help lacks ${needle}`);
   }
+});
+
+// Regression (issue 18): a refused route was followed by a spurious
+// "--target: missing", which sent new users looking for the wrong mistake.
+Deno.test("buildRunConfig reports a refused route or --framing without --target once, without a spurious --target: missing", async (t) => {
+  for (
+    const [name, argv, file, expected] of [
+      ["a route with a bad target", [], {
+        routes: [{ path: "/x", target: "nope" }],
+      }, /^routes\[0\]\.target: /],
+      ["a route without a path", [], {
+        routes: [{ target: "127.0.0.1:9" }],
+      }, /^routes\[0\]\.path: missing/],
+      [
+        "routes that are not a list",
+        [],
+        { routes: { path: "/x" } },
+        /^routes: /,
+      ],
+      [
+        "--framing without --target",
+        ["--framing", "u32be"],
+        undefined,
+        /--target is missing/,
+      ],
+    ] as const
+  ) {
+    await t.step(name, () => {
+      const problems = problemsOf(() => runConfig(argv, file));
+      assertEquals(problems.length, 1, problems.join("\n"));
+      assert(expected.test(problems[0]!), problems[0]);
+    });
+  }
+  await t.step("no routes at all still says --target: missing", () => {
+    const problems = problemsOf(() => runConfig([], { routes: [] }));
+    assertEquals(problems.length, 1, problems.join("\n"));
+    assert(problems[0]!.startsWith("--target: missing"), problems[0]);
+  });
+});
+
+Deno.test("parseArgs takes --quiet as a command-line-only flag", () => {
+  const command = runCommand(parseArgs(["--quiet", ...TARGET]));
+  assertEquals(command.isQuiet, true);
+  assertEquals(command.flags.length, 1);
+  assertEquals(runCommand(parseArgs(TARGET)).isQuiet, undefined);
 });

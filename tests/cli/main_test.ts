@@ -4,6 +4,7 @@
  * is stopped and awaited (`await using`).
  */
 
+import { TestPki } from "../_util/certificates.ts";
 import { assert, assertEquals, within } from "../_util/assert.ts";
 import { concat, u32beFrame } from "../_util/backends.ts";
 import { RawWsClient } from "../_util/raw_ws_client.ts";
@@ -154,6 +155,48 @@ Deno.test("wsgate relays a round trip, logs JSON lines and exits 0 on SIGTERM", 
   assertEquals([status.code, status.signal], [0, null]);
   for (const text of wsgate.stderrLines) JSON.parse(text);
   assertEquals(wsgate.stdoutLines.length, 1);
+  // Regression (issue 18): the listening line was plain text in JSON mode.
+  const listening = JSON.parse(wsgate.stdoutLines[0]!);
+  assertEquals(
+    [listening.level, listening.event, listening.url],
+    ["info", "listening", `ws://127.0.0.1:${port}`],
+  );
+});
+
+Deno.test("wsgate --log-format json writes a flag error and a listen failure as JSON lines", async (t) => {
+  await t.step("bad --listen value", async () => {
+    const { code, stdout, stderr } = await runWsgate([
+      "--log-format=json",
+      "--target",
+      "127.0.0.1:9",
+      "--listen",
+      "nope",
+    ]);
+    assertEquals([code, stdout], [2, ""]);
+    const lines = stderr.trimEnd().split("\n");
+    assertEquals(lines.length, 1, stderr);
+    const record = JSON.parse(lines[0]!);
+    assertEquals([record.level, record.event], ["error", "error"]);
+    assert(record.message.includes("--listen"), stderr);
+  });
+  await t.step("port already taken", async () => {
+    using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { code, stderr } = await runWsgate([
+      "--log-format",
+      "json",
+      "--target",
+      "127.0.0.1:9",
+      "--listen",
+      `127.0.0.1:${taken.addr.port}`,
+    ]);
+    assertEquals(code, 1, stderr);
+    const lines = stderr.trimEnd().split("\n");
+    for (const line of lines) JSON.parse(line);
+    assert(
+      lines.some((line) => JSON.parse(line).message.includes("--listen")),
+      stderr,
+    );
+  });
 });
 
 Deno.test("wsgate closes open sessions with 1001 and exits 0 on SIGTERM", async () => {
@@ -635,6 +678,39 @@ Deno.test("wsgate --workers 2 serves sessions and sums wsgate_sessions_total acr
   assertEquals(status.code, 0);
 });
 
+// Regression (issue 18): series appeared only after their first event, so
+// rate() had no first sample.
+Deno.test("wsgate /metrics shows every route's counters at zero before the first session", async () => {
+  await using dir = await makeTempDir();
+  const configPath = `${dir.path}/wsgate.jsonc`;
+  await Deno.writeTextFile(
+    configPath,
+    JSON.stringify({
+      listen: "127.0.0.1:0",
+      routes: [
+        { path: "/chat", target: "127.0.0.1:9" },
+        { path: "/vnc", target: "127.0.0.1:9" },
+      ],
+    }),
+  );
+  await using wsgate = spawnWsgate(["--config", configPath]);
+  const { port } = await wsgate.listening();
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const text = await response.text();
+  assertEquals(response.status, 200, text);
+  for (const route of ["/chat", "/vnc"]) {
+    assert(text.includes(`wsgate_sessions_total{route="${route}"} 0\n`), text);
+    assert(
+      text.includes(
+        `wsgate_bytes_total{route="${route}",direction="to_browser"} 0\n`,
+      ),
+      text,
+    );
+  }
+  const status = await wsgate.stop("SIGTERM");
+  assertEquals(status.code, 0);
+});
+
 Deno.test("wsgate --admin-listen serves /metrics on the admin address and not on the gateway port", async () => {
   await using backend = startU32beBackend();
   await using wsgate = spawnWithTarget(backend.target, [
@@ -661,6 +737,195 @@ Deno.test("wsgate --admin-listen serves /metrics on the admin address and not on
   assert(!body.includes("wsgate_sessions_total"), body);
   const status = await wsgate.stop("SIGTERM");
   assertEquals(status.code, 0);
+});
+
+// Regression (issue 18): `--static /nonexistent` said "staticDir", and
+// swapped --cert/--key were reported under --listen.
+Deno.test("wsgate exits 2 naming --static, or --cert/--key as swapped, before listening", async (t) => {
+  await t.step("--static /nonexistent", async () => {
+    const { code, stdout, stderr } = await runWsgate([
+      "--listen",
+      "127.0.0.1:0",
+      "--target",
+      "127.0.0.1:9",
+      "--static",
+      "/nonexistent",
+    ]);
+    assertEquals([code, stdout], [2, ""]);
+    const lines = stderr.trimEnd().split("\n");
+    assertEquals(lines.length, 1, stderr);
+    assert(
+      lines[0]!.startsWith(`wsgate: --static: cannot open "/nonexistent"`),
+      stderr,
+    );
+    assert(!stderr.includes("staticDir"), stderr);
+  });
+  await t.step("--cert KEY --key CERT", async () => {
+    await using pki = await TestPki.create();
+    const ca = await pki.createCa("wsgate test CA");
+    const server = await pki.issue(ca, { commonName: "127.0.0.1" });
+    const { code, stdout, stderr } = await runWsgate([
+      "--listen",
+      "127.0.0.1:0",
+      "--target",
+      "127.0.0.1:9",
+      "--cert",
+      server.keyFile,
+      "--key",
+      server.certFile,
+    ]);
+    assertEquals([code, stdout], [2, ""]);
+    const lines = stderr.trimEnd().split("\n");
+    assertEquals(lines.length, 1, stderr);
+    assert(lines[0]!.startsWith("wsgate: --cert/--key: swapped"), stderr);
+    assert(!stderr.includes("--listen"), stderr);
+  });
+});
+
+/** Runs mod.ts with exactly `permissions` (no -A) and stdin closed, so Deno cannot prompt. */
+async function runWithPermissions(
+  permissions: readonly string[],
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<WsgateOutput> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, MOD_PATH, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...env },
+  }).spawn();
+  const output = child.output();
+  try {
+    const { code, signal, stdout, stderr } = await within(
+      output,
+      10000,
+      `wsgate ${args.join(" ")}`,
+    );
+    const decoder = new TextDecoder();
+    return {
+      code,
+      signal,
+      stdout: decoder.decode(stdout),
+      stderr: decoder.decode(stderr),
+    };
+  } catch (error) {
+    child.kill("SIGKILL");
+    await output.catch(() => {});
+    throw error;
+  }
+}
+
+// Regression (issue 18): missing permissions failed late (one error per
+// recorded session) or as uncaught NotCapable / RangeError stack traces.
+Deno.test("wsgate exits 2 at start with one line per missing permission naming the --allow flag", async (t) => {
+  await using dir = await makeTempDir();
+  const steps: [string, string[], string[], Record<string, string>, RegExp][] =
+    [
+      [
+        "demo without --allow-net",
+        [],
+        ["demo"],
+        {},
+        /^wsgate: --allow-net: needed for listening on /,
+      ],
+      [
+        "record without --allow-write",
+        ["--allow-net", "--allow-read"],
+        [
+          "--config",
+          `${dir.path}/record.json`,
+        ],
+        {},
+        /^wsgate: --allow-write: needed for route "\/r" to record sessions into /,
+      ],
+      [
+        "--ticket-secret-env without --allow-env",
+        ["--allow-net"],
+        [
+          "--target",
+          "127.0.0.1:9",
+          "--ticket-secret-env",
+          "MY_SECRET",
+        ],
+        {},
+        /^wsgate: --allow-env: needed for --ticket-secret-env to read "MY_SECRET"/,
+      ],
+      [
+        "ticket without --allow-env",
+        [],
+        ["ticket", "--route", "/chat"],
+        {},
+        /^wsgate: --allow-env: needed to read the ticket secret from "WSGATE_TICKET_SECRET"/,
+      ],
+      [
+        "ticket with a short secret",
+        ["--allow-env"],
+        ["ticket", "--route", "/chat"],
+        {
+          WSGATE_TICKET_SECRET: "short",
+        },
+        /^wsgate: --ticket-secret-env: environment variable "WSGATE_TICKET_SECRET" holds 5 bytes \(expected at least 32/,
+      ],
+    ];
+  await Deno.writeTextFile(
+    `${dir.path}/record.json`,
+    JSON.stringify({
+      listen: "127.0.0.1:0",
+      routes: [{ path: "/r", target: "127.0.0.1:9", record: "rec" }],
+    }),
+  );
+  for (const [name, permissions, args, env, expected] of steps) {
+    await t.step(name, async () => {
+      const { code, stdout, stderr } = await runWithPermissions(
+        permissions,
+        args,
+        env,
+      );
+      assertEquals([code, stdout], [2, ""], stderr);
+      const lines = stderr.trimEnd().split("\n");
+      assertEquals(lines.length, 1, stderr);
+      assert(expected.test(lines[0]!), stderr);
+    });
+  }
+});
+
+// Issue 18: startup said almost nothing; --quiet keeps the single line.
+Deno.test("wsgate prints a settings block under the listening line, and only the line with --quiet", async (t) => {
+  await t.step("default", async () => {
+    await using wsgate = spawnWsgate([
+      "--listen",
+      "127.0.0.1:0",
+      "--target",
+      "127.0.0.1:9",
+      "--framing",
+      "lines",
+      "--max-sessions",
+      "7",
+    ]);
+    const { port } = await wsgate.listening();
+    await wsgate.waitForLine("stdout", (line) => line.includes("metrics:"));
+    assertEquals(wsgate.stdoutLines.slice(1), [
+      "  route / -> 127.0.0.1:9 (framing lines both ways)",
+      "  allowed origins: same origin only (add --allow-origin URL for pages served elsewhere)",
+      "  limits: maxSessions=7",
+      `  console: http://127.0.0.1:${port}/_console`,
+      `  metrics: http://127.0.0.1:${port}/metrics`,
+    ]);
+    assertEquals((await wsgate.stop("SIGTERM")).code, 0);
+  });
+  await t.step("--quiet", async () => {
+    await using wsgate = spawnWsgate([
+      "--listen",
+      "127.0.0.1:0",
+      "--target",
+      "127.0.0.1:9",
+      "--quiet",
+    ]);
+    await wsgate.listening();
+    assertEquals((await wsgate.stop("SIGTERM")).code, 0);
+    assertEquals(wsgate.stdoutLines.length, 1, wsgate.stdoutLines.join("\n"));
+  });
 });
 
 Deno.test("wsgate ticket prints a JWT that a ticket-requiring route accepts", async () => {
@@ -704,6 +969,68 @@ Deno.test("wsgate ticket prints a JWT that a ticket-requiring route accepts", as
     await assertRoundTrip(client, "with a ticket");
     await client.close();
   }
+  assertEquals(backend.accepted, 1);
+  const status = await wsgate.stop("SIGTERM");
+  assertEquals(status.code, 0);
+});
+
+Deno.test("wsgate ticket --help prints the ticket command's options, with the secret's variable the code reads", async () => {
+  const { code, stdout, stderr } = await runTicket(["--help"], {});
+  assertEquals(code, 0, stderr);
+  assertEquals(stderr, "");
+  assert(stdout.startsWith("wsgate ticket:"), stdout);
+  for (const flag of ["--route", "--ttl", "--jti", "--target", "--help"]) {
+    assert(stdout.includes(flag), `${flag} missing:\n${stdout}`);
+  }
+  assert(stdout.includes("WSGATE_TICKET_SECRET"), stdout);
+  const main = await runWsgate(["--help"]);
+  assert(!main.stdout.includes("WSGATE_SECRET "), main.stdout);
+  assert(main.stdout.includes("ticket --help"), main.stdout);
+});
+
+// Regression (issue 18): a new user could not mint a ticket that a
+// singleUseTickets route accepts (`401 missing jti`).
+Deno.test("wsgate ticket --jti --target mints a single-use ticket that a singleUseTickets route accepts once", async () => {
+  const secret = "correct horse battery staple, 32+ bytes of secret";
+  await using backend = startU32beBackend();
+  await using dir = await makeTempDir();
+  await Deno.writeTextFile(`${dir.path}/ticket.secret`, secret);
+  const configPath = `${dir.path}/wsgate.jsonc`;
+  await Deno.writeTextFile(
+    configPath,
+    JSON.stringify({
+      listen: "127.0.0.1:0",
+      ticketSecretFile: "ticket.secret",
+      routes: [{
+        path: "/chat",
+        target: backend.target,
+        ticket: true,
+        singleUseTickets: true,
+      }],
+    }),
+  );
+  const issued = await runTicket([
+    "--route",
+    "/chat",
+    "--jti",
+    "--target",
+    backend.target,
+  ], { WSGATE_TICKET_SECRET: secret });
+  assertEquals(issued.code, 0, issued.stderr);
+  const ticket = issued.stdout.trim();
+  const claims = jwtClaims(ticket);
+  assertEquals(claims.target, backend.target);
+  assert(typeof claims.jti === "string" && claims.jti.length >= 16, ticket);
+
+  await using wsgate = spawnWsgate(["--config", configPath]);
+  const { port } = await wsgate.listening();
+  {
+    await using client = await openClient(port, `/chat?ticket=${ticket}`);
+    await assertRoundTrip(client, "single-use ticket");
+    await client.close();
+  }
+  // The same ticket again is a replay.
+  assertEquals(await upgradeStatus(port, `/chat?ticket=${ticket}`), 401);
   assertEquals(backend.accepted, 1);
   const status = await wsgate.stop("SIGTERM");
   assertEquals(status.code, 0);

@@ -165,6 +165,15 @@ Deno.test("wsgate closes an open session with 1001 after the data in flight and 
   const elapsed = performance.now() - signalled;
   assertEquals([status.code, status.signal], [0, null]);
   assert(elapsed < drainTimeoutMs, `exited ${elapsed} ms after SIGTERM`);
+  // A normal shutdown is news, not a problem: INFO shutting_down.
+  const shutdown = wsgate.stderrLines.filter((line) =>
+    line.includes("shutting_down") || line.includes(" warning ")
+  );
+  assertEquals(shutdown.length, 1, wsgate.stderrLines.join("\n"));
+  assert(
+    shutdown[0]!.endsWith(" INFO  shutting_down cause=SIGTERM"),
+    shutdown[0],
+  );
 });
 
 for (const second of ["SIGTERM", "SIGINT"] as const) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  backoffDelayMs,
   QueueFullError,
   WsgateClient,
   type WsgateClientOptions,
@@ -151,7 +152,7 @@ Deno.test("WsgateClient reconnects after a server-side close and delivers messag
   assert.deepEqual({
     attempt: reconnectEvent.attempt,
     delayMs: reconnectEvent.delayMs,
-  }, { attempt: 1, delayMs: 10 });
+  }, { attempt: 1, delayMs: 15 });
   assert.equal(client.readyState, "reconnecting");
 
   await reopened;
@@ -240,7 +241,7 @@ Deno.test("WsgateClient does not reconnect after a 1008 policy close", async () 
   assert.throws(() => client.send("x"), DOMException);
 });
 
-Deno.test("WsgateClient backs off with capped full jitter and gives up after maxAttempts", async () => {
+Deno.test("WsgateClient backs off with capped equal jitter and gives up after maxAttempts", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr;
   listener.close();
@@ -264,11 +265,11 @@ Deno.test("WsgateClient backs off with capped full jitter and gives up after max
   await final.promise;
   assert.deepEqual(log, [
     "close 1006 true",
-    "reconnect 1 4",
+    "reconnect 1 6",
     "close 1006 true",
-    "reconnect 2 8",
+    "reconnect 2 12",
     "close 1006 true",
-    "reconnect 3 10",
+    "reconnect 3 15",
     "close 1006 false",
   ]);
   assert.equal(client.readyState, "closed");
@@ -326,4 +327,136 @@ Deno.test("WsgateClient rejects bad options and URL schemes before connecting", 
   const client = new WsgateClient("http://127.0.0.1:1/x", { reconnect: false });
   assert.equal(client.url, "ws://127.0.0.1:1/x");
   await nextEvent(client, "close");
+});
+
+/**
+ * A WebSocket server that upgrades and then closes with 1011 at once, as
+ * wsgate does for a route whose backend is down, except for the connections
+ * `greet` picks: those get one message and stay open until the test closes
+ * them.
+ */
+function startFlakyServer(greet: (connection: number) => boolean): EchoServer {
+  let connections = 0;
+  const greeted: WebSocket[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) => {
+      const { socket, response } = Deno.upgradeWebSocket(request);
+      const connection = ++connections;
+      socket.onopen = () => {
+        if (greet(connection)) {
+          greeted.push(socket);
+          socket.send("hello");
+        } else socket.close(1011, "backend unreachable");
+      };
+      return response;
+    },
+  );
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}/down`,
+    nextSocket() {
+      const socket = greeted.shift();
+      assert.ok(socket !== undefined, "no greeted connection");
+      return Promise.resolve(socket);
+    },
+    nextMessage() {
+      return Promise.reject(new Error("not recorded"));
+    },
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+    },
+  };
+}
+
+/** Collects `count` reconnect events as `[attempt, delayMs]` pairs. */
+function collectReconnects(
+  client: WsgateClient,
+  count: number,
+): Promise<[number, number][]> {
+  const seen: [number, number][] = [];
+  const done = Promise.withResolvers<[number, number][]>();
+  const onReconnect = (event: WsgateReconnectEvent) => {
+    seen.push([event.attempt, event.delayMs]);
+    if (seen.length === count) {
+      client.removeEventListener("reconnect", onReconnect);
+      done.resolve(seen);
+    }
+  };
+  client.addEventListener("reconnect", onReconnect);
+  return done.promise;
+}
+
+// Regression: the attempt count was reset on every open, so a route whose
+// backend is down (upgrade, then 1011) was retried at attempt 1 forever.
+Deno.test("WsgateClient keeps backing off when every connection opens and closes at once with 1011", async () => {
+  await using server = startFlakyServer(() => false);
+  let opens = 0;
+  const client = new WsgateClient(server.url, {
+    initialDelayMs: 4,
+    maxDelayMs: 32,
+    random: () => 0,
+  });
+  client.addEventListener("open", () => opens++);
+  const reconnects = await collectReconnects(client, 6);
+  assert.deepEqual(reconnects, [[1, 2], [2, 4], [3, 8], [4, 16], [5, 16], [
+    6,
+    16,
+  ]]);
+  assert.ok(opens >= 5, `opened ${opens} times`);
+  assert.equal(client.attempt, 6);
+  assert.equal(client.isEstablished, false);
+  await closeClient(client);
+});
+
+Deno.test("WsgateClient starts again from attempt 1 once a connection received a message", async () => {
+  // Connections 1-3 close at once; the 4th greets and stays open.
+  await using server = startFlakyServer((connection) => connection === 4);
+  const client = new WsgateClient(server.url, {
+    initialDelayMs: 4,
+    random: () => 0,
+  });
+  const failing = await collectReconnects(client, 3);
+  assert.deepEqual(failing, [[1, 2], [2, 4], [3, 8]]);
+  const established = nextEvent(client, "established");
+  const message = nextEvent<MessageEvent>(client, "message");
+  await established;
+  assert.equal((await message).data, "hello");
+  assert.equal(client.attempt, 0);
+  assert.equal(client.isEstablished, true);
+  const next = collectReconnects(client, 1);
+  (await server.nextSocket()).close(1011, "backend gone");
+  assert.deepEqual(await next, [[1, 2]]);
+  await closeClient(client);
+});
+
+Deno.test("WsgateClient counts a connection as established after stableAfterMs without messages", async () => {
+  await using server = startEchoServer();
+  const client = new WsgateClient(server.url, {
+    stableAfterMs: 10,
+    initialDelayMs: 4,
+    random: () => 0,
+  });
+  await nextEvent(client, "open");
+  assert.equal(client.isEstablished, false);
+  await nextEvent(client, "established");
+  assert.equal(client.isEstablished, true);
+  const next = collectReconnects(client, 1);
+  (await server.nextSocket()).close(1012, "restart");
+  assert.deepEqual(await next, [[1, 2]]);
+  await closeClient(client);
+});
+
+Deno.test("backoffDelayMs grows each delay past the previous cap and stops at maxDelayMs", async (t) => {
+  const options = { initialDelayMs: 100, maxDelayMs: 1000 };
+  for (const random of [0, 0.5, 0.999]) {
+    await t.step(`random ${random}`, () => {
+      const delays = Array.from(
+        { length: 8 },
+        (_, i) => backoffDelayMs(i + 1, { ...options, random: () => random }),
+      );
+      for (let i = 1; i < 5; i++) assert.ok(delays[i]! > delays[i - 1]!);
+      for (const delay of delays) assert.ok(delay >= 50 && delay < 1000);
+      assert.equal(delays[7], Math.floor(500 + random * 500));
+    });
+  }
 });

@@ -3,6 +3,7 @@ import { assertBytesEqual } from "../_util/assert.ts";
 import {
   FrameTooLargeError,
   InvalidMessageError,
+  LengthFieldIsTextError,
   MalformedFrameError,
   TruncatedFrameError,
 } from "../../src/errors.ts";
@@ -491,4 +492,42 @@ Deno.test("LengthPrefixDecoder with scratchBytes gathers spanning frames in one 
   }
   assert.equal(fresh.length, 2);
   assert.notEqual(fresh[0], fresh[1]);
+});
+
+// Regression (issue 18): a text service behind the default u32be closed with
+// "current value is 1918990137" and no hint that the framing was wrong.
+Deno.test("LengthPrefixDecoder says a length field that reads as text is probably a text protocol", async (t) => {
+  for (
+    const [name, chunks, text] of [
+      ["redis greeting", ["+OK ready\r\n"], "+OK "],
+      ["HTTP response", ["HTTP/1.1 200 OK\r\n"], "HTTP"],
+      ["an echoed request split 1/3", ["G", "ET / HTTP/1.1\r\n"], "GET "],
+      ["a line with CR LF in the field", ["hi\r\nthere"], "hi\r\n"],
+    ] as const
+  ) {
+    await t.step(name, () => {
+      const decoder = new LengthPrefixDecoder(lengthSpec("u32be"));
+      assert.throws(() => {
+        for (const chunk of chunks) {
+          decoder.push(new TextEncoder().encode(chunk), () => assert.fail());
+        }
+      }, (error) => {
+        assert.ok(error instanceof LengthFieldIsTextError);
+        assert.ok(error instanceof FrameTooLargeError);
+        assert.equal(error.text, text);
+        assert.match(error.message, /--framing raw or --framing lines/);
+        assert.ok(error.message.includes(JSON.stringify(text)), error.message);
+        return true;
+      });
+    });
+  }
+  await t.step("a binary length stays a plain FrameTooLargeError", () => {
+    const decoder = new LengthPrefixDecoder(lengthSpec("u32be"));
+    assert.throws(
+      () => decoder.push(bytes(0xf0, 1, 2, 3), () => assert.fail()),
+      (error) =>
+        error instanceof FrameTooLargeError &&
+        !(error instanceof LengthFieldIsTextError),
+    );
+  });
 });

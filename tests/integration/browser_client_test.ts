@@ -13,6 +13,7 @@ import {
   startBackend,
   type TestBackend,
   u32beFrame,
+  unusedPort,
   writeAll,
 } from "../_util/backends.ts";
 import { chromiumSkipReason, launchChromium } from "../_util/chromium.ts";
@@ -25,9 +26,10 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /**
  * The page under test: it imports the client module from the gateway and
- * records every client event in `globalThis.seen`. When `queueOnClose` is
- * set, the close listener sends it while the client is disconnected, so it
- * lands in the client's queue deterministically.
+ * records every client event in `globalThis.seen` (`established` as a
+ * count). When `queueOnClose` is set, the close listener sends it while the
+ * client is disconnected, so it lands in the client's queue
+ * deterministically; when `sendOnOpen` is set, every open sends it.
  */
 const CLIENT_PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>wsgate client page</title></head>
@@ -36,13 +38,19 @@ const CLIENT_PAGE = `<!doctype html>
 <script type="module">
 import { WsgateClient } from "/wsgate-client.js";
 const log = (text) => { document.getElementById("log").textContent += text + "\\n"; };
-const seen = { events: [], messages: [], queuedSendResult: null };
+const seen = { events: [], messages: [], queuedSendResult: null, established: 0 };
 globalThis.seen = seen;
 globalThis.queueOnClose = null;
-globalThis.start = (route) => {
-  const client = new WsgateClient(route, { initialDelayMs: 40, random: () => 0.5 });
+globalThis.sendOnOpen = null;
+globalThis.start = (route, options = {}) => {
+  const client = new WsgateClient(route, { initialDelayMs: 40, random: () => 0.5, ...options });
   globalThis.client = client;
-  client.addEventListener("open", () => { seen.events.push({ type: "open" }); log("open"); });
+  client.addEventListener("open", () => {
+    seen.events.push({ type: "open" });
+    log("open");
+    if (globalThis.sendOnOpen !== null) client.send(globalThis.sendOnOpen);
+  });
+  client.addEventListener("established", () => { seen.established++; log("established"); });
   client.addEventListener("message", (event) => {
     const text = typeof event.data === "string" ? event.data : new TextDecoder().decode(event.data);
     seen.messages.push(text);
@@ -137,6 +145,7 @@ interface SeenEvent {
 
 interface Seen {
   events: SeenEvent[];
+  established: number;
   messages: string[];
   queuedSendResult: boolean | null;
   queuedMessages?: number;
@@ -195,7 +204,7 @@ Deno.test({
           willReconnect: true,
           state: "reconnecting",
         },
-        { type: "reconnect", attempt: 1, delayMs: 20 },
+        { type: "reconnect", attempt: 1, delayMs: 30 },
         { type: "open" },
       ]);
       assertEquals(afterCrash.queuedSendResult, false);
@@ -223,6 +232,124 @@ Deno.test({
       const ended = await within(gateway.nextClose(), 5000, "session_close");
       assertEquals(ended.code, 1000);
       assertEquals(backend.accepted, 2);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/**
+ * Starts a u32be echo backend as a separate Deno process listening on
+ * `port` (the bytes come back as they are, frames included) and resolves
+ * once it printed that it listens.
+ */
+async function spawnEchoProcess(port: number): Promise<AsyncDisposable> {
+  const script = `
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: ${port} });
+    console.log("listening");
+    for await (const conn of listener) {
+      (async () => {
+        const buffer = new Uint8Array(65536);
+        try {
+          for (;;) {
+            const count = await conn.read(buffer);
+            if (count === null) break;
+            let written = 0;
+            while (written < count) {
+              written += await conn.write(buffer.subarray(written, count));
+            }
+          }
+        } catch { /* the gateway went away */ }
+        conn.close();
+      })();
+    }`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let output = "";
+  while (!output.includes("listening\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`echo process exited early: ${output}`);
+    output += value;
+  }
+  return {
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGTERM");
+      await reader.cancel();
+      await child.status;
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "wsgate-client.js in Chromium backs off with growing delays while the backend is down and recovers when a backend process starts" +
+    (SKIP_REASON === undefined ? "" : ` (ignored: ${SKIP_REASON})`),
+  ignore: SKIP_REASON !== undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "wsgate_client_page_" });
+    try {
+      await Deno.writeTextFile(`${dir}/index.html`, CLIENT_PAGE);
+      const port = unusedPort();
+      await using gateway = await startGateway({
+        staticDir: dir,
+        routes: [{ path: "/down", target: `127.0.0.1:${port}` }],
+      });
+      await using browser = await launchChromium();
+      await using page = await browser.newPage(
+        `http://127.0.0.1:${gateway.port}/`,
+      );
+      await page.waitFor("globalThis.ready === true");
+      await page.evaluate(`globalThis.sendOnOpen = "hello again"`);
+      await page.evaluate(
+        "start('/down', { initialDelayMs: 20, maxDelayMs: 400, random: Math.random })",
+      );
+      // Before the fix every attempt was attempt 1 with a delay below
+      // initialDelayMs: the gateway upgrades, so each try looked "open".
+      await page.waitFor(
+        `seen.events.filter((e) => e.type === "reconnect").length >= 5`,
+      );
+      const down = await page.evaluate<Seen>("globalThis.seen");
+      const reconnects = down.events.filter((e) => e.type === "reconnect")
+        .slice(0, 5);
+      assertEquals(reconnects.map((e) => e.attempt), [1, 2, 3, 4, 5]);
+      const delays = reconnects.map((e) => e.delayMs!);
+      for (const [i, delay] of delays.entries()) {
+        const cap = Math.min(400, 20 * 2 ** i);
+        assert(
+          delay >= cap / 2 && delay < cap,
+          `attempt ${i + 1}: ${delays.join(", ")} ms`,
+        );
+        if (i > 0) assert(delay > delays[i - 1]!, delays.join(", "));
+      }
+      const closes = down.events.filter((e) => e.type === "close");
+      assert(closes.length >= 5);
+      assertEquals(new Set(closes.map((e) => e.code)), new Set([1011]));
+      assert(down.events.some((e) => e.type === "open"), "never upgraded");
+      assertEquals(down.established, 0);
+      const refused = await within(gateway.nextClose(), 5000, "session_close");
+      assertEquals([refused.route, refused.code], ["/down", 1011]);
+
+      // A real backend process comes up on the route's port: the next
+      // attempt is established by the echo and the count starts again.
+      await using _echo = await spawnEchoProcess(port);
+      await page.waitFor("seen.established === 1", { timeoutMs: 10000 });
+      await page.waitFor(`seen.messages.includes("hello again")`);
+      assertEquals(
+        await page.evaluate(
+          "[client.readyState, client.attempt, client.isEstablished]",
+        ),
+        ["open", 0, true],
+      );
+      await page.evaluate(`client.send("still here")`);
+      await page.waitFor(`seen.messages.includes("still here")`);
+      await page.evaluate("client.close()");
+      await page.waitFor(`client.readyState === "closed"`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -644,3 +644,30 @@ Deno.test("gateway ends each session with the close code of the README table", a
     );
   }
 });
+
+// Regression (issue 18): a text service behind the default u32be framing
+// closed with "backend frame too big" and nothing pointed at the framing.
+Deno.test("a text backend behind the default u32be framing closes 1009 with a reason and a log detail that suggest --framing raw or lines", async () => {
+  await using backend = startScriptedBackend(
+    new TextEncoder().encode("+OK redis ready\r\n"),
+    { keepOpen: true },
+  );
+  await using gateway = await startGateway({
+    routes: [{ path: "/", target: backend.target }],
+  });
+  const socket = new WebSocket(`ws://127.0.0.1:${gateway.port}/`);
+  const closed = Promise.withResolvers<CloseEvent>();
+  socket.onclose = (event) => closed.resolve(event);
+  const event = await within(closed.promise, 5000, "the close");
+  assertEquals(
+    [event.code, event.reason],
+    [
+      1009,
+      "backend sent text, not length-prefixed frames: try --framing raw or lines",
+    ],
+  );
+  const close = await within(gateway.nextClose(), 5000, "session_close");
+  assertEquals(close.code, 1009);
+  assert(close.detail.includes(`reads as text "+OK "`), close.detail);
+  assert(close.detail.includes("--framing raw"), close.detail);
+});

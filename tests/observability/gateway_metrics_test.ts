@@ -82,3 +82,22 @@ Deno.test("GatewayMetrics.sessionClosed keeps one series per known close code an
     'wsgate_closes_total{code="other"} 3',
   ]);
 });
+
+Deno.test("GatewayMetrics.addRoutes creates each route's counters at zero and keeps known routes' values", () => {
+  const metrics = new GatewayMetrics();
+  metrics.sessionOpened("/a");
+  metrics.addRoutes(["/a", "/b"]);
+  const text = metrics.renderPrometheus();
+  assertWellFormed(text);
+  assert.match(text, /^wsgate_sessions_total\{route="\/a"\} 1$/m);
+  assert.match(text, /^wsgate_sessions_total\{route="\/b"\} 0$/m);
+  assert.match(text, /^wsgate_sessions_open\{route="\/b"\} 0$/m);
+  for (const metric of ["wsgate_bytes_total", "wsgate_frames_total"]) {
+    for (const direction of ["to_backend", "to_browser"]) {
+      assert.ok(
+        text.includes(`${metric}{route="/b",direction="${direction}"} 0\n`),
+        `${metric} ${direction}:\n${text}`,
+      );
+    }
+  }
+});

@@ -59,6 +59,7 @@ const EVENTS: Record<GatewayEvent["type"], GatewayEvent> = {
     direction: "to_backend",
     bytes: new TextEncoder().encode("hello"),
   },
+  "shutting_down": { type: "shutting_down", cause: "SIGTERM" },
   warning: { type: "warning", message: "slow" },
   error: { type: "error", message: "boom", detail: "stack", sessionId: "s3" },
 };
@@ -80,6 +81,8 @@ Deno.test("formatEvent writes one text line per event type", async (t) => {
     traffic:
       `${STAMP} DEBUG traffic sessionId=s1 direction=to_backend size=5\n` +
       "00000000  68 65 6c 6c 6f                                    |hello|",
+    // Regression (issue 18): a normal shutdown was a WARN "warning".
+    "shutting_down": `${STAMP} INFO  shutting_down cause=SIGTERM`,
     warning: `${STAMP} WARN  warning message=slow`,
     error: `${STAMP} ERROR error message=boom detail=stack sessionId=s3`,
   };
@@ -118,8 +121,8 @@ Deno.test("formatEvent writes JSON lines with time, level, event and fields", as
 
 Deno.test("formatEvent drops events below the configured level", async (t) => {
   const expectedCounts: Record<LogLevel, number> = {
-    debug: 8,
-    info: 7,
+    debug: 9,
+    info: 8,
     warn: 4,
     error: 1,
   };

@@ -3,6 +3,7 @@ import {
   BackendConnectError,
   FrameTooLargeError,
   InvalidMessageError,
+  LengthFieldIsTextError,
   MalformedFrameError,
   TruncatedFrameError,
   WebSocketProtocolError,
@@ -50,6 +51,13 @@ Deno.test("closeCodeForError maps each error class to its code and reason", asyn
       "backend",
       1009,
       "backend frame too big",
+    ],
+    [
+      "LengthFieldIsTextError from the backend",
+      new LengthFieldIsTextError("+OK ", 726355744, 65536),
+      "backend",
+      1009,
+      "backend sent text, not length-prefixed frames: try --framing raw or lines",
     ],
     [
       "MalformedFrameError from the browser",
