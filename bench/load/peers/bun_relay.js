@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a Bun/Node program outside the product: stdout is its readiness line
 // A WebSocket-to-TCP relay on Bun, written the way a JavaScript developer
 // would: Bun.serve's websockets (uWebSockets inside) and Bun.connect. Every
 // message is written to the backend, every backend read is sent as one binary

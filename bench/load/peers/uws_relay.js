@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a Bun/Node program outside the product: stdout is its readiness line
 // A WebSocket-to-TCP relay on Node with uWebSockets.js and node:net, written
 // the way a JavaScript developer would. Every message is written to the
 // backend (node:net queues partial writes), every backend read is sent as one
