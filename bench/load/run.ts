@@ -3,7 +3,7 @@
  * Bun 1.4.5 (`peers/bun_relay.js`: Bun.serve websockets + Bun.connect),
  * uWebSockets.js 20.30 on the machine's node (`peers/uws_relay.js`: uWS.App +
  * node:net) and websockify (Debian). The two JavaScript peers are installed
- * with npm into `peers/node_modules` (gitignored) on the first run; a peer
+ * with npm into `peers/node_modules` and `peers/bun` (gitignored) on the first run; a peer
  * that cannot be installed or run is skipped with a note.
  *
  * Compiles the C echo backend and load generator in this folder with Debian's
@@ -64,7 +64,12 @@ const PEERS_DIR = `${HERE}peers`;
 const BUN_PACKAGE = "@oven/bun-linux-x64@1.4.5";
 const UWS_PACKAGE =
   "uWebSockets.js@npm:@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0";
-const BUN_BIN = `${PEERS_DIR}/node_modules/@oven/bun-linux-x64/bin/bun`;
+/**
+ * Each peer has its own npm prefix: `npm install` without a package.json
+ * prunes what it was not asked for, so one prefix would hold one peer.
+ */
+const BUN_PREFIX = `${PEERS_DIR}/bun`;
+const BUN_BIN = `${BUN_PREFIX}/node_modules/@oven/bun-linux-x64/bin/bun`;
 const UWS_MODULE = `${PEERS_DIR}/node_modules/uWebSockets.js`;
 const PEER_READY = /relay listening on port (\d+)/;
 const MOD_TS = new URL("../../mod.ts", import.meta.url).pathname;
@@ -412,10 +417,12 @@ async function installPeers(
   gateways: GatewayName[],
 ): Promise<Map<GatewayName, string>> {
   const skipped = new Map<GatewayName, string>();
-  const wanted: [GatewayName, string, string][] = [];
-  if (gateways.includes("bun")) wanted.push(["bun", BUN_PACKAGE, BUN_BIN]);
+  const wanted: [GatewayName, string, string, string][] = [];
+  if (gateways.includes("bun")) {
+    wanted.push(["bun", BUN_PACKAGE, BUN_BIN, BUN_PREFIX]);
+  }
   if (gateways.includes("uws")) {
-    wanted.push(["uws", UWS_PACKAGE, `${UWS_MODULE}/package.json`]);
+    wanted.push(["uws", UWS_PACKAGE, `${UWS_MODULE}/package.json`, PEERS_DIR]);
   }
   const missing = [];
   for (const entry of wanted) {
@@ -425,8 +432,10 @@ async function installPeers(
       missing.push(entry);
     }
   }
-  if (missing.length > 0) {
-    await print(`# installing ${missing.map((m) => m[1]).join(", ")} with npm`);
+  // One npm call per peer, so one peer that cannot be installed does not
+  // skip the other.
+  for (const [name, pkg, , prefix] of missing) {
+    await print(`# installing ${pkg} with npm into ${prefix}`);
     try {
       const { code, stderr } = await new Deno.Command("npm", {
         args: [
@@ -435,20 +444,21 @@ async function installPeers(
           "--no-audit",
           "--no-fund",
           "--prefix",
-          PEERS_DIR,
-          ...missing.map((m) => m[1]),
+          prefix,
+          pkg,
         ],
         stdout: "null",
         stderr: "piped",
         signal: AbortSignal.timeout(300_000),
       }).output();
       if (code !== 0) {
-        const tail = new TextDecoder().decode(stderr).trim().slice(-300);
-        for (const [name] of missing) skipped.set(name, `npm failed: ${tail}`);
+        const text = new TextDecoder().decode(stderr);
+        const tail = text.replace(/\s+/g, " ").trim().slice(0, 300);
+        skipped.set(name, `npm failed: ${tail}`);
       }
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      for (const [name] of missing) skipped.set(name, `npm: ${message}`);
+      skipped.set(name, `npm: ${message}`);
     }
   }
   const checks: [GatewayName, string, string[]][] = [
