@@ -1,5 +1,10 @@
 /**
- * Load benchmark of wsgate against websockify, run by `deno task bench:load`.
+ * Load benchmark of wsgate against its peers, run by `deno task bench:load`:
+ * Bun 1.4.5 (`peers/bun_relay.js`: Bun.serve websockets + Bun.connect),
+ * uWebSockets.js 20.30 on the machine's node (`peers/uws_relay.js`: uWS.App +
+ * node:net) and websockify (Debian). The two JavaScript peers are installed
+ * with npm into `peers/node_modules` and `peers/bun` (gitignored) on the first run; a peer
+ * that cannot be installed or run is skipped with a note.
  *
  * Compiles the C echo backend and load generator in this folder with Debian's
  * gcc, starts the echo backend, then for every gateway, workload and run it
@@ -10,8 +15,13 @@
  * The "direct" column is the load generator talking raw TCP to the echo
  * backend: the ceiling of the measuring setup itself.
  *
+ * Workloads: churn starts from a fresh gateway process with no warm-up (as a
+ * restarted gateway meets a reconnect storm); churn_warm is the same after
+ * `--churn-warm` unmeasured sessions.
+ *
  * Flags: `--duration S` (small and bulk, default 10), `--runs N` (default 3),
- * `--only latency,small,bulk,churn,idle`, `--gateways wsgate,websockify`,
+ * `--only latency,small,bulk,churn,churn_warm,idle`,
+ * `--gateways wsgate,bun,uws,websockify`,
  * `--no-direct`, `--idle-sessions N` (default 5000), `--json FILE`,
  * `--keep-logs`, `--latency-warm N` (default 1000 round trips),
  * `--churn-warm N` (default 1000 sessions), `--wsgate-framing u32be|raw` (default u32be: every message
@@ -23,9 +33,16 @@
 import { parseArgs } from "node:util";
 import { startTaskV8Flags } from "../_start_task_flags.ts";
 
-const WORKLOAD_NAMES = ["latency", "small", "bulk", "churn", "idle"] as const;
+const WORKLOAD_NAMES = [
+  "latency",
+  "small",
+  "bulk",
+  "churn",
+  "churn_warm",
+  "idle",
+] as const;
 type WorkloadName = typeof WORKLOAD_NAMES[number];
-const GATEWAY_NAMES = ["wsgate", "websockify"] as const;
+const GATEWAY_NAMES = ["wsgate", "bun", "uws", "websockify"] as const;
 type GatewayName = typeof GATEWAY_NAMES[number];
 type TargetName = "direct" | GatewayName;
 
@@ -42,6 +59,19 @@ const SETTLE_TIMEOUT_MS = 15_000;
 const SETTLE_POLL_MS = 100;
 
 const HERE = new URL(".", import.meta.url).pathname;
+/** Where the peers' npm packages go (gitignored); never imported by wsgate. */
+const PEERS_DIR = `${HERE}peers`;
+const BUN_PACKAGE = "@oven/bun-linux-x64@1.4.5";
+const UWS_PACKAGE =
+  "uWebSockets.js@npm:@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0";
+/**
+ * Each peer has its own npm prefix: `npm install` without a package.json
+ * prunes what it was not asked for, so one prefix would hold one peer.
+ */
+const BUN_PREFIX = `${PEERS_DIR}/bun`;
+const BUN_BIN = `${BUN_PREFIX}/node_modules/@oven/bun-linux-x64/bin/bun`;
+const UWS_MODULE = `${PEERS_DIR}/node_modules/uWebSockets.js`;
+const PEER_READY = /relay listening on port (\d+)/;
 const MOD_TS = new URL("../../mod.ts", import.meta.url).pathname;
 
 interface BenchArgs {
@@ -53,7 +83,7 @@ interface BenchArgs {
   idleSessions: number;
   /** Unmeasured round trips before the latency workload (JIT warm-up). */
   latencyWarm: number;
-  /** Unmeasured sessions before the churn workload (JIT warm-up). */
+  /** Unmeasured sessions before the churn_warm workload (JIT warm-up). */
   churnWarm: number;
   jsonPath: string | undefined;
   keepLogs: boolean;
@@ -77,6 +107,9 @@ const METRICS: Record<WorkloadName, Metric[]> = {
   small: [{ key: "msgs_per_s", label: "msg/s", higherIsBetter: true }],
   bulk: [{ key: "mb_per_s", label: "MB/s", higherIsBetter: true }],
   churn: [
+    { key: "sessions_per_s", label: "sessions/s", higherIsBetter: true },
+  ],
+  "churn_warm": [
     { key: "sessions_per_s", label: "sessions/s", higherIsBetter: true },
   ],
   idle: [
@@ -375,12 +408,110 @@ async function startGateway(
   }
 }
 
+/**
+ * Installs the Bun and uWebSockets.js peers from npm into bench/load/peers
+ * (once; the folder is gitignored) and returns why each peer that cannot run
+ * is skipped.
+ */
+async function installPeers(
+  gateways: GatewayName[],
+): Promise<Map<GatewayName, string>> {
+  const skipped = new Map<GatewayName, string>();
+  const wanted: [GatewayName, string, string, string][] = [];
+  if (gateways.includes("bun")) {
+    wanted.push(["bun", BUN_PACKAGE, BUN_BIN, BUN_PREFIX]);
+  }
+  if (gateways.includes("uws")) {
+    wanted.push(["uws", UWS_PACKAGE, `${UWS_MODULE}/package.json`, PEERS_DIR]);
+  }
+  const missing = [];
+  for (const entry of wanted) {
+    try {
+      await Deno.stat(entry[2]);
+    } catch {
+      missing.push(entry);
+    }
+  }
+  // One npm call per peer, so one peer that cannot be installed does not
+  // skip the other.
+  for (const [name, pkg, , prefix] of missing) {
+    await print(`# installing ${pkg} with npm into ${prefix}`);
+    try {
+      const { code, stderr } = await new Deno.Command("npm", {
+        args: [
+          "install",
+          "--no-save",
+          "--no-audit",
+          "--no-fund",
+          "--prefix",
+          prefix,
+          pkg,
+        ],
+        stdout: "null",
+        stderr: "piped",
+        signal: AbortSignal.timeout(300_000),
+      }).output();
+      if (code !== 0) {
+        const text = new TextDecoder().decode(stderr);
+        const tail = text.replace(/\s+/g, " ").trim().slice(0, 300);
+        skipped.set(name, `npm failed: ${tail}`);
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      skipped.set(name, `npm: ${message}`);
+    }
+  }
+  const checks: [GatewayName, string, string[]][] = [
+    ["bun", BUN_BIN, ["--version"]],
+    ["uws", "node", ["-e", `require(${JSON.stringify(UWS_MODULE)}).App`]],
+  ];
+  for (const [name, command, args] of checks) {
+    if (!gateways.includes(name) || skipped.has(name)) continue;
+    try {
+      const { code } = await new Deno.Command(command, {
+        args,
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (code !== 0) skipped.set(name, `${command} exited with ${code}`);
+    } catch (error) {
+      skipped.set(
+        name,
+        error instanceof Error ? error.message : String(error),
+      );
+    }
+  }
+  return skipped;
+}
+
 function startTarget(
   target: GatewayName,
   echoPort: number,
   logPath: string,
   wsgateFraming: "u32be" | "raw",
 ): Promise<Gateway> {
+  const peerArgs = [
+    "--listen",
+    "127.0.0.1:0",
+    "--target",
+    `127.0.0.1:${echoPort}`,
+  ];
+  if (target === "bun") {
+    return startGateway(
+      [BUN_BIN, `${PEERS_DIR}/bun_relay.js`, ...peerArgs],
+      PEER_READY,
+      logPath,
+      (match) => Number(match[1]),
+    );
+  }
+  if (target === "uws") {
+    return startGateway(
+      ["node", `${PEERS_DIR}/uws_relay.js`, ...peerArgs],
+      PEER_READY,
+      logPath,
+      (match) => Number(match[1]),
+    );
+  }
   if (target === "wsgate") {
     return startGateway(
       [
@@ -455,13 +586,14 @@ function loadgenArgs(
         duration,
       ];
     case "churn":
+    case "churn_warm":
       return [
         "--workload",
         "churn",
         "--count",
         "2000",
         "--warm",
-        String(args.churnWarm),
+        workload === "churn" ? "0" : String(args.churnWarm),
         "--parallel",
         "16",
         "--size",
@@ -591,6 +723,10 @@ function cellValue(cell: Cell | undefined, key: string): number | undefined {
   return median(values);
 }
 
+function isPeer(target: TargetName): boolean {
+  return target !== "direct" && target !== "wsgate";
+}
+
 function renderTable(
   args: BenchArgs,
   targets: TargetName[],
@@ -600,8 +736,8 @@ function renderTable(
     "workload",
     "metric",
     ...targets,
-    ...(targets.includes("wsgate") && targets.includes("websockify")
-      ? ["wsgate/websockify"]
+    ...(targets.includes("wsgate") && targets.some(isPeer)
+      ? ["wsgate/best peer"]
       : []),
   ];
   const rows: string[][] = [header];
@@ -626,12 +762,17 @@ function renderTable(
           row.push(value === undefined ? "-" : formatNumber(value));
         }
       }
-      if (header.includes("wsgate/websockify")) {
+      if (header.includes("wsgate/best peer")) {
         const ours = values.get("wsgate");
-        const theirs = values.get("websockify");
+        const peers = targets.filter(isPeer)
+          .map((target) => values.get(target))
+          .filter((value): value is number => value !== undefined);
+        const best = metric.higherIsBetter
+          ? Math.max(...peers)
+          : Math.min(...peers);
         row.push(
-          ours !== undefined && theirs !== undefined && theirs !== 0
-            ? `${(ours / theirs).toFixed(2)}x`
+          ours !== undefined && peers.length > 0 && best !== 0
+            ? `${(ours / best).toFixed(2)}x`
             : "-",
         );
       }
@@ -676,11 +817,15 @@ async function main(): Promise<number> {
     stderr: "inherit",
   }).spawn();
   const cells = new Map<string, Cell>();
+  const notes: string[] = [];
+  const skipped = await installPeers(args.gateways);
+  for (const [name, why] of skipped) {
+    notes.push(`${name} skipped: cannot install or run it: ${why}`);
+  }
   const targets: TargetName[] = [
     ...(args.direct ? ["direct" as const] : []),
-    ...args.gateways,
+    ...args.gateways.filter((name) => !skipped.has(name)),
   ];
-  const notes: string[] = [];
   try {
     const firstLine = await echoChild.stdout
       .pipeThrough(new TextDecoderStream())
@@ -807,8 +952,10 @@ async function main(): Promise<number> {
         "small: 32 sessions x 64 in flight x 64 B; " +
         "bulk: 4 sessions x 16 in flight x 64 KiB (MB = 10^6 B of echoed " +
         "payload); small/bulk measured after 1 s warm-up; churn: 2,000 " +
-        `sessions after ${args.churnWarm.toLocaleString("en-US")} ` +
-        "unmeasured, 16 in parallel; idle: PSS of the gateway's process tree " +
+        "sessions from a fresh gateway process (cold), 16 in parallel; " +
+        `churn_warm: the same after ${
+          args.churnWarm.toLocaleString("en-US")
+        } unmeasured sessions; idle: PSS of the gateway's process tree ` +
         `with ${args.idleSessions} idle sessions minus PSS after 100 warm-up ` +
         "sessions, divided by the session count",
     );
