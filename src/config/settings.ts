@@ -246,6 +246,20 @@ export const SETTINGS: readonly SettingDefinition[] = [
       route.framingToBrowser = value as string;
     },
   },
+  {
+    flag: "--subprotocols",
+    key: "subprotocols",
+    kind: "list",
+    isRepeatable: true,
+    help:
+      "subprotocols the route at / accepts, comma-separated (repeatable) (default none: answer binary or the client's first offer)",
+    apply(value, { route }) {
+      const names = (value as string[]).flatMap((item) =>
+        item.split(",").map((name) => name.trim()).filter((name) => name !== "")
+      );
+      route.subprotocols = [...(route.subprotocols ?? []), ...names];
+    },
+  },
   durationSetting(
     "--ping-interval",
     "pingInterval",

@@ -35,8 +35,8 @@ import {
   checkUpgradeHeaders,
   type HttpRefusal,
   type RequestHead,
-  selectSubprotocol,
 } from "../websocket/handshake.ts";
+import { chooseSubprotocol } from "../websocket/subprotocol.ts";
 import { formatTarget } from "./backend_connect.ts";
 import { ConfigError } from "../errors.ts";
 
@@ -164,19 +164,13 @@ export class UpgradePolicy {
         );
       }
     }
-    const subprotocol = selectSubprotocol(
-      protocols.length === 0 ? undefined : protocols.join(", "),
-      route.subprotocols,
-    );
-    if (subprotocol === null) {
-      return refuse(
-        400,
-        "None of the offered subprotocols is accepted",
-        `offered ${JSON.stringify(protocols)}, accepted ${
-          JSON.stringify(route.subprotocols)
-        }`,
-      );
+    // A route without subprotocols relays transparently (binary, else the
+    // first offer); a route that lists some is strict.
+    const choice = chooseSubprotocol(protocols, route.subprotocols);
+    if (choice.kind === "refuse") {
+      return refuse(400, choice.body, choice.detail);
     }
+    const subprotocol = choice.protocol;
     const target = await this.#resolveTarget(route, head);
     if ("refusal" in target) return { kind: "refuse", ...target };
     if (claims !== undefined) {

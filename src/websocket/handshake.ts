@@ -322,36 +322,6 @@ export function computeAcceptKey(key: string): string {
 }
 
 /**
- * Picks the subprotocol to answer with: the first one the client offered that
- * the route accepts. `undefined` when the client offered none; `null` when it
- * offered some and none is accepted (refuse with 400).
- *
- * @example
- * ```ts
- * import { selectSubprotocol } from "./handshake.ts";
- * import assert from "node:assert/strict";
- * assert.equal(selectSubprotocol("a, b", ["b", "a"]), "a");
- * assert.equal(selectSubprotocol(undefined, ["a"]), undefined);
- * assert.equal(selectSubprotocol("x", ["a"]), null);
- * ```
- *
- * @param offered The `Sec-WebSocket-Protocol` header, if any.
- * @param accepted The subprotocols the route accepts.
- * @returns The chosen subprotocol, `undefined`, or `null`.
- */
-export function selectSubprotocol(
-  offered: string | undefined,
-  accepted: readonly string[],
-): string | undefined | null {
-  if (offered === undefined || offered.trim() === "") return undefined;
-  for (const candidate of offered.split(",")) {
-    const name = candidate.trim();
-    if (accepted.includes(name)) return name;
-  }
-  return null;
-}
-
-/**
  * Serialises a small HTTP/1.1 response head (plus body) with
  * `Connection: close`.
  *

@@ -201,6 +201,14 @@ const FLAG_CASES: Record<
         framingToBrowser: "raw",
       }]),
   },
+  "--subprotocols": {
+    value: "mqtt, v2",
+    check: ({ options }) =>
+      assertEquals(options.routes, [{
+        ...TARGET_ROUTE,
+        subprotocols: ["mqtt", "v2"],
+      }]),
+  },
   "--ping-interval": {
     value: "500ms",
     check: ({ options }) => assertEquals(options.pingIntervalMs, 500),

@@ -44,6 +44,7 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     framing: "raw",
     framingToBackend: "u16be",
     framingToBrowser: "lines",
+    subprotocols: ["binary", "mqtt, v2"],
     pingInterval: 5,
     pingTimeout: "1s",
     connectTimeout: "3s",
@@ -108,6 +109,7 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     framing: "raw",
     framingToBackend: "u16be",
     framingToBrowser: "lines",
+    subprotocols: ["binary", "mqtt", "v2"],
   });
   assertEquals(targets.cli, {
     logFormat: "json",

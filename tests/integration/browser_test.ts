@@ -57,6 +57,18 @@ globalThis.roundTrip = (url, messages, count) => new Promise((resolve, reject) =
     resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean, received });
   };
 });
+/** Opens url offering protocols, echoes one message, reports what was chosen. */
+globalThis.protocolTrip = (url, protocols) => new Promise((resolve) => {
+  const socket = new WebSocket(url, protocols);
+  let protocol = null;
+  let echoed = null;
+  socket.onopen = () => { protocol = socket.protocol; socket.send("hi " + protocol); };
+  socket.onmessage = (event) => {
+    echoed = typeof event.data === "string" ? event.data : "binary";
+    socket.close(1000, "done");
+  };
+  socket.onclose = (event) => resolve({ protocol, echoed, code: event.code });
+});
 globalThis.bigPattern = () => Uint8Array.from({ length: ${BIG_LENGTH} }, (_, i) => (i * 31 + 7) & 255);
 </script></body></html>`;
 
@@ -243,6 +255,43 @@ Deno.test({
       );
     } finally {
       await demoBackend.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "wsgate answers Chromium's binary and mqtt offers on a route without subprotocols, and the session relays" +
+    (SKIP_REASON === undefined ? "" : ` (ignored: ${SKIP_REASON})`),
+  ignore: SKIP_REASON !== undefined,
+  async fn() {
+    // Regression: such a route refused every offer with 400, which Chromium
+    // reports only as 1006, so websockify-era pages and mqtt.js failed.
+    await using server = servePage();
+    await using backend = startU32beBackend();
+    await using gateway = await startGateway({
+      allowOrigins: [`http://127.0.0.1:${server.addr.port}`],
+      routes: [{ path: "/t", target: backend.target, framing: "u32be,text" }],
+    });
+    await using browser = await launchChromium();
+    await using page = await browser.newPage(
+      `http://127.0.0.1:${server.addr.port}/`,
+    );
+    const url = JSON.stringify(`ws://127.0.0.1:${gateway.port}/t`);
+    const cases: [string[], string][] = [
+      [["binary"], "binary"],
+      [["mqtt"], "mqtt"],
+      [["base64", "binary"], "binary"],
+    ];
+    for (const [offered, expected] of cases) {
+      const result = await page.evaluate<
+        { protocol: string | null; echoed: string | null; code: number }
+      >(`protocolTrip(${url}, ${JSON.stringify(offered)})`);
+      assertEquals(result, {
+        protocol: expected,
+        echoed: `hi ${expected}`,
+        code: 1000,
+      }, `offered ${offered.join(", ")}`);
     }
   },
 });

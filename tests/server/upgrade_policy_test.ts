@@ -232,6 +232,43 @@ Deno.test("UpgradePolicy.decide refuses with 400 when no offered subprotocol is 
   assertStrictEquals(chosen.subprotocol, "base64");
 });
 
+Deno.test("UpgradePolicy.decide on a route without subprotocols answers binary or the first offer and never base64", async (t) => {
+  // Regression: such a route refused every offer with 400, so websockify-era
+  // pages (binary) and MQTT-over-WebSocket clients (mqtt) could not connect.
+  const policy = await policyFor({ routes: [{ path: "/", target: TARGET }] });
+  const cases: [string, string | undefined][] = [
+    ["binary", "binary"],
+    ["base64, binary", "binary"],
+    ["mqtt, binary", "binary"],
+    ["mqtt", "mqtt"],
+    ["x-one, x-two", "x-one"],
+    ["base64, mqtt", "mqtt"],
+  ];
+  for (const [offered, expected] of cases) {
+    await t.step(`offered "${offered}" answers ${expected}`, async () => {
+      const chosen = assertAccepted(
+        await policy.decide(
+          request("/", { "Sec-WebSocket-Protocol": offered }),
+        ),
+      );
+      assertStrictEquals(chosen.subprotocol, expected);
+    });
+  }
+  await t.step("nothing offered answers without the header", async () => {
+    const chosen = assertAccepted(await policy.decide(request("/")));
+    assertStrictEquals(chosen.subprotocol, undefined);
+  });
+  await t.step("only base64 offered is refused with 400", async () => {
+    assertRefused(
+      await policy.decide(
+        request("/", { "Sec-WebSocket-Protocol": "base64" }),
+      ),
+      400,
+      "The base64 subprotocol is not supported: offer binary",
+    );
+  });
+});
+
 Deno.test("UpgradePolicy.decide refuses missing and bad tickets with 401", async (t) => {
   const policy = await policyFor({
     ticketSecret: SECRET,

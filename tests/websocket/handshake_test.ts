@@ -9,7 +9,6 @@ import {
   type ParseHeadResult,
   parseRequestHead,
   type RequestHead,
-  selectSubprotocol,
   STATUS_TEXT,
 } from "../../src/websocket/handshake.ts";
 
@@ -344,32 +343,6 @@ Deno.test("checkUpgradeHeaders refuses missing or invalid headers with 400", asy
       assert.ok(!("key" in refusal));
       assert.equal(refusal.status, 400);
     });
-  }
-});
-
-Deno.test("selectSubprotocol picks the client's first accepted offer", async (t) => {
-  const cases: [string | undefined, string[], string | undefined | null][] = [
-    [undefined, ["a"], undefined],
-    ["", ["a"], undefined],
-    ["  ", ["a"], undefined],
-    [undefined, [], undefined],
-    ["a", ["a"], "a"],
-    ["a, b", ["b", "a"], "a"],
-    ["x,b", ["a", "b"], "b"],
-    ["  b  ,a", ["a", "b"], "b"],
-    ["x", ["a"], null],
-    ["x, y", [], null],
-    ["A", ["a"], null],
-  ];
-  for (const [offered, accepted, expected] of cases) {
-    await t.step(
-      `${JSON.stringify(offered)} with ${JSON.stringify(accepted)} -> ${
-        JSON.stringify(expected)
-      }`,
-      () => {
-        assert.equal(selectSubprotocol(offered, accepted), expected);
-      },
-    );
   }
 });
 
