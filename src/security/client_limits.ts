@@ -92,6 +92,33 @@ export class ClientLimits {
     this.#ipv6PrefixLength = ipv6PrefixLength;
   }
 
+  /**
+   * Changes the caps (a configuration reload) while keeping every count:
+   * sessions already open stay counted, and a lowered cap only refuses new
+   * ones until enough have ended.
+   *
+   * @example A reload keeps the open sessions counted
+   * ```ts
+   * import { ClientLimits } from "./client_limits.ts";
+   * import assert from "node:assert/strict";
+   * const limits = new ClientLimits({ maxSessions: 1 });
+   * assert.equal(limits.acquire("192.0.2.1"), "ok");
+   * limits.setLimits({ maxSessions: 1, maxSessionsPerIp: 32 });
+   * assert.equal(limits.acquire("192.0.2.2"), "total");
+   * ```
+   *
+   * @param options The new caps (`ipv6PrefixLength` cannot change).
+   */
+  setLimits(
+    options: Pick<ClientLimitsOptions, "maxSessions" | "maxSessionsPerIp">,
+  ): void {
+    const { maxSessions = 1024, maxSessionsPerIp = 32 } = options;
+    checkCount("maxSessions", maxSessions);
+    checkCount("maxSessionsPerIp", maxSessionsPerIp);
+    this.#maxSessions = maxSessions;
+    this.#maxSessionsPerIp = maxSessionsPerIp;
+  }
+
   /** Sessions currently held. */
   get total(): number {
     return this.#total;

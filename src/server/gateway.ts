@@ -19,6 +19,7 @@ import type { ConsoleStats } from "../http/console_page.ts";
 import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import { GatewayMetrics } from "../observability/gateway_metrics.ts";
 import type { ClientLimits } from "../security/client_limits.ts";
+import { ReplayCache } from "../security/replay_cache.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
@@ -56,6 +57,7 @@ import {
   buildGeneration,
   type Generation,
   initGeneration,
+  sessionCaps,
 } from "./generation.ts";
 import { respondToHttpRequest } from "./http_routes.ts";
 import { ListenerOpener } from "./listener_opener.ts";
@@ -161,6 +163,8 @@ class GatewayServer implements Gateway {
   readonly metrics: GatewayMetrics = new GatewayMetrics();
 
   #metricsRenderer: (() => string) | undefined;
+  readonly #replayCache = new ReplayCache();
+  #limits: ClientLimits;
 
   constructor(
     config: ResolvedGatewayConfig,
@@ -169,7 +173,12 @@ class GatewayServer implements Gateway {
   ) {
     this.#onEvent = onEvent ?? (() => {});
     this.#metricsRenderer = metricsRenderer;
-    this.#generation = buildGeneration(config);
+    // Counts and used ticket ids belong to the process, not to one
+    // configuration: every generation shares these two.
+    this.#generation = buildGeneration(config, {
+      replayCache: this.#replayCache,
+    });
+    this.#limits = this.#generation.limits;
   }
 
   get addr(): Deno.NetAddr {
@@ -230,8 +239,12 @@ class GatewayServer implements Gateway {
   }
 
   async reload(options: GatewayOptions): Promise<void> {
-    const generation = buildGeneration(resolveOptions(options));
+    const generation = buildGeneration(resolveOptions(options), {
+      limits: this.#limits,
+      replayCache: this.#replayCache,
+    });
     await initGeneration(generation);
+    this.#limits.setLimits(sessionCaps(generation.config));
     this.#generation = generation;
   }
 
@@ -614,6 +627,19 @@ class GatewayServer implements Gateway {
           : `per-address limit ${generation.config.maxSessionsPerIp} reached for ${client.ip}`,
       );
     }
+    // The ticket id is spent only now that every capacity check admitted
+    // the session (a 503 for a full gateway leaves the ticket usable).
+    const spent = generation.policy.spendTicket(decision);
+    if (spent !== "fresh") {
+      limits.release(client.ip);
+      return this.#refuse(
+        conn,
+        { status: 401, body: "Unauthorized" },
+        client.text,
+        head.path,
+        `ticket refused: ${spent}`,
+      );
+    }
     const { route, target, targetText } = decision;
     const sessionId = `${SESSION_PREFIX}-${(++nextSessionNumber).toString(36)}`;
     const acceptPromise = computeAcceptKey(decision.key);
@@ -634,6 +660,8 @@ class GatewayServer implements Gateway {
       }
     } catch (error) {
       limits.release(client.ip);
+      // No session opened: the ticket may be used again.
+      generation.policy.releaseTicket(decision);
       const detail = error instanceof Error ? error.message : String(error);
       this.#emit({ type: "backend_error", sessionId, detail });
       await this.#acceptThenClose(

@@ -12,6 +12,7 @@ import { ConfigError } from "../errors.ts";
 import { StaticFiles } from "../http/static_files.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 import { ClientLimits } from "../security/client_limits.ts";
+import { ReplayCache } from "../security/replay_cache.ts";
 import type { BackendTlsSettings } from "./backend_connect.ts";
 import { UpgradePolicy } from "./upgrade_policy.ts";
 
@@ -32,6 +33,51 @@ export interface Generation {
 }
 
 /**
+ * The session caps of a configuration, as {@linkcode ClientLimits} takes them.
+ *
+ * @example No per-address cap is Infinity
+ * ```ts
+ * import { sessionCaps } from "./generation.ts";
+ * import { resolveOptions } from "../config/config.ts";
+ * import assert from "node:assert/strict";
+ * const caps = sessionCaps(resolveOptions({
+ *   routes: [{ path: "/", target: "127.0.0.1:9" }],
+ *   maxSessions: 5,
+ *   maxSessionsPerIp: 0,
+ * }));
+ * assert.deepEqual(caps, { maxSessions: 5, maxSessionsPerIp: Infinity });
+ * ```
+ *
+ * @param config The resolved configuration.
+ * @returns The total and per-address caps.
+ */
+export function sessionCaps(
+  config: ResolvedGatewayConfig,
+): { maxSessions: number; maxSessionsPerIp: number } {
+  return {
+    maxSessions: config.maxSessions,
+    maxSessionsPerIp: config.maxSessionsPerIp === 0
+      ? Infinity
+      : config.maxSessionsPerIp,
+  };
+}
+
+/** Options of {@linkcode buildGeneration}. */
+export interface BuildGenerationOptions {
+  /**
+   * The process's session counts. A reload passes the running ones, whose
+   * caps are updated, so open sessions stay counted across generations.
+   * @default {new counts}
+   */
+  limits?: ClientLimits;
+  /**
+   * The process's used single-use ticket ids, kept across reloads.
+   * @default {a new ReplayCache}
+   */
+  replayCache?: ReplayCache;
+}
+
+/**
  * Compiles a resolved configuration into a generation without touching the
  * disk; {@linkcode initGeneration} loads the rest.
  *
@@ -49,22 +95,26 @@ export interface Generation {
  * ```
  *
  * @param config The resolved configuration.
+ * @param options The process state a reload carries over.
  * @returns The generation, not yet initialised.
  */
-export function buildGeneration(config: ResolvedGatewayConfig): Generation {
-  const policy = new UpgradePolicy(config);
+export function buildGeneration(
+  config: ResolvedGatewayConfig,
+  options: BuildGenerationOptions = {},
+): Generation {
+  const policy = new UpgradePolicy(config, {
+    replayCache: options.replayCache ?? new ReplayCache(),
+  });
+  // Shared counts get the new caps only when the reload commits
+  // (see GatewayServer.reload), so a reload that fails changes nothing.
+  const limits = options.limits ?? new ClientLimits(sessionCaps(config));
   const trusted = config.trustedProxies.length === 0
     ? undefined
     : compileBackendPolicy({ cidrs: [...config.trustedProxies] });
   return {
     config,
     policy,
-    limits: new ClientLimits({
-      maxSessions: config.maxSessions,
-      maxSessionsPerIp: config.maxSessionsPerIp === 0
-        ? Infinity
-        : config.maxSessionsPerIp,
-    }),
+    limits,
     trustedProxies: trusted === undefined
       ? undefined
       : (ip: string) => trusted.isAllowedAddress(ip, 1),

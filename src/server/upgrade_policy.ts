@@ -23,7 +23,10 @@ import {
   compileOriginPolicy,
   type OriginPolicy,
 } from "../security/origin_policy.ts";
-import { ReplayCache } from "../security/replay_cache.ts";
+import {
+  ReplayCache,
+  type ReplayCacheResult,
+} from "../security/replay_cache.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
 import {
   importTicketKey,
@@ -62,7 +65,24 @@ export type UpgradeDecision =
     key: string;
     /** The chosen subprotocol, if any. */
     subprotocol: string | undefined;
+    /**
+     * A single-use ticket's id, checked unused but not yet spent: the
+     * server spends it with {@linkcode UpgradePolicy.spendTicket} only once
+     * every capacity check admitted the session, and gives it back with
+     * {@linkcode UpgradePolicy.releaseTicket} when the backend connect fails.
+     */
+    ticketUse?: { id: string; expiresAtMs: number };
   };
+
+/** Options of {@linkcode UpgradePolicy}. */
+export interface UpgradePolicyOptions {
+  /**
+   * The used single-use ticket ids. The server passes the process's one
+   * cache, so ids stay used across reloads.
+   * @default {a new ReplayCache}
+   */
+  replayCache?: ReplayCache;
+}
 
 /** Compiled access policy for one configuration. */
 export class UpgradePolicy {
@@ -71,14 +91,19 @@ export class UpgradePolicy {
   #tokens = new Map<string, TokenTable>();
   #dynamic = new Map<string, BackendPolicy>();
   #ticketKey: CryptoKey | undefined;
-  #replayCache = new ReplayCache();
+  #replayCache: ReplayCache;
 
   /**
    * Compiles the policy; call {@linkcode UpgradePolicy.init} before use.
    * @param config The resolved configuration.
+   * @param options The shared replay cache.
    */
-  constructor(config: ResolvedGatewayConfig) {
+  constructor(
+    config: ResolvedGatewayConfig,
+    options: UpgradePolicyOptions = {},
+  ) {
     this.#config = config;
+    this.#replayCache = options.replayCache ?? new ReplayCache();
     this.#origins = compileOriginPolicy(config.allowOrigins);
     for (const route of config.routes.values()) {
       if (route.tokens !== undefined) {
@@ -173,6 +198,7 @@ export class UpgradePolicy {
     const subprotocol = choice.protocol;
     const target = await this.#resolveTarget(route, head);
     if ("refusal" in target) return { kind: "refuse", ...target };
+    let ticketUse: { id: string; expiresAtMs: number } | undefined;
     if (claims !== undefined) {
       if (claims.target !== undefined && claims.target !== target.claimText) {
         return refuse(
@@ -184,14 +210,11 @@ export class UpgradePolicy {
         );
       }
       if (route.singleUseTickets) {
-        const used = this.#replayCache.use(
-          claims.jti!,
-          (claims.exp + 30) * 1000,
-          Date.now(),
-        );
-        if (used !== "fresh") {
-          return refuse(401, "Unauthorized", `ticket refused: ${used}`);
+        // Checked here, spent only once the session is admitted.
+        if (this.#replayCache.isHeld(claims.jti!, Date.now())) {
+          return refuse(401, "Unauthorized", "ticket refused: replayed");
         }
+        ticketUse = { id: claims.jti!, expiresAtMs: (claims.exp + 30) * 1000 };
       }
     }
     return {
@@ -204,7 +227,31 @@ export class UpgradePolicy {
       // unanswered, so a ticket offered alone is echoed back.
       subprotocol: subprotocol ??
         (protocols.length === 0 ? ticketEntry : undefined),
+      ...(ticketUse === undefined ? {} : { ticketUse }),
     };
+  }
+
+  /**
+   * Spends an accepted decision's single-use ticket id, if it has one.
+   * @param decision The accepted decision.
+   * @returns `"fresh"` when spent now (or there is none), else why not.
+   */
+  spendTicket(
+    decision: Extract<UpgradeDecision, { kind: "accept" }>,
+  ): ReplayCacheResult {
+    const use = decision.ticketUse;
+    if (use === undefined) return "fresh";
+    return this.#replayCache.use(use.id, use.expiresAtMs, Date.now());
+  }
+
+  /**
+   * Gives a spent ticket id back (the session it admitted never opened).
+   * @param decision The accepted decision.
+   */
+  releaseTicket(decision: Extract<UpgradeDecision, { kind: "accept" }>): void {
+    if (decision.ticketUse !== undefined) {
+      this.#replayCache.forget(decision.ticketUse.id);
+    }
   }
 
   async #resolveTarget(

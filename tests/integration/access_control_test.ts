@@ -936,10 +936,21 @@ Deno.test("route subprotocols: the first offered one the route accepts is chosen
       undefined,
     ],
     [
-      "offered to a route that accepts none -> 400",
+      // A route that lists none relays transparently: the first offer is
+      // answered, so the page and the backend speak it end to end.
+      "offered to a route that accepts none -> the first offer",
       "/none",
       {
-        "Sec-WebSocket-Protocol": "a.v1",
+        "Sec-WebSocket-Protocol": "a.v1, b.v1",
+      },
+      101,
+      "a.v1",
+    ],
+    [
+      "only base64 offered to a route that accepts none -> 400",
+      "/none",
+      {
+        "Sec-WebSocket-Protocol": "base64",
       },
       400,
       undefined,
@@ -958,7 +969,7 @@ Deno.test("route subprotocols: the first offered one the route accepts is chosen
       }
     });
   }
-  assertEquals(backend.accepted, 4);
+  assertEquals(backend.accepted, 5);
 });
 
 // ---- PROXY protocol --------------------------------------------------------
@@ -1187,9 +1198,11 @@ Deno.test("gateway with one fixed target never connects anywhere else whatever t
       101,
     ],
     [
+      // Answered as the route's transparent subprotocol; the session still
+      // goes to the fixed target only.
       "a subprotocol naming the decoy",
       upgrade("/ws", { "Sec-WebSocket-Protocol": decoyHost }),
-      400,
+      101,
     ],
     ["an encoded route path", upgrade("/w%73"), 101],
     ["absolute-form http target", upgrade(`http://${decoyHost}/ws`), 400],

@@ -8,8 +8,10 @@ import {
 } from "../_util/assert.ts";
 import { startEchoBackend, writeAll } from "../_util/backends.ts";
 import { RawWsClient } from "../_util/raw_ws_client.ts";
+import { waitUntil } from "../_util/wait_until.ts";
 import { createGateway, type Gateway } from "../../src/server/gateway.ts";
 import { ConfigError } from "../../src/errors.ts";
+import { importTicketKey, signTicket } from "../../src/security/ticket.ts";
 import type { GatewayEvent } from "../../src/observability/events.ts";
 
 /** Sends one request line and reads the response to EOF: status line and body. */
@@ -325,4 +327,69 @@ Deno.test({
     ]);
     await within(gateway.close(), 5000, "close()");
   },
+});
+
+const RELOAD_SECRET = "0123456789abcdef0123456789abcdef-reload";
+
+async function singleUseTicket(): Promise<string> {
+  const key = await importTicketKey(RELOAD_SECRET);
+  return await signTicket({
+    exp: Date.now() / 1000 + 60,
+    route: "/",
+    jti: crypto.randomUUID(),
+  }, key);
+}
+
+Deno.test("Gateway.reload keeps open-session counts and used ticket ids, and a full gateway does not burn a ticket", async () => {
+  // Regression: every reload built new counts and a new replay cache, so a
+  // second session opened past maxSessions and a used ticket worked again;
+  // and the ticket id was spent before the capacity check, so a 503 burned it.
+  await using backend = startEchoBackend();
+  const options = {
+    port: 0,
+    maxSessions: 1,
+    ticketSecret: RELOAD_SECRET,
+    routes: [{
+      path: "/",
+      target: backend.target,
+      requireTicket: true,
+      singleUseTickets: true,
+    }],
+  };
+  await using gateway = createGateway(options);
+  const { port } = await gateway.listen();
+  const used = await singleUseTicket();
+  const { client, response } = await RawWsClient.connect(
+    port,
+    `/?ticket=${used}`,
+  );
+  try {
+    assertStrictEquals(response.status, 101, response.head);
+    const waiting = await singleUseTicket();
+    assertStrictEquals(await upgradeStatus(port, `/?ticket=${waiting}`), 503);
+    await gateway.reload(options);
+    assertStrictEquals(
+      await upgradeStatus(port, `/?ticket=${waiting}`),
+      503,
+      "the open session still counts after the reload",
+    );
+    await client.sendClose(1000);
+    assertStrictEquals((await client.nextClose())?.code, 1000);
+    await client.close();
+    // The session's slot is given back when its close path ends.
+    await waitUntil(
+      () => gateway.sessionCount === 0,
+      5000,
+      () => `${gateway.sessionCount} sessions to end`,
+    );
+    const status = await upgradeStatus(port, `/?ticket=${waiting}`);
+    assertStrictEquals(status, 101, "the ticket refused with 503 still works");
+    assertStrictEquals(
+      await upgradeStatus(port, `/?ticket=${used}`),
+      401,
+      "a ticket used before the reload stays used",
+    );
+  } finally {
+    await client.close();
+  }
 });

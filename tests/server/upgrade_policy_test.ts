@@ -11,6 +11,7 @@ import {
 } from "../../src/config/config.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { importTicketKey, signTicket } from "../../src/security/ticket.ts";
+import { ReplayCache } from "../../src/security/replay_cache.ts";
 import {
   awaitTargetLookup,
   TICKET_SUBPROTOCOL_PREFIX,
@@ -385,7 +386,12 @@ Deno.test("UpgradePolicy.decide refuses a replayed single-use ticket and one wit
     }],
   });
   const once = await ticket({ route: "/", jti: crypto.randomUUID() });
+  const first = assertAccepted(
+    await policy.decide(request(`/?ticket=${once}`)),
+  );
+  // decide only checks the id; the server spends it once it admits.
   assertAccepted(await policy.decide(request(`/?ticket=${once}`)));
+  assertStrictEquals(policy.spendTicket(first), "fresh");
   const detail = assertRefused(
     await policy.decide(request(`/?ticket=${once}`)),
     401,
@@ -394,6 +400,36 @@ Deno.test("UpgradePolicy.decide refuses a replayed single-use ticket and one wit
   assert(detail.startsWith("ticket refused: "), detail);
   assertRefused(
     await policy.decide(request(`/?ticket=${await ticket({ route: "/" })}`)),
+    401,
+    "Unauthorized",
+  );
+});
+
+Deno.test("UpgradePolicy.releaseTicket gives a spent single-use ticket back, and a shared replay cache outlives the policy", async () => {
+  const replayCache = new ReplayCache();
+  const options: GatewayOptions = {
+    ticketSecret: SECRET,
+    routes: [{
+      path: "/",
+      target: TARGET,
+      requireTicket: true,
+      singleUseTickets: true,
+    }],
+  };
+  const first = new UpgradePolicy(resolveOptions(options), { replayCache });
+  await first.init();
+  const once = await ticket({ route: "/", jti: crypto.randomUUID() });
+  const decision = assertAccepted(
+    await first.decide(request(`/?ticket=${once}`)),
+  );
+  assertStrictEquals(first.spendTicket(decision), "fresh");
+  first.releaseTicket(decision);
+  assertStrictEquals(first.spendTicket(decision), "fresh");
+  // A reload builds a new policy with the process's cache: still spent.
+  const second = new UpgradePolicy(resolveOptions(options), { replayCache });
+  await second.init();
+  assertRefused(
+    await second.decide(request(`/?ticket=${once}`)),
     401,
     "Unauthorized",
   );
