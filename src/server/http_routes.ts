@@ -132,19 +132,24 @@ export async function respondToHttpRequest(
       "cache-control": "no-store",
     }, demoPageHtml(context.routes));
   }
-  if (context.routes.includes(path)) {
-    return reply(
+  // A route path answers 426 to a plain request, unless the static root
+  // has a file there: with --static beside a route at /, GET / serves
+  // index.html as websockify's --web does, and only upgrades reach the route.
+  const isRoutePath = context.routes.includes(path);
+  const expectsUpgrade = (): HttpResponse =>
+    reply(
       426,
       { ...TEXT, upgrade: "websocket" },
       "This path expects a WebSocket upgrade\n",
     );
-  }
+  if (isRoutePath && context.staticFiles === undefined) return expectsUpgrade();
   if (context.staticFiles !== undefined) {
     // The static resolver decodes the path itself: hand it the raw target.
     const question = head.target.indexOf("?");
     const result = await context.staticFiles.resolve(
       question < 0 ? head.target : head.target.slice(0, question),
     );
+    if (isRoutePath && result.status === 404) return expectsUpgrade();
     if (result.body instanceof Uint8Array) {
       return reply(result.status, result.headers, result.body);
     }

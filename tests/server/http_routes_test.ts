@@ -202,6 +202,35 @@ Deno.test("respondToHttpRequest answers a plain GET of a WebSocket route with 42
   assertStrictEquals(response.body, "This path expects a WebSocket upgrade\n");
 });
 
+Deno.test("respondToHttpRequest serves the static index at a route path and answers 426 only where no file is", async () => {
+  // Regression: with --static DIR --target H:P (a route at /), GET / answered
+  // 426 instead of DIR/index.html, unlike websockify's --web.
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/index.html`, "<p>hi</p>\n");
+    const staticFiles = await StaticFiles.open(dir);
+    for (const method of ["GET", "HEAD"]) {
+      const response = await respondToHttpRequest(
+        request("/", method),
+        context({ routes: ["/", "/ws"], staticFiles }),
+      );
+      try {
+        const head = new TextDecoder().decode(response.bytes);
+        assert(head.startsWith("HTTP/1.1 200 OK\r\n"), `${method}: ${head}`);
+        assert(head.includes("content-type: text/html"), head);
+      } finally {
+        response.file?.close();
+      }
+    }
+    assertStrictEquals(
+      (await respond("/ws", { routes: ["/", "/ws"], staticFiles })).status,
+      426,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("respondToHttpRequest matches routes on the decoded path", async () => {
   const response = await respond("/a%20b", { routes: ["/a b"] });
   assertStrictEquals(response.status, 426);
