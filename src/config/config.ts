@@ -165,7 +165,17 @@ export interface GatewayOptions {
 
 /** A backend address, parsed. */
 export type BackendTarget =
-  | { transport: "tcp"; hostname: string; port: number }
+  | {
+    transport: "tcp";
+    hostname: string;
+    port: number;
+    /**
+     * The name the client asked for when `hostname` is the address it was
+     * resolved to (dynamic targets): backend TLS sends it as SNI and checks
+     * the certificate against it, while the connection goes to `hostname`.
+     */
+    serverName?: string;
+  }
   | { transport: "unix"; path: string };
 
 /** A route after validation. */

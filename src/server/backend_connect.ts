@@ -14,7 +14,10 @@ import { closeQuietly } from "../io/close_quietly.ts";
 export interface BackendTlsSettings {
   /** PEM CA certificates to trust besides the system roots. */
   caCerts?: string[];
-  /** The name to verify the certificate against. @default {the target host} */
+  /**
+   * The name to verify the certificate against.
+   * @default {the target's serverName (the name a dynamic target asked for), else its host}
+   */
   serverName?: string;
 }
 
@@ -69,7 +72,7 @@ export async function connectBackend(
     if (tls === undefined) return conn;
     try {
       const tlsConn = await Deno.startTls(conn, {
-        hostname: tls.serverName ?? target.hostname,
+        hostname: tls.serverName ?? target.serverName ?? target.hostname,
         ...(tls.caCerts === undefined ? {} : { caCerts: tls.caCerts }),
       });
       // Complete the handshake here, inside the connect timeout, so a bad

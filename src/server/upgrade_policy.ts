@@ -333,6 +333,8 @@ export class UpgradePolicy {
       transport: "tcp" as const,
       hostname: allowed.address,
       port,
+      // Backend TLS verifies the name the client asked for, not the IP.
+      serverName: check.name,
     };
     return {
       target,

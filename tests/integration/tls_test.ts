@@ -342,3 +342,34 @@ Deno.test("route with backendTls closes with 1011 when no configured CA vouches 
   await client.sendClose(1011);
   assertEquals(backend.echoed, 0);
 });
+
+Deno.test("dynamic route with backendTls verifies the certificate against the name the client asked for, not the resolved address", async () => {
+  // Regression: the resolved IP was used as SNI and for verification, so a
+  // certificate for "localhost" failed with 'not valid for name "127.0.0.1"'.
+  await using stack = new AsyncDisposableStack();
+  const pki = stack.use(await TestPki.create());
+  const ca = await pki.createCa("wsgate dynamic backend CA");
+  const leaf = await pki.issue(ca, {
+    dnsNames: ["localhost"],
+    ipAddresses: [],
+  });
+  const backend = stack.use(startTlsEchoBackend(leaf));
+  const backendPort = Number(backend.target.split(":").pop());
+  const gateway = stack.use(
+    await startGateway({
+      routes: [{
+        path: "/dyn",
+        dynamic: { hosts: ["localhost"], cidrs: ["127.0.0.0/8"] },
+        backendTls: { caFile: ca.certFile },
+      }],
+    }),
+  );
+  const { client, response } = await RawWsClient.connect(
+    gateway.port,
+    `/dyn?host=localhost&port=${backendPort}`,
+  );
+  stack.use(politely(client));
+  assertEquals(response.status, 101);
+  await assertEchoes(client, "verified as localhost");
+  assertEquals(backend.echoed, 1);
+});

@@ -592,10 +592,12 @@ Deno.test("UpgradePolicy.decide accepts allowed dynamic targets and dials the ch
         "lookup",
       ),
     );
+    // The resolved address is dialled; the asked-for name stays for TLS.
     assertEquals(decision.target, {
       transport: "tcp",
       hostname: "127.0.0.1",
       port: 81,
+      serverName: "localhost",
     });
     assertStrictEquals(decision.targetText, "localhost:81 (127.0.0.1:81)");
   });
@@ -732,6 +734,7 @@ Deno.test("UpgradePolicy.decide accepts a ticket whose target claim is a dynamic
     transport: "tcp",
     hostname: "127.0.0.1",
     port: 8123,
+    serverName: "localhost",
   });
   const other = await ticket({ route: "/d", target: "localhost:8124" });
   assertRefused(
