@@ -575,7 +575,13 @@ class GatewayServer implements Gateway {
     leftover: Uint8Array | undefined,
     generation: Generation,
   ): Promise<void> {
-    const decision = await generation.policy.decide(head);
+    const local = conn.localAddr;
+    const peer = conn.remoteAddr;
+    const decision = await generation.policy.decide(head, {
+      ...(local.transport === "tcp" ? { listenPort: local.port } : {}),
+      isFromTrustedProxy: peer.transport === "tcp" &&
+        generation.trustedProxies?.(peer.hostname) === true,
+    });
     if (decision.kind === "refuse") {
       return this.#refuse(
         conn,
