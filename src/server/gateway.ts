@@ -466,6 +466,8 @@ class GatewayServer implements Gateway {
     const config = generation.config;
     const response = await respondToHttpRequest(head, {
       isDraining: this.#isDraining,
+      // An admin listener (which turns metrics off here) serves health too.
+      isHealthEnabled: config.metricsOnGatewayPort,
       isDemoPageEnabled: config.demoPage,
       isConsoleEnabled: config.console,
       routes: [...config.routes.keys()],
