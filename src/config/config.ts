@@ -148,7 +148,7 @@ export interface GatewayOptions {
   listDirectories?: boolean;
   /** Serve the web console at `/_console`. @default {true} */
   console?: boolean;
-  /** Serve `/metrics` on the gateway port (turn off when using an admin listener). @default {true} */
+  /** Serve `/metrics` and `/healthz` on the gateway port (turn off when using an admin listener). @default {true} */
   metricsOnGatewayPort?: boolean;
   /** Emit `traffic` events with hex dumps of this many bytes per message (0 = off). @default {0} */
   logTrafficBytes?: number;
@@ -266,7 +266,7 @@ export interface ResolvedGatewayConfig {
   readonly listDirectories: boolean;
   /** Whether the console is served. */
   readonly console: boolean;
-  /** Whether /metrics is served on the gateway port. */
+  /** Whether /metrics and /healthz are served on the gateway port. */
   readonly metricsOnGatewayPort: boolean;
   /** Traffic hex-dump cap (0 = off). */
   readonly logTrafficBytes: number;

@@ -17,6 +17,12 @@
  *   caller can log it or refuse it (`allowMissingOrigin: false`).
  * - `Origin: null` (sandboxed frames, `file:` pages) is only allowed by
  *   `"*"`.
+ * - Same-origin only on a loopback listener (`listenHostname` is
+ *   `localhost`, `127.x.x.x` or `::1`): a browser request must also name a
+ *   loopback host (`localhost`, `127.x.x.x`, `[::1]`) on the listen port in
+ *   its `Host` header. A page on a name the attacker re-points at 127.0.0.1
+ *   (DNS rebinding) sends a matching `Origin` and `Host`, which would
+ *   otherwise pass.
  *
  * Pure: no `Deno.*`.
  *
@@ -39,6 +45,11 @@ export type OriginReason =
   | "not-listed"
   /** Refused: no list, and the origin differs from the `Host` header. */
   | "cross-origin"
+  /**
+   * Refused: no list, a loopback listener, and the `Host` header is not a
+   * loopback name or address on the listen port (DNS rebinding).
+   */
+  | "non-loopback-host"
   /** Refused: `Origin: null`. */
   | "opaque"
   /** Refused: the `Origin` header is not a valid origin. */
@@ -58,11 +69,14 @@ export interface OriginCheck {
  * A compiled origin check.
  * @param origin The `Origin` header value, or `null` when absent.
  * @param host The `Host` header value, or `null` when absent.
+ * @param listenPort The port the request came in on, which a loopback
+ * listener's `Host` must name; `undefined` skips the port comparison.
  * @returns The verdict.
  */
 export type OriginPolicy = (
   origin: string | null,
   host: string | null,
+  listenPort?: number,
 ) => OriginCheck;
 
 /** Options of {@linkcode compileOriginPolicy}. */
@@ -73,6 +87,13 @@ export interface OriginPolicyOptions {
    * @default {true}
    */
   allowMissingOrigin?: boolean;
+  /**
+   * The address the gateway listens on. When it is a loopback address and
+   * no origins are listed, browser requests must name a loopback host in
+   * `Host` (DNS rebinding defence).
+   * @default {undefined} (no `Host` check beyond same-origin)
+   */
+  listenHostname?: string;
 }
 
 /** A parsed, normalised origin. */
@@ -111,18 +132,24 @@ const DEFAULT_PORTS: ReadonlyMap<string, string> = new Map([
  * const sameOrigin = compileOriginPolicy(undefined);
  * assert.equal(sameOrigin("http://gw.example.com", "GW.example.com:80").allowed, true);
  * assert.equal(sameOrigin("https://evil.example", "gw.example.com").allowed, false);
+ * // On a loopback listener, Host must be a loopback name on the listen port.
+ * const loopback = compileOriginPolicy(undefined, { listenHostname: "127.0.0.1" });
+ * assert.equal(loopback("http://localhost:8080", "localhost:8080", 8080).allowed, true);
+ * const rebound = loopback("http://rebind.example:8080", "rebind.example:8080", 8080);
+ * assert.equal(rebound.reason, "non-loopback-host");
  * ```
  *
  * @param allowed The allowed origins, `"*"` for any, or `undefined` (or an
  * empty list) for same-origin only.
- * @param options Whether requests without `Origin` are allowed.
+ * @param options Whether requests without `Origin` are allowed, and the
+ * listen address.
  * @returns The compiled policy.
  */
 export function compileOriginPolicy(
   allowed: readonly string[] | "*" | undefined,
   options: OriginPolicyOptions = {},
 ): OriginPolicy {
-  const { allowMissingOrigin = true } = options;
+  const { allowMissingOrigin = true, listenHostname } = options;
   if (allowed !== undefined && allowed !== "*" && !Array.isArray(allowed)) {
     throw new TypeError(
       `Cannot compile origin policy as the allowed origins must be a list or "*": current value is ${
@@ -173,6 +200,8 @@ export function compileOriginPolicy(
   }
   const sameOriginOnly = !allowAll && exact.size === 0 &&
     wildcards.length === 0;
+  const isHostChecked = sameOriginOnly && listenHostname !== undefined &&
+    isLoopbackHostname(listenHostname);
 
   function isListed(origin: ParsedOrigin): boolean {
     if (exact.has(origin.text)) return true;
@@ -183,7 +212,7 @@ export function compileOriginPolicy(
     );
   }
 
-  return function checkOrigin(origin, host) {
+  return function checkOrigin(origin, host, listenPort) {
     if (origin === null) {
       return {
         allowed: allowAll || allowMissingOrigin,
@@ -204,6 +233,13 @@ export function compileOriginPolicy(
     const parsed = parseOrigin(origin);
     if (parsed === undefined) {
       return { allowed: false, reason: "malformed", origin: null };
+    }
+    if (isHostChecked && !isLoopbackHost(parsed, host, listenPort)) {
+      return {
+        allowed: false,
+        reason: "non-loopback-host",
+        origin: parsed.text,
+      };
     }
     if (sameOriginOnly) {
       return isSameOrigin(parsed, host)
@@ -295,6 +331,24 @@ function isSameOrigin(origin: ParsedOrigin, host: string | null): boolean {
   if (parsed === undefined || parsed.hostname !== origin.hostname) return false;
   if (parsed.port === undefined) return origin.port === "";
   return parsed.port === (origin.port === "" ? defaultPort : origin.port);
+}
+
+/**
+ * Tells whether the `Host` header names a loopback host on `listenPort`
+ * (a `Host` without a port means the origin scheme's default port).
+ */
+function isLoopbackHost(
+  origin: ParsedOrigin,
+  host: string | null,
+  listenPort: number | undefined,
+): boolean {
+  const parsed = host === null ? undefined : parseHostHeader(host);
+  if (parsed === undefined || !isLoopbackHostname(parsed.hostname)) {
+    return false;
+  }
+  if (listenPort === undefined) return true;
+  const port = parsed.port ?? DEFAULT_PORTS.get(origin.scheme);
+  return port === String(listenPort);
 }
 
 interface ParsedHost {

@@ -479,6 +479,8 @@ class GatewayServer implements Gateway {
     const config = generation.config;
     const response = await respondToHttpRequest(head, {
       isDraining: this.#isDraining,
+      // An admin listener (which turns metrics off here) serves health too.
+      isHealthEnabled: config.metricsOnGatewayPort,
       isDemoPageEnabled: config.demoPage,
       isConsoleEnabled: config.console,
       routes: [...config.routes.keys()],
@@ -588,7 +590,13 @@ class GatewayServer implements Gateway {
     leftover: Uint8Array | undefined,
     generation: Generation,
   ): Promise<void> {
-    const decision = await generation.policy.decide(head);
+    const local = conn.localAddr;
+    const peer = conn.remoteAddr;
+    const decision = await generation.policy.decide(head, {
+      ...(local.transport === "tcp" ? { listenPort: local.port } : {}),
+      isFromTrustedProxy: peer.transport === "tcp" &&
+        generation.trustedProxies?.(peer.hostname) === true,
+    });
     if (decision.kind === "refuse") {
       return this.#refuse(
         conn,

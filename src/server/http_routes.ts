@@ -24,6 +24,11 @@ import {
 export interface HttpRouteContext {
   /** Whether the gateway is draining (healthz answers 503). */
   isDraining: boolean;
+  /**
+   * Whether `/healthz` is served here (off when an admin listener serves it).
+   * @default {true}
+   */
+  isHealthEnabled?: boolean;
   /** Whether `/` serves the demo page. */
   isDemoPageEnabled: boolean;
   /** Whether `/_console` is served. */
@@ -93,7 +98,7 @@ export async function respondToHttpRequest(
     return reply(405, { ...TEXT, allow: "GET, HEAD" }, "Method not allowed\n");
   }
   const path = head.path;
-  if (path === "/healthz") {
+  if (path === "/healthz" && context.isHealthEnabled !== false) {
     return context.isDraining
       ? reply(503, TEXT, "draining\n")
       : reply(200, TEXT, "ok\n");

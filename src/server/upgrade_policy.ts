@@ -21,6 +21,7 @@ import {
 } from "../security/backend_policy.ts";
 import {
   compileOriginPolicy,
+  type OriginCheck,
   type OriginPolicy,
 } from "../security/origin_policy.ts";
 import {
@@ -84,10 +85,27 @@ export interface UpgradePolicyOptions {
   replayCache?: ReplayCache;
 }
 
+/** Where an upgrade request came in, for {@linkcode UpgradePolicy.decide}. */
+export interface UpgradeConnection {
+  /**
+   * The port the request came in on, which a loopback gateway's `Host` must
+   * name.
+   * @default {the configured port (none when it is 0)}
+   */
+  listenPort?: number;
+  /**
+   * Whether the peer is a trusted proxy (`trustedProxies`); the loopback
+   * `Host` check does not apply behind one.
+   * @default {false}
+   */
+  isFromTrustedProxy?: boolean;
+}
+
 /** Compiled access policy for one configuration. */
 export class UpgradePolicy {
   #config: ResolvedGatewayConfig;
   #origins: OriginPolicy;
+  #proxiedOrigins: OriginPolicy;
   #tokens = new Map<string, TokenTable>();
   #dynamic = new Map<string, BackendPolicy>();
   #ticketKey: CryptoKey | undefined;
@@ -104,7 +122,10 @@ export class UpgradePolicy {
   ) {
     this.#config = config;
     this.#replayCache = options.replayCache ?? new ReplayCache();
-    this.#origins = compileOriginPolicy(config.allowOrigins);
+    this.#origins = compileOriginPolicy(config.allowOrigins, {
+      listenHostname: config.hostname,
+    });
+    this.#proxiedOrigins = compileOriginPolicy(config.allowOrigins);
     for (const route of config.routes.values()) {
       if (route.tokens !== undefined) {
         this.#tokens.set(route.path, new TokenTable(route.tokens));
@@ -139,9 +160,14 @@ export class UpgradePolicy {
    * Decides an upgrade request. For a dynamic target given by name this
    * includes one DNS lookup, bounded by `connectTimeoutMs` (504 past it).
    * @param head The request head.
+   * @param connection Where the request came in: the listener's port and
+   * whether the peer is a trusted proxy.
    * @returns The decision.
    */
-  async decide(head: RequestHead): Promise<UpgradeDecision> {
+  async decide(
+    head: RequestHead,
+    connection: UpgradeConnection = {},
+  ): Promise<UpgradeDecision> {
     const route = this.#config.routes.get(head.path);
     if (route === undefined) {
       return refuse(404, "No such route", `no route for path "${head.path}"`);
@@ -150,15 +176,19 @@ export class UpgradePolicy {
     if (!("key" in checked)) {
       return { kind: "refuse", refusal: checked, detail: checked.body };
     }
-    const origin = this.#origins(
-      head.headers.get("origin") ?? null,
-      head.headers.get("host") ?? null,
-    );
+    const host = head.headers.get("host") ?? null;
+    const port = connection.listenPort ??
+      (this.#config.port === 0 ? undefined : this.#config.port);
+    // Behind a trusted proxy the browser reached the proxy, not this
+    // loopback listener: the Host names the proxy, so only same-origin holds.
+    const origin = connection.isFromTrustedProxy === true
+      ? this.#proxiedOrigins(head.headers.get("origin") ?? null, host)
+      : this.#origins(head.headers.get("origin") ?? null, host, port);
     if (!origin.allowed) {
       return refuse(
         403,
         "Origin not allowed",
-        `origin ${JSON.stringify(origin.origin)} refused (${origin.reason})`,
+        originRefusalDetail(origin, host, port),
       );
     }
     const offered = splitProtocols(head.headers.get("sec-websocket-protocol"));
@@ -396,6 +426,32 @@ export async function awaitTargetLookup(
     };
   }
   return { addresses };
+}
+
+/**
+ * The log detail of an origin refusal: what was refused, why, and the flag
+ * that would let it in.
+ */
+function originRefusalDetail(
+  check: OriginCheck,
+  host: string | null,
+  listenPort: number | undefined,
+): string {
+  const origin = JSON.stringify(check.origin);
+  switch (check.reason) {
+    case "non-loopback-host":
+      return `host ${JSON.stringify(host)} refused: a loopback gateway ` +
+        `accepts only loopback Host names (localhost, 127.0.0.1, [::1])` +
+        (listenPort === undefined ? "" : ` on port ${listenPort}`) +
+        ` unless origins are listed (DNS rebinding); list the pages allowed ` +
+        `to connect with --allow-origin (or name a proxy in front with ` +
+        `--trust-proxy)`;
+    case "cross-origin":
+    case "not-listed":
+      return `origin ${origin} refused (${check.reason}): add --allow-origin ${check.origin}`;
+    default:
+      return `origin ${origin} refused (${check.reason})`;
+  }
 }
 
 function ticketReason(error: unknown): string {

@@ -711,7 +711,7 @@ Deno.test("wsgate /metrics shows every route's counters at zero before the first
   assertEquals(status.code, 0);
 });
 
-Deno.test("wsgate --admin-listen serves /metrics on the admin address and not on the gateway port", async () => {
+Deno.test("wsgate --admin-listen serves /metrics and /healthz on the admin address and not on the gateway port", async () => {
   await using backend = startU32beBackend();
   await using wsgate = spawnWithTarget(backend.target, [
     "--admin-listen",
@@ -735,6 +735,10 @@ Deno.test("wsgate --admin-listen serves /metrics on the admin address and not on
   const body = await onGateway.text();
   assertEquals(onGateway.status, 404, body);
   assert(!body.includes("wsgate_sessions_total"), body);
+  const healthOnGateway = await fetch(`http://127.0.0.1:${port}/healthz`);
+  const healthBody = await healthOnGateway.text();
+  assertEquals(healthOnGateway.status, 404, healthBody);
+  assert(healthBody !== "ok\n", healthBody);
   const status = await wsgate.stop("SIGTERM");
   assertEquals(status.code, 0);
 });

@@ -261,6 +261,66 @@ Deno.test("default origin policy admits same-origin and origin-less requests and
   assertEquals(backend.accepted, 3);
 });
 
+Deno.test("default origin policy on a loopback gateway refuses a DNS-rebinding Host with 403 and logs why", async (t) => {
+  await using backend = startEchoBackend();
+  await using gateway = await startGateway({
+    routes: [{ path: "/ws", target: backend.target }],
+  });
+  const port = gateway.port;
+  const cases: [string, number][] = [
+    [`rebind.attacker.example:${port}`, 403],
+    [`localhost:${port}`, 101],
+    [`127.0.0.1:${port}`, 101],
+  ];
+  for (const [host, expected] of cases) {
+    await t.step(`Host and Origin ${host} -> ${expected}`, async () => {
+      assertEquals(
+        await upgradeStatus(port, "/ws", {
+          Host: host,
+          Origin: `http://${host}`,
+        }),
+        expected,
+      );
+    });
+  }
+  assertEquals(backend.accepted, 2);
+  const refused = gateway.events.filter((event) =>
+    event.type === "handshake_refused"
+  );
+  assertEquals(refused.length, 1);
+  assert(refused[0]?.type === "handshake_refused");
+  assertEquals(
+    refused[0].detail,
+    `host "rebind.attacker.example:${port}" refused: a loopback gateway ` +
+      `accepts only loopback Host names (localhost, 127.0.0.1, [::1]) on ` +
+      `port ${port} unless origins are listed (DNS rebinding); list the ` +
+      `pages allowed to connect with --allow-origin (or name a proxy in ` +
+      `front with --trust-proxy)`,
+  );
+});
+
+Deno.test("a cross-origin refusal logs the --allow-origin that would admit the page", async () => {
+  await using backend = startEchoBackend();
+  await using gateway = await startGateway({
+    routes: [{ path: "/ws", target: backend.target }],
+  });
+  assertEquals(
+    await upgradeStatus(gateway.port, "/ws", {
+      Origin: "http://127.0.0.1:8000",
+    }),
+    403,
+  );
+  const refusal = gateway.events.find((event) =>
+    event.type === "handshake_refused"
+  );
+  assert(refusal?.type === "handshake_refused");
+  assertEquals(
+    refusal.detail,
+    'origin "http://127.0.0.1:8000" refused (cross-origin): add --allow-origin http://127.0.0.1:8000',
+  );
+  assertEquals(backend.accepted, 0);
+});
+
 Deno.test('allowOrigins "*" admits any origin and emits a warning', async () => {
   await using backend = startEchoBackend();
   await using gateway = await startGateway({
@@ -1183,9 +1243,11 @@ Deno.test("gateway with one fixed target never connects anywhere else whatever t
     ["a ticket naming the decoy", upgrade(`/ws?ticket=${decoyTicket}`), 101],
     ["Host naming the decoy", upgrade("/ws", { Host: decoyHost }), 101],
     [
+      // A browser Host naming another port than the listener's is refused
+      // on a loopback gateway (DNS rebinding defence).
       "Host and Origin naming the decoy",
       upgrade("/ws", { Host: decoyHost, Origin: `http://${decoyHost}` }),
-      101,
+      403,
     ],
     [
       "forwarding headers naming the decoy",

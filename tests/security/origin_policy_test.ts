@@ -212,6 +212,113 @@ Deno.test("compileOriginPolicy throws TypeError on a bad pattern", async (t) => 
   });
 });
 
+Deno.test("compileOriginPolicy on a loopback listener without a list admits only loopback Host names on the listen port", async (t) => {
+  const check = compileOriginPolicy(undefined, { listenHostname: "127.0.0.1" });
+  const cases: [string, string, number | undefined, string][] = [
+    // DNS rebinding: the attacker's name now resolves to 127.0.0.1, and the
+    // page's Origin matches the Host it sends.
+    [
+      "http://rebind.attacker.example:8080",
+      "rebind.attacker.example:8080",
+      8080,
+      "non-loopback-host",
+    ],
+    [
+      "http://rebind.attacker.example",
+      "rebind.attacker.example",
+      80,
+      "non-loopback-host",
+    ],
+    ["http://localhost:8080", "localhost:8080", 8080, "same-origin"],
+    ["http://LOCALHOST:8080", "LocalHost:8080", 8080, "same-origin"],
+    ["http://127.0.0.1:8080", "127.0.0.1:8080", 8080, "same-origin"],
+    ["http://127.1.2.3:8080", "127.1.2.3:8080", 8080, "same-origin"],
+    ["http://[::1]:8080", "[::1]:8080", 8080, "same-origin"],
+    ["http://localhost", "localhost", 80, "same-origin"],
+    ["https://localhost", "localhost", 443, "same-origin"],
+    // A loopback name on another port (a forwarded port) is not the listener.
+    ["http://localhost:9000", "localhost:9000", 8080, "non-loopback-host"],
+    ["http://localhost", "localhost", 8080, "non-loopback-host"],
+    // No port known: only the name is checked.
+    ["http://localhost:9000", "localhost:9000", undefined, "same-origin"],
+    [
+      "http://rebind.attacker.example",
+      "rebind.attacker.example",
+      undefined,
+      "non-loopback-host",
+    ],
+    // A loopback Host does not lift the same-origin rule.
+    ["http://localhost:3000", "localhost:8080", 8080, "cross-origin"],
+    [
+      "http://127.0.0.1.nip.io:8080",
+      "127.0.0.1.nip.io:8080",
+      8080,
+      "non-loopback-host",
+    ],
+    [
+      "http://localhost.attacker.example:8080",
+      "localhost.attacker.example:8080",
+      8080,
+      "non-loopback-host",
+    ],
+  ];
+  for (const [origin, host, port, reason] of cases) {
+    await t.step(
+      `${origin} with Host ${host} on port ${port} -> ${reason}`,
+      () => {
+        const result = check(origin, host, port);
+        assert.equal(result.reason, reason);
+        assert.equal(result.allowed, reason === "same-origin");
+      },
+    );
+  }
+  await t.step("a request without Origin is not a browser's and passes", () => {
+    assert.equal(
+      check(null, "rebind.attacker.example:8080", 8080).allowed,
+      true,
+    );
+  });
+  await t.step("every loopback listen address turns the check on", () => {
+    for (const listenHostname of ["localhost", "::1", "[::1]", "127.0.0.2"]) {
+      const loopback = compileOriginPolicy(undefined, { listenHostname });
+      assert.equal(
+        loopback("http://rebind.example:80", "rebind.example:80", 80).reason,
+        "non-loopback-host",
+        listenHostname,
+      );
+    }
+  });
+  await t.step(
+    "a non-loopback listener keeps plain same-origin (and warns at start)",
+    () => {
+      const optionsList = [
+        { listenHostname: "0.0.0.0" },
+        { listenHostname: "192.0.2.10" },
+        {},
+      ];
+      for (const options of optionsList) {
+        const open = compileOriginPolicy(undefined, options);
+        assert.equal(
+          open("http://rebind.example:80", "rebind.example:80", 80).reason,
+          "same-origin",
+          JSON.stringify(options),
+        );
+      }
+    },
+  );
+  await t.step("listed origins replace the Host check", () => {
+    const listed = compileOriginPolicy(["http://app.example:8080"], {
+      listenHostname: "127.0.0.1",
+    });
+    assert.equal(
+      listed("http://app.example:8080", "app.example:8080", 8080).reason,
+      "listed",
+    );
+    const any = compileOriginPolicy("*", { listenHostname: "127.0.0.1" });
+    assert.equal(any("http://app.example", "app.example", 8080).allowed, true);
+  });
+});
+
 Deno.test("sameOriginExposureWarning warns only for same-origin checking on an address others can reach", () => {
   for (const host of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"]) {
     assert.equal(sameOriginExposureWarning(undefined, host), undefined, host);

@@ -109,6 +109,17 @@ Deno.test("respondToHttpRequest /healthz answers 200 ok, and 503 draining while 
   assertStrictEquals(draining.body, "draining\n");
 });
 
+Deno.test("respondToHttpRequest /healthz answers 404 when health is served elsewhere (admin listener)", async () => {
+  assertStrictEquals(
+    (await respond("/healthz", { isHealthEnabled: false })).status,
+    404,
+  );
+  assertStrictEquals(
+    (await respond("/healthz", { isHealthEnabled: true })).status,
+    200,
+  );
+});
+
 Deno.test("respondToHttpRequest answers HEAD with the GET head and no body", async (t) => {
   for (const target of ["/healthz", "/nope", "/ws", "/wsgate-client.js"]) {
     await t.step(target, async () => {

@@ -186,7 +186,12 @@ Deno.test("UpgradePolicy.decide refuses an HTTP/1.0 upgrade with 400", async () 
 });
 
 Deno.test("UpgradePolicy.decide refuses a cross-origin request with 403 under the default policy", async () => {
-  const policy = await policyFor({ routes: [{ path: "/", target: TARGET }] });
+  // Host "gw" on a gateway that others can reach: on a loopback listener
+  // only loopback Host names pass (see the DNS rebinding test below).
+  const policy = await policyFor({
+    hostname: "0.0.0.0",
+    routes: [{ path: "/", target: TARGET }],
+  });
   const detail = assertRefused(
     await policy.decide(request("/", { Origin: "https://evil.example" })),
     403,
@@ -195,6 +200,110 @@ Deno.test("UpgradePolicy.decide refuses a cross-origin request with 403 under th
   assert(detail.includes('"https://evil.example"'), detail);
   assertAccepted(await policy.decide(request("/", { Origin: "http://gw" })));
   assertAccepted(await policy.decide(request("/")));
+});
+
+Deno.test("UpgradePolicy.decide names the --allow-origin to add in the log detail of a cross-origin refusal", async () => {
+  const policy = await policyFor({ routes: [{ path: "/", target: TARGET }] });
+  const detail = assertRefused(
+    await policy.decide(
+      request("/", {
+        Host: "127.0.0.1:8080",
+        Origin: "http://127.0.0.1:8000",
+      }),
+      { listenPort: 8080 },
+    ),
+    403,
+    "Origin not allowed",
+  );
+  assertStrictEquals(
+    detail,
+    'origin "http://127.0.0.1:8000" refused (cross-origin): add --allow-origin http://127.0.0.1:8000',
+  );
+  const listed = await policyFor({
+    allowOrigins: ["https://app.example.com"],
+    routes: [{ path: "/", target: TARGET }],
+  });
+  assertStrictEquals(
+    assertRefused(
+      await listed.decide(
+        request("/", { Origin: "HTTPS://Other.Example:443" }),
+      ),
+      403,
+      "Origin not allowed",
+    ),
+    'origin "https://other.example" refused (not-listed): add --allow-origin https://other.example',
+  );
+});
+
+Deno.test("UpgradePolicy.decide on a loopback gateway refuses a non-loopback Host with 403 and says why (DNS rebinding)", async () => {
+  const policy = await policyFor({
+    hostname: "127.0.0.1",
+    port: 0,
+    routes: [{ path: "/", target: TARGET }],
+  });
+  const rebound = {
+    Host: "rebind.attacker.example:8080",
+    Origin: "http://rebind.attacker.example:8080",
+  };
+  const detail = assertRefused(
+    await policy.decide(request("/", rebound), { listenPort: 8080 }),
+    403,
+    "Origin not allowed",
+  );
+  assertStrictEquals(
+    detail,
+    'host "rebind.attacker.example:8080" refused: a loopback gateway accepts only loopback Host names (localhost, 127.0.0.1, [::1]) on port 8080 unless origins are listed (DNS rebinding); list the pages allowed to connect with --allow-origin (or name a proxy in front with --trust-proxy)',
+  );
+  for (const host of ["localhost:8080", "127.0.0.1:8080", "[::1]:8080"]) {
+    assertAccepted(
+      await policy.decide(
+        request("/", { Host: host, Origin: `http://${host}` }),
+        { listenPort: 8080 },
+      ),
+    );
+  }
+  // The port the request came in on counts, not another loopback port.
+  assertRefused(
+    await policy.decide(
+      request("/", { Host: "localhost:9000", Origin: "http://localhost:9000" }),
+      { listenPort: 8080 },
+    ),
+    403,
+    "Origin not allowed",
+  );
+  // Without a port given, the configured one is used (none when it is 0).
+  const fixed = await policyFor({
+    hostname: "127.0.0.1",
+    port: 8080,
+    routes: [{ path: "/", target: TARGET }],
+  });
+  assertAccepted(
+    await fixed.decide(
+      request("/", { Host: "localhost:8080", Origin: "http://localhost:8080" }),
+    ),
+  );
+  assertRefused(
+    await fixed.decide(
+      request("/", { Host: "localhost:9000", Origin: "http://localhost:9000" }),
+    ),
+    403,
+    "Origin not allowed",
+  );
+  // Behind a trusted proxy the Host names the proxy: same-origin only.
+  assertAccepted(
+    await policy.decide(request("/", rebound), {
+      listenPort: 8080,
+      isFromTrustedProxy: true,
+    }),
+  );
+  // Listing origins is the way to admit other names.
+  const listed = await policyFor({
+    allowOrigins: ["http://rebind.attacker.example:8080"],
+    routes: [{ path: "/", target: TARGET }],
+  });
+  assertAccepted(
+    await listed.decide(request("/", rebound), { listenPort: 8080 }),
+  );
 });
 
 Deno.test("UpgradePolicy.decide applies allowOrigins", async () => {
