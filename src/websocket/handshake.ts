@@ -60,8 +60,10 @@ const STRAY_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
  * Finds the end of the head (`\r\n\r\n`) in `bytes` and parses it.
  * Returns `incomplete` when more bytes are needed, or a refusal: 431 when
  * the head exceeds `maxHeadBytes`, 400 when it is malformed (a version
- * other than `HTTP/1.` and one digit included), 505 for `HTTP/1.2` to
- * `HTTP/1.9`.
+ * other than `HTTP/1.` and one digit included) or its body framing is
+ * ambiguous (two `Host` lines, a `Content-Length` that is not digits or
+ * lists two values, `Content-Length` with `Transfer-Encoding`), 505 for
+ * `HTTP/1.2` to `HTTP/1.9`.
  *
  * @example
  * ```ts
@@ -128,8 +130,14 @@ export function parseRequestHead(
     const key = name.toLowerCase();
     const value = line.slice(colon + 1).trim();
     const previous = headers.get(key);
+    // RFC 9112 section 3.2: more than one Host line is a 400.
+    if (key === "host" && previous !== undefined) {
+      return badRequest("Duplicate Host header");
+    }
     headers.set(key, previous === undefined ? value : `${previous}, ${value}`);
   }
+  const framingError = checkBodyFraming(headers);
+  if (framingError !== undefined) return badRequest(framingError);
   const question = target.indexOf("?");
   const rawPath = question < 0 ? target : target.slice(0, question);
   let path: string;
@@ -145,6 +153,28 @@ export function parseRequestHead(
     kind: "head",
     head: { method, version, target, path, query, headers, headLength },
   };
+}
+
+/**
+ * The message-framing checks every request gets (RFC 9112 section 6.3): a
+ * `Content-Length` that is not digits, or lists two different values, and
+ * `Content-Length` together with `Transfer-Encoding` (a request smuggling
+ * pattern) make the framing ambiguous. Returns the refusal text, if any.
+ */
+function checkBodyFraming(headers: Map<string, string>): string | undefined {
+  const length = headers.get("content-length");
+  if (length === undefined) return undefined;
+  if (headers.has("transfer-encoding")) {
+    return "Content-Length together with Transfer-Encoding";
+  }
+  const values = length.split(",").map((entry) => entry.trim());
+  if (!values.every((entry) => /^\d+$/.test(entry))) {
+    return "Malformed Content-Length";
+  }
+  if (values.some((entry) => BigInt(entry) !== BigInt(values[0]!))) {
+    return "Conflicting Content-Length headers";
+  }
+  return undefined;
 }
 
 function badRequest(body: string): ParseHeadResult {
@@ -232,9 +262,10 @@ function isHttp11OrLater(version: string): boolean {
 
 /**
  * Validates the WebSocket-specific parts of an upgrade request and returns
- * the `Sec-WebSocket-Key`, or a refusal: 400 for a version below HTTP/1.1
- * or a missing or bad header, 405 for a method other than GET, 426 with the
- * supported version for a wrong `Sec-WebSocket-Version`.
+ * the `Sec-WebSocket-Key`, or a refusal: 400 for a version below HTTP/1.1,
+ * a missing or bad header, or a body (any `Transfer-Encoding`, a
+ * `Content-Length` other than 0), 405 for a method other than GET, 426 with
+ * the supported version for a wrong `Sec-WebSocket-Version`.
  *
  * @example
  * ```ts
@@ -289,7 +320,19 @@ export function checkUpgradeHeaders(
   if (key === undefined || !isValidKey(key)) {
     return { status: 400, body: "Missing or invalid Sec-WebSocket-Key" };
   }
+  // A GET upgrade carries no body: bytes after the head are WebSocket
+  // frames, so a body would be relayed as one (RFC 9112 section 6.3).
+  if (headers.has("transfer-encoding") || !isZeroLength(headers)) {
+    return { status: 400, body: "WebSocket upgrade must not have a body" };
+  }
   return { key };
+}
+
+/** Whether `Content-Length` is absent or 0 (each entry, if repeated). */
+function isZeroLength(headers: Map<string, string>): boolean {
+  const length = headers.get("content-length");
+  return length === undefined ||
+    length.split(",").every((entry) => /^0+$/.test(entry.trim()));
 }
 
 /** A key is the base64 form of 16 bytes: 22 characters then "==". */

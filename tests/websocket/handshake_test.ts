@@ -187,6 +187,33 @@ Deno.test("parseRequestHead refuses malformed heads with 400", async (t) => {
   }
 });
 
+Deno.test("parseRequestHead refuses ambiguous body framing with 400", async (t) => {
+  const cases: [string, string][] = [
+    ["two Host lines", "Host: a\r\nHost: b"],
+    ["two Host lines with the same value", "Host: a\r\nhost: a"],
+    ["two different Content-Lengths", "Content-Length: 0\r\nContent-Length: 6"],
+    ["a Content-Length list of two values", "Content-Length: 6, 0"],
+    ["a Content-Length that is not digits", "Content-Length: -1"],
+    [
+      "Content-Length with Transfer-Encoding",
+      "Content-Length: 0\r\nTransfer-Encoding: chunked",
+    ],
+  ];
+  for (const [name, lines] of cases) {
+    await t.step(name, () => {
+      const result = parse(`GET / HTTP/1.1\r\n${lines}\r\n\r\n`);
+      assert.equal(refusalStatus(result), 400, JSON.stringify(result));
+    });
+  }
+});
+
+Deno.test("parseRequestHead accepts one Host and repeated equal Content-Lengths", () => {
+  const head = parseHead(
+    "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+  );
+  assert.equal(head.headers.get("host"), "a");
+});
+
 Deno.test("parseRequestHead refuses HTTP/1.2 and later 1.x versions with 505", () => {
   assert.equal(refusalStatus(parse("GET / HTTP/1.2\r\n\r\n")), 505);
 });
@@ -345,6 +372,29 @@ Deno.test("checkUpgradeHeaders refuses missing or invalid headers with 400", asy
       assert.equal(refusal.status, 400);
     });
   }
+});
+
+Deno.test("checkUpgradeHeaders refuses an upgrade with a body with 400", async (t) => {
+  const cases: [string, Record<string, string | undefined>][] = [
+    ["Content-Length: 6", { "content-length": "6" }],
+    ["Content-Length: 1", { "content-length": "1" }],
+    ["Transfer-Encoding: chunked", { "transfer-encoding": "chunked" }],
+    ["Transfer-Encoding: identity", { "transfer-encoding": "identity" }],
+  ];
+  for (const [name, overrides] of cases) {
+    await t.step(name, () => {
+      const refusal = check(upgradeHeaders(overrides));
+      assert.ok(!("key" in refusal));
+      assert.equal(refusal.status, 400);
+      assert.equal(refusal.body, "WebSocket upgrade must not have a body");
+    });
+  }
+});
+
+Deno.test("checkUpgradeHeaders accepts Content-Length: 0", () => {
+  assert.deepEqual(check(upgradeHeaders({ "content-length": "0" })), {
+    key: RFC_KEY,
+  });
 });
 
 Deno.test("selectSubprotocol picks the client's first accepted offer", async (t) => {
