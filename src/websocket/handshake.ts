@@ -22,7 +22,10 @@ export interface RequestHead {
   query: URLSearchParams;
   /** Header values by lower-cased name; repeated headers joined with ", ". */
   headers: Map<string, string>;
-  /** Length of the head in bytes, including the final empty line. */
+  /**
+   * Length of the head in bytes, including the final empty line and any
+   * empty lines before the request line.
+   */
   headLength: number;
 }
 
@@ -87,7 +90,14 @@ export function parseRequestHead(
   maxHeadBytes: number,
   scannedBytes = 0,
 ): ParseHeadResult {
-  const end = findHeadEnd(bytes, scannedBytes);
+  // RFC 9112 section 2.2: empty lines before the request line are ignored.
+  let skipped = 0;
+  while (bytes[skipped] === 13 && bytes[skipped + 1] === 10) skipped += 2;
+  const found = findHeadEnd(
+    bytes.subarray(skipped),
+    Math.max(0, scannedBytes - skipped),
+  );
+  const end = found < 0 ? found : found + skipped;
   if (end < 0) {
     return bytes.length >= maxHeadBytes
       ? {
@@ -103,7 +113,7 @@ export function parseRequestHead(
       refusal: { status: 431, body: "Request head too large" },
     };
   }
-  const text = LATIN1.decode(bytes.subarray(0, end));
+  const text = LATIN1.decode(bytes.subarray(skipped, end));
   if (STRAY_CONTROL.test(text)) return badRequest("Malformed request head");
   const lines = text.split("\r\n");
   const requestLine = lines[0]!.split(" ");

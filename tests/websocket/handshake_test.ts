@@ -119,6 +119,30 @@ Deno.test("parseRequestHead accepts HTTP/1.0 and a head without headers", () => 
   assert.equal(head.version, "HTTP/1.0");
 });
 
+Deno.test("parseRequestHead ignores empty lines before the request line", async (t) => {
+  for (const prefix of ["\r\n", "\r\n\r\n"]) {
+    await t.step(JSON.stringify(prefix), () => {
+      const text = `${prefix}GET /a HTTP/1.1\r\nHost: h\r\n\r\n`;
+      const head = parseHead(`${text}AB`);
+      assert.equal(head.path, "/a");
+      assert.equal(head.headers.get("host"), "h");
+      assert.equal(head.headLength, text.length);
+    });
+  }
+  await t.step("incomplete while only empty lines arrived", () => {
+    assert.equal(parse("\r\n\r\n").kind, "incomplete");
+    assert.equal(parse("\r\n\r\nGET / HTTP/1.1\r\n").kind, "incomplete");
+  });
+  await t.step("a head split after the empty lines", () => {
+    const bytes = ENCODER.encode("\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    assert.equal(
+      parseRequestHead(bytes.subarray(0, 5), 8192).kind,
+      "incomplete",
+    );
+    assert.equal(parseRequestHead(bytes, 8192, 5).kind, "head");
+  });
+});
+
 Deno.test("parseRequestHead returns incomplete until the empty line arrives", async (t) => {
   const text = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
   for (let length = 0; length < text.length; length++) {
