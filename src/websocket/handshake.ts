@@ -6,6 +6,7 @@
  * @module
  */
 
+import { trimOws } from "./_ows.ts";
 import { sha1 } from "./sha1.ts";
 
 /** A parsed HTTP/1.1 request head. Header names are lower-cased. */
@@ -138,7 +139,7 @@ export function parseRequestHead(
     const name = line.slice(0, colon);
     if (!TOKEN_CHARS.test(name)) return badRequest("Malformed header name");
     const key = name.toLowerCase();
-    const value = line.slice(colon + 1).trim();
+    const value = trimOws(line.slice(colon + 1));
     const previous = headers.get(key);
     // RFC 9112 section 3.2: more than one Host line is a 400.
     if (key === "host" && previous !== undefined) {
@@ -177,7 +178,7 @@ function checkBodyFraming(headers: Map<string, string>): string | undefined {
   if (headers.has("transfer-encoding")) {
     return "Content-Length together with Transfer-Encoding";
   }
-  const values = length.split(",").map((entry) => entry.trim());
+  const values = length.split(",").map(trimOws);
   if (!values.every((entry) => /^\d+$/.test(entry))) {
     return "Malformed Content-Length";
   }
@@ -255,7 +256,7 @@ function hasListToken(value: string | undefined, token: string): boolean {
   const lower = value.toLowerCase();
   // The one-entry header every browser sends, without a split.
   if (lower === token) return true;
-  return lower.split(",").some((entry) => entry.trim() === token);
+  return lower.split(",").some((entry) => trimOws(entry) === token);
 }
 
 /**
@@ -342,7 +343,7 @@ export function checkUpgradeHeaders(
 function isZeroLength(headers: Map<string, string>): boolean {
   const length = headers.get("content-length");
   return length === undefined ||
-    length.split(",").every((entry) => /^0+$/.test(entry.trim()));
+    length.split(",").every((entry) => /^0+$/.test(trimOws(entry)));
 }
 
 /** A key is the base64 form of 16 bytes: 22 characters then "==". */
@@ -396,9 +397,9 @@ export function selectSubprotocol(
   offered: string | undefined,
   accepted: readonly string[],
 ): string | undefined | null {
-  if (offered === undefined || offered.trim() === "") return undefined;
+  if (offered === undefined || trimOws(offered) === "") return undefined;
   for (const candidate of offered.split(",")) {
-    const name = candidate.trim();
+    const name = trimOws(candidate);
     if (accepted.includes(name)) return name;
   }
   return null;

@@ -113,6 +113,33 @@ Deno.test("parseRequestHead accepts tabs and obs-text in header values", () => {
   );
 });
 
+Deno.test("parseRequestHead trims only SP and HTAB from header values, not byte 0xA0", () => {
+  const bytes = ENCODER.encode(
+    "GET / HTTP/1.1\r\nUpgrade: ?websocket?\r\nX: \t a \t\r\n\r\n",
+  );
+  for (let at = bytes.indexOf(0x3f); at >= 0; at = bytes.indexOf(0x3f)) {
+    bytes[at] = 0xa0; // NBSP in Latin-1: not optional whitespace
+  }
+  const result = parseRequestHead(bytes, 8192);
+  if (result.kind !== "head") throw new Error(JSON.stringify(result));
+  assert.equal(result.head.headers.get("upgrade"), "\u00a0websocket\u00a0");
+  assert.equal(result.head.headers.get("x"), "a");
+  assert.equal(isUpgradeRequest(result.head.headers), false);
+});
+
+Deno.test("list headers split on commas trim only SP and HTAB", () => {
+  assert.equal(
+    isUpgradeRequest(new Map([["upgrade", "h2c,\u00a0websocket"]])),
+    false,
+  );
+  assert.equal(
+    isUpgradeRequest(new Map([["upgrade", "h2c,\twebsocket "]])),
+    true,
+  );
+  assert.equal(selectSubprotocol("\u00a0chat", ["chat"]), null);
+  assert.equal(selectSubprotocol(" \tchat", ["chat"]), "chat");
+});
+
 Deno.test("parseRequestHead accepts HTTP/1.0 and a head without headers", () => {
   const head = parseHead("GET / HTTP/1.0\r\n\r\n");
   assert.equal(head.headers.size, 0);
