@@ -407,7 +407,8 @@ export function selectSubprotocol(
 
 /**
  * Serialises a small HTTP/1.1 response head (plus body) with
- * `Connection: close`.
+ * `Connection: close` and the body's `Content-Length` (a `content-length`
+ * in `headers` is replaced, not repeated).
  *
  * @example
  * ```ts
@@ -432,6 +433,8 @@ export function encodeHttpResponse(
   const bodyBytes = typeof body === "string" ? ASCII.encode(body) : body;
   let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Unknown"}\r\n`;
   for (const [name, value] of Object.entries(headers)) {
+    // The length is the body's, written once below.
+    if (name.toLowerCase() === "content-length") continue;
     head += `${name}: ${value}\r\n`;
   }
   head += `content-length: ${bodyBytes.length}\r\nconnection: close\r\n\r\n`;

@@ -474,6 +474,19 @@ Deno.test("selectSubprotocol picks the client's first accepted offer", async (t)
   }
 });
 
+Deno.test("encodeHttpResponse writes the body's content-length once, replacing a given one", () => {
+  const text = new TextDecoder().decode(
+    encodeHttpResponse(
+      404,
+      { "Content-Length": "99", "x-a": "1" },
+      "Not found\n",
+    ),
+  );
+  assert.equal(text.match(/content-length/gi)?.length, 1, text);
+  assert.ok(text.includes("content-length: 10\r\n"), text);
+  assert.ok(text.includes("x-a: 1\r\n"), text);
+});
+
 Deno.test("encodeHttpResponse writes status line, headers, length and body", async (t) => {
   const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
   await t.step("with a text body", () => {
