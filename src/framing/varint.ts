@@ -5,9 +5,9 @@
  *
  * Only the shortest encoding of a length is valid (a final `0x00` byte after
  * another byte is overlong): this keeps `encode(decode(frame))` equal to
- * `frame`. An overlong length, or one longer than 10 bytes, is a
- * {@linkcode MalformedFrameError} (1002); a length above `maxFrameBytes` is a
- * {@linkcode FrameTooLargeError} (1009).
+ * `frame`. An overlong length, one longer than 10 bytes, or one of 2^64 or
+ * more (a 10th byte above 1) is a {@linkcode MalformedFrameError} (1002); a
+ * length above `maxFrameBytes` is a {@linkcode FrameTooLargeError} (1009).
  *
  * @module
  */
@@ -150,6 +150,12 @@ export class VarintDecoder implements FrameDecoder {
         if (byte === 0 && at > start) {
           throw malformed(`its encoding must be minimal: overlong by 1 byte`);
         }
+        // The 10th byte holds bit 63 only: more is not a 64-bit length.
+        if (byte > 1 && at - start === MAX_VARINT_BYTES - 1) {
+          throw malformed(
+            `it must fit in 64 bits: current value is 2^64 or more`,
+          );
+        }
         if (value > this.#max) throw tooLarge(value, this.#max);
         this.#length = value;
         return at - start + 1;
@@ -169,7 +175,7 @@ export class VarintDecoder implements FrameDecoder {
    * @param chunk The next bytes; may be empty.
    * @param onMessage Called for each complete message.
    * @throws {FrameTooLargeError} When a length is above `maxFrameBytes`.
-   * @throws {MalformedFrameError} When a length is overlong.
+   * @throws {MalformedFrameError} When a length is overlong or 2^64 or more.
    */
   push(chunk: Uint8Array, onMessage: MessageSink): void {
     const end = chunk.length;

@@ -40,7 +40,10 @@ import {
   type HttpRefusal,
   type RequestHead,
 } from "../websocket/handshake.ts";
-import { chooseSubprotocol } from "../websocket/subprotocol.ts";
+import {
+  chooseSubprotocol,
+  splitSubprotocols,
+} from "../websocket/subprotocol.ts";
 import { formatTarget } from "./backend_connect.ts";
 import { ConfigError } from "../errors.ts";
 
@@ -191,7 +194,9 @@ export class UpgradePolicy {
         originRefusalDetail(origin, host, port),
       );
     }
-    const offered = splitProtocols(head.headers.get("sec-websocket-protocol"));
+    const offered = splitSubprotocols(
+      head.headers.get("sec-websocket-protocol"),
+    );
     const ticketEntry = offered.find((entry) =>
       entry.startsWith(TICKET_SUBPROTOCOL_PREFIX)
     );
@@ -473,11 +478,4 @@ function targetRefused(
 
 function refuse(status: number, body: string, detail: string): UpgradeDecision {
   return { kind: "refuse", refusal: { status, body }, detail };
-}
-
-function splitProtocols(header: string | undefined): string[] {
-  if (header === undefined) return [];
-  return header.split(",").map((entry) => entry.trim()).filter((entry) =>
-    entry !== ""
-  );
 }

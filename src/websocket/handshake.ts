@@ -6,6 +6,7 @@
  * @module
  */
 
+import { trimOws } from "./_ows.ts";
 import { sha1 } from "./sha1.ts";
 
 /** A parsed HTTP/1.1 request head. Header names are lower-cased. */
@@ -22,7 +23,10 @@ export interface RequestHead {
   query: URLSearchParams;
   /** Header values by lower-cased name; repeated headers joined with ", ". */
   headers: Map<string, string>;
-  /** Length of the head in bytes, including the final empty line. */
+  /**
+   * Length of the head in bytes, including the final empty line and any
+   * empty lines before the request line.
+   */
   headLength: number;
 }
 
@@ -60,8 +64,10 @@ const STRAY_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
  * Finds the end of the head (`\r\n\r\n`) in `bytes` and parses it.
  * Returns `incomplete` when more bytes are needed, or a refusal: 431 when
  * the head exceeds `maxHeadBytes`, 400 when it is malformed (a version
- * other than `HTTP/1.` and one digit included), 505 for `HTTP/1.2` to
- * `HTTP/1.9`.
+ * other than `HTTP/1.` and one digit included) or its body framing is
+ * ambiguous (two `Host` lines, a `Content-Length` that is not digits or
+ * lists two values, `Content-Length` with `Transfer-Encoding`), 505 for
+ * `HTTP/1.2` to `HTTP/1.9`.
  *
  * @example
  * ```ts
@@ -85,7 +91,14 @@ export function parseRequestHead(
   maxHeadBytes: number,
   scannedBytes = 0,
 ): ParseHeadResult {
-  const end = findHeadEnd(bytes, scannedBytes);
+  // RFC 9112 section 2.2: empty lines before the request line are ignored.
+  let skipped = 0;
+  while (bytes[skipped] === 13 && bytes[skipped + 1] === 10) skipped += 2;
+  const found = findHeadEnd(
+    bytes.subarray(skipped),
+    Math.max(0, scannedBytes - skipped),
+  );
+  const end = found < 0 ? found : found + skipped;
   if (end < 0) {
     return bytes.length >= maxHeadBytes
       ? {
@@ -101,7 +114,7 @@ export function parseRequestHead(
       refusal: { status: 431, body: "Request head too large" },
     };
   }
-  const text = LATIN1.decode(bytes.subarray(0, end));
+  const text = LATIN1.decode(bytes.subarray(skipped, end));
   if (STRAY_CONTROL.test(text)) return badRequest("Malformed request head");
   const lines = text.split("\r\n");
   const requestLine = lines[0]!.split(" ");
@@ -126,10 +139,16 @@ export function parseRequestHead(
     const name = line.slice(0, colon);
     if (!TOKEN_CHARS.test(name)) return badRequest("Malformed header name");
     const key = name.toLowerCase();
-    const value = line.slice(colon + 1).trim();
+    const value = trimOws(line.slice(colon + 1));
     const previous = headers.get(key);
+    // RFC 9112 section 3.2: more than one Host line is a 400.
+    if (key === "host" && previous !== undefined) {
+      return badRequest("Duplicate Host header");
+    }
     headers.set(key, previous === undefined ? value : `${previous}, ${value}`);
   }
+  const framingError = checkBodyFraming(headers);
+  if (framingError !== undefined) return badRequest(framingError);
   const question = target.indexOf("?");
   const rawPath = question < 0 ? target : target.slice(0, question);
   let path: string;
@@ -145,6 +164,28 @@ export function parseRequestHead(
     kind: "head",
     head: { method, version, target, path, query, headers, headLength },
   };
+}
+
+/**
+ * The message-framing checks every request gets (RFC 9112 section 6.3): a
+ * `Content-Length` that is not digits, or lists two different values, and
+ * `Content-Length` together with `Transfer-Encoding` (a request smuggling
+ * pattern) make the framing ambiguous. Returns the refusal text, if any.
+ */
+function checkBodyFraming(headers: Map<string, string>): string | undefined {
+  const length = headers.get("content-length");
+  if (length === undefined) return undefined;
+  if (headers.has("transfer-encoding")) {
+    return "Content-Length together with Transfer-Encoding";
+  }
+  const values = length.split(",").map(trimOws);
+  if (!values.every((entry) => /^\d+$/.test(entry))) {
+    return "Malformed Content-Length";
+  }
+  if (values.some((entry) => BigInt(entry) !== BigInt(values[0]!))) {
+    return "Conflicting Content-Length headers";
+  }
+  return undefined;
 }
 
 function badRequest(body: string): ParseHeadResult {
@@ -215,7 +256,7 @@ function hasListToken(value: string | undefined, token: string): boolean {
   const lower = value.toLowerCase();
   // The one-entry header every browser sends, without a split.
   if (lower === token) return true;
-  return lower.split(",").some((entry) => entry.trim() === token);
+  return lower.split(",").some((entry) => trimOws(entry) === token);
 }
 
 /**
@@ -232,9 +273,10 @@ function isHttp11OrLater(version: string): boolean {
 
 /**
  * Validates the WebSocket-specific parts of an upgrade request and returns
- * the `Sec-WebSocket-Key`, or a refusal: 400 for a version below HTTP/1.1
- * or a missing or bad header, 405 for a method other than GET, 426 with the
- * supported version for a wrong `Sec-WebSocket-Version`.
+ * the `Sec-WebSocket-Key`, or a refusal: 400 for a version below HTTP/1.1,
+ * a missing or bad header, or a body (any `Transfer-Encoding`, a
+ * `Content-Length` other than 0), 405 for a method other than GET, 426 with
+ * the supported version for a wrong `Sec-WebSocket-Version`.
  *
  * @example
  * ```ts
@@ -289,7 +331,19 @@ export function checkUpgradeHeaders(
   if (key === undefined || !isValidKey(key)) {
     return { status: 400, body: "Missing or invalid Sec-WebSocket-Key" };
   }
+  // A GET upgrade carries no body: bytes after the head are WebSocket
+  // frames, so a body would be relayed as one (RFC 9112 section 6.3).
+  if (headers.has("transfer-encoding") || !isZeroLength(headers)) {
+    return { status: 400, body: "WebSocket upgrade must not have a body" };
+  }
   return { key };
+}
+
+/** Whether `Content-Length` is absent or 0 (each entry, if repeated). */
+function isZeroLength(headers: Map<string, string>): boolean {
+  const length = headers.get("content-length");
+  return length === undefined ||
+    length.split(",").every((entry) => /^0+$/.test(trimOws(entry)));
 }
 
 /** A key is the base64 form of 16 bytes: 22 characters then "==". */
@@ -323,7 +377,8 @@ export function computeAcceptKey(key: string): string {
 
 /**
  * Serialises a small HTTP/1.1 response head (plus body) with
- * `Connection: close`.
+ * `Connection: close` and the body's `Content-Length` (a `content-length`
+ * in `headers` is replaced, not repeated).
  *
  * @example
  * ```ts
@@ -348,6 +403,8 @@ export function encodeHttpResponse(
   const bodyBytes = typeof body === "string" ? ASCII.encode(body) : body;
   let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Unknown"}\r\n`;
   for (const [name, value] of Object.entries(headers)) {
+    // The length is the body's, written once below.
+    if (name.toLowerCase() === "content-length") continue;
     head += `${name}: ${value}\r\n`;
   }
   head += `content-length: ${bodyBytes.length}\r\nconnection: close\r\n\r\n`;

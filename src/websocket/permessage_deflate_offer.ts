@@ -7,6 +7,8 @@
  * @module
  */
 
+import { trimOws } from "./_ows.ts";
+
 /** One permessage-deflate offer as the client sent it. */
 export interface DeflateOffer {
   /** The client asks the server not to keep its compression context. */
@@ -95,7 +97,7 @@ const PARAM_NAMES = new Set([
 export function parseDeflateOffers(header: string): DeflateOffer[] {
   const offers: DeflateOffer[] = [];
   for (const element of splitOutsideQuotes(header, ",")) {
-    const parts = splitOutsideQuotes(element, ";").map((p) => p.trim());
+    const parts = splitOutsideQuotes(element, ";").map(trimOws);
     if (parts[0]?.toLowerCase() !== EXTENSION_NAME) continue;
     const offer = parseOfferParams(parts.slice(1));
     if (offer !== null) offers.push(offer);
@@ -111,12 +113,12 @@ function parseOfferParams(params: string[]): DeflateOffer | null {
   };
   for (const param of params) {
     const eq = param.indexOf("=");
-    const name = (eq < 0 ? param : param.slice(0, eq)).trim().toLowerCase();
+    const name = trimOws(eq < 0 ? param : param.slice(0, eq)).toLowerCase();
     if (!PARAM_NAMES.has(name) || seen.has(name)) return null;
     seen.add(name);
     let value: string | undefined;
     if (eq >= 0) {
-      value = param.slice(eq + 1).trim();
+      value = trimOws(param.slice(eq + 1));
       // RFC 7692 section 7.1: a quoted-string value is compared unquoted.
       if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
         value = value.slice(1, -1);

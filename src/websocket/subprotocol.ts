@@ -14,6 +14,8 @@
  * @module
  */
 
+import { trimOws } from "./_ows.ts";
+
 /** The subprotocol websockify answers when a client offers it. */
 export const BINARY_SUBPROTOCOL = "binary";
 
@@ -105,7 +107,5 @@ export function chooseSubprotocol(
  */
 export function splitSubprotocols(header: string | undefined): string[] {
   if (header === undefined) return [];
-  return header.split(",").map((name) => name.trim()).filter((name) =>
-    name !== ""
-  );
+  return header.split(",").map(trimOws).filter((name) => name !== "");
 }

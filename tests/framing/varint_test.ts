@@ -149,6 +149,27 @@ Deno.test("VarintDecoder rejects overlong lengths with MalformedFrameError", asy
   }
 });
 
+// Regression (issue 17 item 10): a ten-byte varint of 2^64 or more (its last
+// byte above 1) is no 64-bit length; it closed 1009 as "too big" where the
+// README's framing table says 1002 for a header no 64-bit length can be.
+Deno.test("VarintDecoder rejects a length of 2^64 or more with MalformedFrameError (1002)", async (t) => {
+  const nine = new Uint8Array(9).fill(0x80);
+  const cases: Array<[string, Uint8Array[]]> = [
+    ["2^64", [bytes(nine, 0x02)]],
+    ["2^70 - 1", [bytes(new Uint8Array(9).fill(0xff), 0x7f)]],
+    ["2^64, header split", [
+      nine.subarray(0, 4),
+      bytes(nine.subarray(4), 0x02),
+    ]],
+  ];
+  for (const [name, chunks] of cases) {
+    await t.step(name, () => {
+      // MalformedFrameError closes 1002 (src/session/close_codes.ts).
+      assert.throws(() => pushAll(chunks), MalformedFrameError);
+    });
+  }
+});
+
 Deno.test("VarintDecoder.finish throws TruncatedFrameError with the pending bytes", async (t) => {
   const cases: Array<[string, Uint8Array, number]> = [
     ["partial header", bytes(0xac), 1],

@@ -62,3 +62,36 @@ Deno.test("gateway refuses new connections with 503 while maxSessions handshakes
     for (const conn of slow) conn.close();
   }
 });
+
+// Regression (issue 17 item 13): `Content-Length: 6` with a body that is a
+// WebSocket frame got 101, and the body was relayed to the backend as a
+// message.
+Deno.test("gateway refuses an upgrade with a frame-shaped body with 400", async () => {
+  await using backend = startEchoBackend();
+  await using gateway = await startGateway({
+    routes: [{ path: "/", target: backend.target }],
+  });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: gateway.port,
+  });
+  try {
+    // An empty masked text frame: FIN+text, masked length 0, the mask.
+    const frame = [0x81, 0x80, 1, 2, 3, 4];
+    const head = new TextEncoder().encode(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n" +
+        "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+        `Content-Length: ${frame.length}\r\n\r\n`,
+    );
+    const request = new Uint8Array(head.length + frame.length);
+    request.set(head);
+    request.set(frame, head.length);
+    await conn.write(request);
+    const response = await within(readAll(conn), 3000, "the response");
+    assert(response.startsWith("HTTP/1.1 400 "), response);
+    assert(response.includes("must not have a body"), response);
+  } finally {
+    conn.close();
+  }
+});

@@ -324,3 +324,32 @@ Deno.test({
     }
   },
 });
+
+// Regression (issue 17 item 10): a static 404 (or any static answer with a
+// body in memory) carried two content-length lines.
+Deno.test("respondToHttpRequest sends one content-length on static answers with a body", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/sub`);
+    const staticFiles = await StaticFiles.open(dir, { listDirectories: true });
+    for (const target of ["/nope.txt", "/sub", "/sub/", "/.hidden"]) {
+      const response = await respondToHttpRequest(
+        request(target),
+        context({ staticFiles }),
+      );
+      const text = new TextDecoder().decode(response.bytes);
+      const head = text.slice(0, text.indexOf("\r\n\r\n"));
+      const lengths = head.split("\r\n").filter((line) =>
+        line.toLowerCase().startsWith("content-length:")
+      );
+      assertEquals(lengths.length, 1, `${target}: ${head}`);
+      assertEquals(
+        Number(lengths[0]!.split(":")[1]),
+        text.length - head.length - 4,
+        target,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -292,3 +292,21 @@ Deno.test("readRequestHead keeps the head limit and its 431 when the head arrive
     assertStrictEquals(conn.counts.length, Math.ceil(100 / 7));
   });
 });
+
+// Regression (issue 17 item 10): RFC 9112 section 2.2 says to ignore empty
+// lines before the request line; they were answered 400.
+Deno.test("readRequestHead ignores empty lines before the request line, in pieces", async (t) => {
+  const text = "\r\n\r\n" + head("/after");
+  for (const cut of [1, 2, 3, 4, 5]) {
+    await t.step(`cut at ${cut}`, async () => {
+      using pair = await connectedPair();
+      const reading = readRequestHead(pair.server, 8192);
+      await writeAll(pair.client, encoder.encode(text.slice(0, cut)));
+      await writeAll(pair.client, encoder.encode(text.slice(cut) + "AB"));
+      const read = await within(reading, 5000, "head");
+      assert(read.kind === "head", JSON.stringify(read));
+      assertStrictEquals(read.head.path, "/after");
+      assertEquals(read.leftover, encoder.encode("AB"));
+    });
+  }
+});

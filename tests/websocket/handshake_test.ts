@@ -11,6 +11,7 @@ import {
   type RequestHead,
   STATUS_TEXT,
 } from "../../src/websocket/handshake.ts";
+import { splitSubprotocols } from "../../src/websocket/subprotocol.ts";
 
 const ENCODER = new TextEncoder();
 const RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -112,10 +113,61 @@ Deno.test("parseRequestHead accepts tabs and obs-text in header values", () => {
   );
 });
 
+Deno.test("parseRequestHead trims only SP and HTAB from header values, not byte 0xA0", () => {
+  const bytes = ENCODER.encode(
+    "GET / HTTP/1.1\r\nUpgrade: ?websocket?\r\nX: \t a \t\r\n\r\n",
+  );
+  for (let at = bytes.indexOf(0x3f); at >= 0; at = bytes.indexOf(0x3f)) {
+    bytes[at] = 0xa0; // NBSP in Latin-1: not optional whitespace
+  }
+  const result = parseRequestHead(bytes, 8192);
+  if (result.kind !== "head") throw new Error(JSON.stringify(result));
+  assert.equal(result.head.headers.get("upgrade"), "\u00a0websocket\u00a0");
+  assert.equal(result.head.headers.get("x"), "a");
+  assert.equal(isUpgradeRequest(result.head.headers), false);
+});
+
+Deno.test("list headers split on commas trim only SP and HTAB", () => {
+  assert.equal(
+    isUpgradeRequest(new Map([["upgrade", "h2c,\u00a0websocket"]])),
+    false,
+  );
+  assert.equal(
+    isUpgradeRequest(new Map([["upgrade", "h2c,\twebsocket "]])),
+    true,
+  );
+  assert.deepEqual(splitSubprotocols("\u00a0chat"), ["\u00a0chat"]);
+  assert.deepEqual(splitSubprotocols(" \tchat"), ["chat"]);
+});
+
 Deno.test("parseRequestHead accepts HTTP/1.0 and a head without headers", () => {
   const head = parseHead("GET / HTTP/1.0\r\n\r\n");
   assert.equal(head.headers.size, 0);
   assert.equal(head.version, "HTTP/1.0");
+});
+
+Deno.test("parseRequestHead ignores empty lines before the request line", async (t) => {
+  for (const prefix of ["\r\n", "\r\n\r\n"]) {
+    await t.step(JSON.stringify(prefix), () => {
+      const text = `${prefix}GET /a HTTP/1.1\r\nHost: h\r\n\r\n`;
+      const head = parseHead(`${text}AB`);
+      assert.equal(head.path, "/a");
+      assert.equal(head.headers.get("host"), "h");
+      assert.equal(head.headLength, text.length);
+    });
+  }
+  await t.step("incomplete while only empty lines arrived", () => {
+    assert.equal(parse("\r\n\r\n").kind, "incomplete");
+    assert.equal(parse("\r\n\r\nGET / HTTP/1.1\r\n").kind, "incomplete");
+  });
+  await t.step("a head split after the empty lines", () => {
+    const bytes = ENCODER.encode("\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    assert.equal(
+      parseRequestHead(bytes.subarray(0, 5), 8192).kind,
+      "incomplete",
+    );
+    assert.equal(parseRequestHead(bytes, 8192, 5).kind, "head");
+  });
 });
 
 Deno.test("parseRequestHead returns incomplete until the empty line arrives", async (t) => {
@@ -184,6 +236,33 @@ Deno.test("parseRequestHead refuses malformed heads with 400", async (t) => {
       assert.equal(refusalStatus(parse(text)), 400);
     });
   }
+});
+
+Deno.test("parseRequestHead refuses ambiguous body framing with 400", async (t) => {
+  const cases: [string, string][] = [
+    ["two Host lines", "Host: a\r\nHost: b"],
+    ["two Host lines with the same value", "Host: a\r\nhost: a"],
+    ["two different Content-Lengths", "Content-Length: 0\r\nContent-Length: 6"],
+    ["a Content-Length list of two values", "Content-Length: 6, 0"],
+    ["a Content-Length that is not digits", "Content-Length: -1"],
+    [
+      "Content-Length with Transfer-Encoding",
+      "Content-Length: 0\r\nTransfer-Encoding: chunked",
+    ],
+  ];
+  for (const [name, lines] of cases) {
+    await t.step(name, () => {
+      const result = parse(`GET / HTTP/1.1\r\n${lines}\r\n\r\n`);
+      assert.equal(refusalStatus(result), 400, JSON.stringify(result));
+    });
+  }
+});
+
+Deno.test("parseRequestHead accepts one Host and repeated equal Content-Lengths", () => {
+  const head = parseHead(
+    "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+  );
+  assert.equal(head.headers.get("host"), "a");
 });
 
 Deno.test("parseRequestHead refuses HTTP/1.2 and later 1.x versions with 505", () => {
@@ -344,6 +423,29 @@ Deno.test("checkUpgradeHeaders refuses missing or invalid headers with 400", asy
       assert.equal(refusal.status, 400);
     });
   }
+});
+
+Deno.test("checkUpgradeHeaders refuses an upgrade with a body with 400", async (t) => {
+  const cases: [string, Record<string, string | undefined>][] = [
+    ["Content-Length: 6", { "content-length": "6" }],
+    ["Content-Length: 1", { "content-length": "1" }],
+    ["Transfer-Encoding: chunked", { "transfer-encoding": "chunked" }],
+    ["Transfer-Encoding: identity", { "transfer-encoding": "identity" }],
+  ];
+  for (const [name, overrides] of cases) {
+    await t.step(name, () => {
+      const refusal = check(upgradeHeaders(overrides));
+      assert.ok(!("key" in refusal));
+      assert.equal(refusal.status, 400);
+      assert.equal(refusal.body, "WebSocket upgrade must not have a body");
+    });
+  }
+});
+
+Deno.test("checkUpgradeHeaders accepts Content-Length: 0", () => {
+  assert.deepEqual(check(upgradeHeaders({ "content-length": "0" })), {
+    key: RFC_KEY,
+  });
 });
 
 Deno.test("encodeHttpResponse writes status line, headers, length and body", async (t) => {

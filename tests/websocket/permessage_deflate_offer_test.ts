@@ -158,3 +158,12 @@ Deno.test("negotiateDeflate declines a server window of 8 bits, which zlib canno
     8,
   );
 });
+
+Deno.test("parseDeflateOffers trims only SP and HTAB, not U+00A0", () => {
+  assert.deepEqual(parseDeflateOffers("\u00a0permessage-deflate"), []);
+  assert.equal(
+    parseDeflateOffers("\tpermessage-deflate ; \tserver_no_context_takeover")
+      .length,
+    1,
+  );
+});

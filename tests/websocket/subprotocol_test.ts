@@ -66,3 +66,10 @@ Deno.test("splitSubprotocols trims and drops empty entries", () => {
   assertEquals(splitSubprotocols(""), []);
   assertEquals(splitSubprotocols(undefined), []);
 });
+
+Deno.test("splitSubprotocols trims only SP and HTAB, not U+00A0", () => {
+  assertEquals(splitSubprotocols("\u00a0binary,\tbase64 "), [
+    "\u00a0binary",
+    "base64",
+  ]);
+});
