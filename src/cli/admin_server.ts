@@ -14,6 +14,11 @@ export interface AdminSources {
   renderMetrics(): string;
   /** Whether the gateway is draining. */
   isDraining(): boolean;
+  /**
+   * Why the gateway's listener is not accepting connections, or `undefined`
+   * while it is; `/healthz` answers 503 with it. Absent: always accepting.
+   */
+  acceptFailure?(): string | undefined;
 }
 
 /**
@@ -51,9 +56,13 @@ export function startAdminServer(
       });
     }
     if (path === "/healthz") {
-      return sources.isDraining()
-        ? new Response("draining\n", { status: 503 })
-        : new Response("ok\n");
+      if (sources.isDraining()) {
+        return new Response("draining\n", { status: 503 });
+      }
+      const failure = sources.acceptFailure?.();
+      return failure === undefined
+        ? new Response("ok\n")
+        : new Response(`not accepting: ${failure}\n`, { status: 503 });
     }
     return new Response("Not found\n", { status: 404 });
   });

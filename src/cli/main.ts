@@ -353,6 +353,8 @@ interface Runner {
   reload(options: GatewayOptions): Promise<void>;
   renderMetrics(): string;
   isDraining(): boolean;
+  /** Why the listener is not accepting (single gateway only). */
+  acceptFailure?(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -420,6 +422,7 @@ async function serve(
     : startAdminServer(config.cli.adminListen, {
       renderMetrics: () => runner.renderMetrics(),
       isDraining: () => runner.isDraining(),
+      acceptFailure: () => runner.acceptFailure?.(),
     });
   const reload = async (why: string) => {
     if (reloadConfig === undefined) {
@@ -506,6 +509,7 @@ async function startSingle(
     },
     renderMetrics: () => gateway.renderMetrics(),
     isDraining: () => gateway.isDraining,
+    acceptFailure: () => gateway.acceptFailure,
     close: () => gateway.close(),
   };
 }

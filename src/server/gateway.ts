@@ -60,6 +60,8 @@ import {
   sessionCaps,
 } from "./generation.ts";
 import { respondToHttpRequest } from "./http_routes.ts";
+import { AcceptRetry } from "./accept_retry.ts";
+import { descriptorBudgetWarning, openFileLimit } from "./descriptor_budget.ts";
 import { ListenerOpener } from "./listener_opener.ts";
 import { readRequestHead } from "./request_head_reader.ts";
 import { SessionRecorder } from "./session_recorder.ts";
@@ -78,6 +80,12 @@ export interface Gateway {
   readonly sessionCount: number;
   /** Whether the gateway is draining (shutting down). */
   readonly isDraining: boolean;
+  /**
+   * Why the listener is not accepting connections (`accept()` failing, for
+   * example with "Too many open files", and being retried); `undefined`
+   * while it accepts.
+   */
+  readonly acceptFailure: string | undefined;
   /** The gateway's metrics. */
   readonly metrics: GatewayMetrics;
   /** Renders this gateway's metrics in the Prometheus text format. */
@@ -158,6 +166,12 @@ class GatewayServer implements Gateway {
   #closing: Promise<void> | undefined;
   #isDraining = false;
   #isListenCalled = false;
+  /** Set just before shutdown closes the listener: accept loops end. */
+  #isListenerClosed = false;
+  /** Why the listener is not accepting; undefined while it is. */
+  #acceptFailure: string | undefined;
+  /** Wakes the accept loops waiting out a backoff, at shutdown. */
+  #acceptPauseWakers = new Set<() => void>();
   #listenerOpener = new ListenerOpener();
   #lastCertCheckMs = 0;
   readonly metrics: GatewayMetrics = new GatewayMetrics();
@@ -198,6 +212,10 @@ class GatewayServer implements Gateway {
     return this.#isDraining;
   }
 
+  get acceptFailure(): string | undefined {
+    return this.#acceptFailure;
+  }
+
   async listen(): Promise<Deno.NetAddr> {
     // Claimed before the first await, so a second concurrent call fails
     // instead of opening a second listener.
@@ -222,6 +240,11 @@ class GatewayServer implements Gateway {
           'origin checks are off (allowOrigins "*"): any web page may open sessions',
       });
     }
+    const limit = await openFileLimit();
+    const budget = limit === undefined
+      ? undefined
+      : descriptorBudgetWarning(config.maxSessions, limit);
+    if (budget !== undefined) this.#emit({ type: "warning", message: budget });
     const exposure = sameOriginExposureWarning(
       config.allowOrigins,
       addr.hostname,
@@ -271,11 +294,13 @@ class GatewayServer implements Gateway {
     await withTimeout(Promise.all(ends), drainTimeoutMs);
     // Past the deadline: cut what is left.
     await this.#abortSessions();
+    this.#isListenerClosed = true;
     try {
       this.#listener?.close();
     } catch {
       // Already closed.
     }
+    for (const wake of [...this.#acceptPauseWakers]) wake();
     await Promise.all(this.#acceptLoops);
     for (const pending of this.#handshakes) closeQuietly(pending.conn);
     // Plain HTTP responses (a large static file to a client that reads
@@ -298,28 +323,81 @@ class GatewayServer implements Gateway {
     );
   }
 
+  /**
+   * Accepts until the listener is closed by shutdown or replaced by a
+   * certificate reload. A failed `accept()` (EMFILE, ENFILE, ENOBUFS,
+   * ECONNABORTED...) is reported at most once a second and retried after a
+   * backoff: one failure used to end accepting for good while the process
+   * lived on.
+   */
   async #accept(listener: Deno.Listener): Promise<void> {
-    try {
-      for await (const conn of listener) {
-        const handling = this.#handleConnection(conn).catch((error) =>
+    const retry = new AcceptRetry();
+    while (!this.#isRetired(listener)) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (this.#isRetired(listener)) return;
+        if (error instanceof Deno.errors.BadResource) {
+          // Closed by someone else: nothing left to retry.
+          this.#acceptFailure = "listener closed";
           this.#emit({
             type: "error",
-            message: "connection handling failed",
+            message: "accept loop stopped: the listener was closed",
             detail: String(error),
-          })
-        );
-        this.#pendingHttp.add(handling);
-        handling.then(() => this.#pendingHttp.delete(handling));
+          });
+          return;
+        }
+        const step = retry.failed(performance.now());
+        this.#acceptFailure = `accept failing: ${String(error)}`;
+        if (step.isReported) {
+          this.#emit({
+            type: "warning",
+            message: `accept failed; retrying in ${step.delayMs} ms`,
+            detail: step.suppressed === 0
+              ? String(error)
+              : `${
+                String(error)
+              } (${step.suppressed} more failures since the last report)`,
+          });
+        }
+        await this.#acceptPause(step.delayMs);
+        continue;
       }
-    } catch (error) {
-      if (!this.#isDraining && listener === this.#listener) {
+      if (this.#acceptFailure !== undefined) {
+        this.#acceptFailure = undefined;
+        this.#emit({ type: "warning", message: "accepting again" });
+      }
+      retry.succeeded();
+      const handling = this.#handleConnection(conn).catch((error) =>
         this.#emit({
           type: "error",
-          message: "accept loop failed",
+          message: "connection handling failed",
           detail: String(error),
-        });
-      }
+        })
+      );
+      this.#pendingHttp.add(handling);
+      handling.then(() => this.#pendingHttp.delete(handling));
     }
+  }
+
+  /** Whether `listener` was closed by shutdown or replaced by a reload. */
+  #isRetired(listener: Deno.Listener): boolean {
+    return this.#isListenerClosed || listener !== this.#listener;
+  }
+
+  /** Waits `delayMs`, or less when shutdown closes the listener. */
+  #acceptPause(delayMs: number): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(wake, delayMs);
+    const wakers = this.#acceptPauseWakers;
+    wakers.add(wake);
+    function wake(): void {
+      clearTimeout(timer);
+      wakers.delete(wake);
+      resolve();
+    }
+    return promise;
   }
 
   #emit(event: GatewayEvent): void {

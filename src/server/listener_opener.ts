@@ -33,10 +33,12 @@ export class ListenerOpener {
 
   /**
    * Opens a listener on `config.hostname` and `port`, with TLS when the
-   * configuration has certificate files.
+   * configuration has certificate files. A port already in use fails with
+   * `Deno.errors.AddrInUse`, TLS or not, unless `reusePort` is set.
    * @param config The configuration (hostname, TLS files, reusePort).
    * @param port The port (0 for any free one).
-   * @param reusePort Whether to set SO_REUSEPORT; a TLS listener always does.
+   * @param reusePort Whether the port may be shared with other
+   * SO_REUSEPORT listeners (workers, a certificate reload's successor).
    * @returns The listener.
    */
   async open(
@@ -45,10 +47,15 @@ export class ListenerOpener {
     reusePort: boolean = config.reusePort,
   ): Promise<Deno.Listener> {
     // A TLS listener always sets SO_REUSEPORT so a certificate reload can
-    // bind its successor before closing it.
+    // bind its successor before closing it. A port held by another
+    // SO_REUSEPORT listener would then be shared silently (the kernel splits
+    // connections between two gateways), so unless sharing was asked for,
+    // first bind the port without it: that fails as a plain listener does.
+    const isProbed = config.tls !== undefined && !reusePort;
+    const boundPort = isProbed ? probePort(config.hostname, port) : port;
     const options = {
       hostname: config.hostname,
-      port,
+      port: boundPort,
       ...(reusePort || config.tls !== undefined ? { reusePort: true } : {}),
     };
     if (config.tls === undefined) return Deno.listen(options);
@@ -71,6 +78,16 @@ export class ListenerOpener {
   async isCertificateChanged(config: ResolvedGatewayConfig): Promise<boolean> {
     return await certStamp(config) !== this.#certStamp;
   }
+}
+
+/**
+ * Binds `hostname:port` without SO_REUSEPORT and closes it again; throws
+ * `Deno.errors.AddrInUse` when another socket holds the port.
+ * @returns The port, the one the kernel chose when `port` is 0.
+ */
+function probePort(hostname: string, port: number): number {
+  using probe = Deno.listen({ hostname, port });
+  return (probe.addr as Deno.NetAddr).port;
 }
 
 async function certStamp(config: ResolvedGatewayConfig): Promise<string> {

@@ -55,6 +55,29 @@ Deno.test("startAdminServer /healthz answers 200 ok, then 503 draining", async (
   }
 });
 
+Deno.test("startAdminServer /healthz answers 503 with the reason while the listener is not accepting", async () => {
+  let failure: string | undefined = "accept failing: Too many open files";
+  const admin = startAdminServer({ hostname: "127.0.0.1", port: 0 }, {
+    renderMetrics: () => "",
+    isDraining: () => false,
+    acceptFailure: () => failure,
+  });
+  try {
+    const failing = await get(admin.addr.port, "/healthz");
+    assertStrictEquals(failing.status, 503);
+    assertStrictEquals(
+      failing.body,
+      "not accepting: accept failing: Too many open files\n",
+    );
+    failure = undefined;
+    const ok = await get(admin.addr.port, "/healthz");
+    assertStrictEquals(ok.status, 200);
+    assertStrictEquals(ok.body, "ok\n");
+  } finally {
+    await admin.close();
+  }
+});
+
 Deno.test("startAdminServer answers 404 for other paths without calling its sources", async () => {
   const admin = startAdminServer({ hostname: "127.0.0.1", port: 0 }, {
     renderMetrics: () => {

@@ -5,7 +5,12 @@
  * and routes that reach their backend over TLS (`backendTls`).
  */
 
-import { assert, assertEquals, within } from "../_util/assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  within,
+} from "../_util/assert.ts";
 import { startEchoBackend, type TestBackend } from "../_util/backends.ts";
 import { type TestCertificate, TestPki } from "../_util/certificates.ts";
 import { type GatewayFixture, startGateway } from "../_util/gateway_fixture.ts";
@@ -17,6 +22,7 @@ import {
 } from "../_util/tls_backend.ts";
 import { TlsWsClient } from "../_util/tls_ws_client.ts";
 import type { GatewayOptions } from "../../src/config/config.ts";
+import { createGateway } from "../../src/server/gateway.ts";
 
 const utf8 = new TextEncoder();
 
@@ -239,6 +245,19 @@ Deno.test({
   fn: async () => {
     await checkCertificateReload({});
   },
+});
+
+// Regression: a TLS listener always set SO_REUSEPORT, so a second TLS
+// gateway on the same port started silently and took half the connections.
+Deno.test("gateway with tls fails to listen on a port another tls gateway holds", async () => {
+  await using rig = await startTlsGateway();
+  const leaf = await rig.pki.issue(rig.ca);
+  await using second = createGateway({
+    port: rig.gateway.port,
+    tls: { certFile: leaf.certFile, keyFile: leaf.keyFile },
+    routes: [{ path: "/echo", target: rig.backend.target }],
+  });
+  await assertRejects(() => second.listen(), Deno.errors.AddrInUse);
 });
 
 /** A gateway whose `/tls` route reaches a TLS echo backend, with a client. */

@@ -90,8 +90,9 @@ Deno.test("ListenerOpener opens a TLS listener and notices when its certificate 
     server.close();
   }
 
-  // A TLS listener always sets SO_REUSEPORT, so its successor can bind.
-  using successor = await opener.open(config, port);
+  // A TLS listener always sets SO_REUSEPORT, so its successor (opened with
+  // reusePort, as a certificate reload does) can bind.
+  using successor = await opener.open(config, port, true);
   assertStrictEquals((successor.addr as Deno.NetAddr).port, port);
 
   const other = await pki.issue(ca, { commonName: "replacement" });
@@ -99,9 +100,35 @@ Deno.test("ListenerOpener opens a TLS listener and notices when its certificate 
   await Deno.writeTextFile(leaf.keyFile, other.keyPem);
   assertStrictEquals(await opener.isCertificateChanged(config), true);
   // Opening again takes the new files as the reference.
-  using reopened = await opener.open(config, port);
+  using reopened = await opener.open(config, port, true);
   assert((reopened.addr as Deno.NetAddr).port === port);
   assertStrictEquals(await opener.isCertificateChanged(config), false);
+});
+
+// Regression: a TLS listener always set SO_REUSEPORT, so a second TLS
+// gateway on a busy port started silently and the kernel split connections
+// between the two.
+Deno.test("ListenerOpener.open refuses a busy port for TLS as for plain TCP unless reusePort", async () => {
+  await using pki = await TestPki.create();
+  const ca = await pki.createCa("wsgate test CA");
+  const leaf = await pki.issue(ca);
+  const config = resolveOptions({
+    tls: { certFile: leaf.certFile, keyFile: leaf.keyFile },
+  });
+  using first = await new ListenerOpener().open(config, 0);
+  const port = (first.addr as Deno.NetAddr).port;
+  await assertRejects(
+    () => new ListenerOpener().open(config, port),
+    Deno.errors.AddrInUse,
+  );
+  using plain = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await assertRejects(
+    () => new ListenerOpener().open(config, (plain.addr as Deno.NetAddr).port),
+    Deno.errors.AddrInUse,
+  );
+  // Sharing on purpose (workers, a reload's successor) still binds.
+  using shared = await new ListenerOpener().open(config, port, true);
+  assertStrictEquals((shared.addr as Deno.NetAddr).port, port);
 });
 
 Deno.test("ListenerOpener rejects when the certificate files cannot be read", async () => {
