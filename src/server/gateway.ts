@@ -61,7 +61,6 @@ import {
 } from "./generation.ts";
 import { respondToHttpRequest } from "./http_routes.ts";
 import { AcceptRetry } from "./accept_retry.ts";
-import { descriptorBudgetWarning, openFileLimit } from "./descriptor_budget.ts";
 import { ListenerOpener } from "./listener_opener.ts";
 import { readRequestHead } from "./request_head_reader.ts";
 import { SessionRecorder } from "./session_recorder.ts";
@@ -240,11 +239,6 @@ class GatewayServer implements Gateway {
           'origin checks are off (allowOrigins "*"): any web page may open sessions',
       });
     }
-    const limit = await openFileLimit();
-    const budget = limit === undefined
-      ? undefined
-      : descriptorBudgetWarning(config.maxSessions, limit);
-    if (budget !== undefined) this.#emit({ type: "warning", message: budget });
     const exposure = sameOriginExposureWarning(
       config.allowOrigins,
       addr.hostname,

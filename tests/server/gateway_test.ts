@@ -393,19 +393,3 @@ Deno.test("Gateway.reload keeps open-session counts and used ticket ids, and a f
     await client.close();
   }
 });
-
-Deno.test("gateway.listen warns when maxSessions needs more file descriptors than the limit", async () => {
-  const events: GatewayEvent[] = [];
-  await using gateway = createGateway({
-    port: 0,
-    maxSessions: 1_000_000_000,
-    routes: [{ path: "/", target: "127.0.0.1:9" }],
-    onEvent: (event) => events.push(event),
-  });
-  await gateway.listen();
-  const warnings = events.filter((event) =>
-    event.type === "warning" && event.message.includes("open-file limit")
-  );
-  assertEquals(warnings.length, 1, JSON.stringify(events));
-  assertEquals(gateway.acceptFailure, undefined);
-});
