@@ -8,6 +8,7 @@
  */
 
 import {
+  hostPortTarget,
   type TokenResolution,
   type TokenResolver,
   unknownToken,
@@ -90,19 +91,10 @@ export class JsonTokenApiResolver implements TokenResolver {
       return unknownToken(token, "JSONTokenApi answer is not JSON");
     }
     const { host, port } = (json ?? {}) as Record<string, unknown>;
-    const portNumber = typeof port === "string" && /^\d{1,5}$/.test(port)
-      ? Number(port)
-      : port;
-    if (
-      typeof host !== "string" || host === "" ||
-      typeof portNumber !== "number" || !Number.isInteger(portNumber) ||
-      portNumber < 1 || portNumber > 65535
-    ) {
+    const target = hostPortTarget(host, port);
+    if (target === undefined) {
       return unknownToken(token, "JSONTokenApi answer lacks host and port");
     }
-    return {
-      kind: "target",
-      target: { transport: "tcp", hostname: host, port: portNumber },
-    };
+    return { kind: "target", target };
   }
 }

@@ -10,6 +10,7 @@
 
 import { decodeBase64Url } from "../security/base64url.ts";
 import {
+  hostPortTarget,
   type TokenResolution,
   type TokenResolver,
   unknownToken,
@@ -121,19 +122,10 @@ export class JwtTokenResolver implements TokenResolver {
     if (typeof exp === "number" && nowSec > exp) {
       return unknownToken(token, "JWT expired (exp)");
     }
-    const portNumber = typeof port === "string" && /^\d{1,5}$/.test(port)
-      ? Number(port)
-      : port;
-    if (
-      typeof host !== "string" || host === "" ||
-      typeof portNumber !== "number" || !Number.isInteger(portNumber) ||
-      portNumber < 1 || portNumber > 65535
-    ) {
+    const target = hostPortTarget(host, port);
+    if (target === undefined) {
       return unknownToken(token, "JWT lacks valid host and port claims");
     }
-    return {
-      kind: "target",
-      target: { transport: "tcp", hostname: host, port: portNumber },
-    };
+    return { kind: "target", target };
   }
 }

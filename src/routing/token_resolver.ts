@@ -97,3 +97,38 @@ export function unknownToken(
     detail: `token ${JSON.stringify(token.slice(0, 64))}: ${why}`,
   };
 }
+
+/**
+ * The target named by a plugin answer's `host` and `port` (a JSON API's
+ * body, a JWT's claims): a non-empty string host and a port 1-65535, given
+ * as a number or as decimal digits.
+ *
+ * @example
+ * ```ts
+ * import { hostPortTarget } from "./token_resolver.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(hostPortTarget("vm1", "5901"), { transport: "tcp", hostname: "vm1", port: 5901 });
+ * assert.equal(hostPortTarget("vm1", 70000), undefined);
+ * assert.equal(hostPortTarget("", 5901), undefined);
+ * ```
+ *
+ * @param host The `host` value.
+ * @param port The `port` value.
+ * @returns The TCP target, or `undefined` when either is invalid.
+ */
+export function hostPortTarget(
+  host: unknown,
+  port: unknown,
+): TokenTarget | undefined {
+  const portNumber = typeof port === "string" && /^\d{1,5}$/.test(port)
+    ? Number(port)
+    : port;
+  if (
+    typeof host !== "string" || host === "" ||
+    typeof portNumber !== "number" || !Number.isInteger(portNumber) ||
+    portNumber < 1 || portNumber > 65535
+  ) {
+    return undefined;
+  }
+  return { transport: "tcp", hostname: host, port: portNumber };
+}
