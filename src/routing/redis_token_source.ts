@@ -1,8 +1,8 @@
 /**
  * websockify's `TokenRedis` settings, pure: the `--token-source` syntax
  * `host[:port[:db[:password[:namespace]]]]` (a field may be quoted to hold
- * colons: `host::::"a:b"`) and the stored value, `host:port` or
- * `{"host": "host:port"}`. The Redis client itself lives in `src/store/`.
+ * colons: `host::::"a:b"`). Stored values are read by `parseTokenValue`
+ * (`token_value.ts`); the Redis client itself lives in `src/store/`.
  *
  * @module
  */
@@ -72,45 +72,6 @@ export function parseRedisTokenSource(text: string): RedisTokenSource {
     keyPrefix: namespace === "" ? "" : `${namespace}:`,
     url: `redis://${auth}${host}:${port}/${db}`,
   };
-}
-
-/**
- * Reads a stored `TokenRedis` value: `host:port`, or JSON with a `host`
- * field holding `host:port`. Returns `undefined` for anything else, as
- * websockify refuses the token then.
- *
- * @example
- * ```ts
- * import { parseRedisTokenValue } from "./redis_token_source.ts";
- * import assert from "node:assert/strict";
- * assert.deepEqual(parseRedisTokenValue('{"host": "10.0.0.5:5901"}'), { hostname: "10.0.0.5", port: 5901 });
- * assert.deepEqual(parseRedisTokenValue(" vm1:5900\n"), { hostname: "vm1", port: 5900 });
- * assert.equal(parseRedisTokenValue("nonsense"), undefined);
- * ```
- *
- * @param value The stored string.
- * @returns The target, or `undefined`.
- */
-export function parseRedisTokenValue(
-  value: string,
-): { hostname: string; port: number } | undefined {
-  let text = value.trim();
-  if (text.startsWith("{")) {
-    try {
-      const json: unknown = JSON.parse(text);
-      const host = (json as { host?: unknown }).host;
-      if (typeof host !== "string") return undefined;
-      text = host;
-    } catch {
-      return undefined;
-    }
-  }
-  // websockify splits at the one colon: IPv6 literals are not accepted.
-  const match = /^([^\s:]+):(\d{1,5})$/.exec(text);
-  if (match === null) return undefined;
-  const port = Number(match[2]);
-  if (port < 1 || port > 65535) return undefined;
-  return { hostname: match[1]!, port };
 }
 
 /** Splits at colons; a field wrapped in double quotes may hold colons. */

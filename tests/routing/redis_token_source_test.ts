@@ -1,8 +1,5 @@
 import { assertEquals, assertThrows } from "../_util/assert.ts";
-import {
-  parseRedisTokenSource,
-  parseRedisTokenValue,
-} from "../../src/routing/redis_token_source.ts";
+import { parseRedisTokenSource } from "../../src/routing/redis_token_source.ts";
 
 Deno.test("parseRedisTokenSource reads websockify's host[:port[:db[:password[:namespace]]]]", async (t) => {
   const cases: [
@@ -50,21 +47,5 @@ Deno.test("parseRedisTokenSource refuses malformed sources", () => {
     const text of ["", ":6379", "r:port", "r:1:db", "r:1:2:3:4:5", "r:70000"]
   ) {
     assertThrows(() => parseRedisTokenSource(text), SyntaxError, text);
-  }
-});
-
-Deno.test("parseRedisTokenValue reads plain and JSON values and refuses the rest", () => {
-  assertEquals(parseRedisTokenValue("127.0.0.1:5900"), {
-    hostname: "127.0.0.1",
-    port: 5900,
-  });
-  assertEquals(parseRedisTokenValue('{"host":"vm:5901"}'), {
-    hostname: "vm",
-    port: 5901,
-  });
-  for (
-    const bad of ["vm", "vm:0", "vm:x", '{"host":5}', "{bad json", "::1:5900"]
-  ) {
-    assertEquals(parseRedisTokenValue(bad), undefined, bad);
   }
 });

@@ -52,3 +52,21 @@ Deno.test("parseTokenValue refuses malformed values with a reason instead of thr
     });
   }
 });
+
+Deno.test("parseTokenValue reads what websockify's TokenRedis stores and refuses what it refuses", () => {
+  // These were the cases of a second parser for the same values
+  // (parseRedisTokenValue), removed in favour of this one.
+  assert.deepEqual(parseTokenValue("127.0.0.1:5900"), {
+    ok: true,
+    target: { transport: "tcp", hostname: "127.0.0.1", port: 5900 },
+  });
+  assert.deepEqual(parseTokenValue('{"host":"vm:5901"}'), {
+    ok: true,
+    target: { transport: "tcp", hostname: "vm", port: 5901 },
+  });
+  for (
+    const bad of ["vm", "vm:0", "vm:x", '{"host":5}', "{bad json"]
+  ) {
+    assert.equal(parseTokenValue(bad).ok, false, bad);
+  }
+});
