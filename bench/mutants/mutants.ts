@@ -448,11 +448,12 @@ export const MUTANTS: readonly Mutant[] = [
     note: "a used single-use ticket passes decide (spent only later)",
   },
   {
-    id: "generation-limits-per-reload",
-    file: "src/server/generation.ts",
-    find: "const limits = options.limits ?? new ClientLimits(",
-    replace: "const limits = new ClientLimits(",
+    id: "gateway-slot-not-released",
+    file: "src/server/gateway.ts",
+    find:
+      "if (this.#sessions.delete(session)) this.#limits.release(client.ip);",
+    replace: "this.#sessions.delete(session);",
     tests: ["tests/server/gateway_test.ts"],
-    note: "a reload forgets the open sessions' counts",
+    note: "an ended session keeps its slot (the gateway fills up for good)",
   },
 ];

@@ -60,8 +60,9 @@ export interface ClientLimitsOptions {
  * ```
  */
 export class ClientLimits {
-  #maxSessions: number;
-  #maxSessionsPerIp: number;
+  // Set by setLimits, which the constructor calls first.
+  #maxSessions = 0;
+  #maxSessionsPerIp = 0;
   #ipv6PrefixLength: number;
   #total = 0;
   #perClient = new Map<string, number>();
@@ -72,13 +73,8 @@ export class ClientLimits {
    * @param options The caps.
    */
   constructor(options: ClientLimitsOptions = {}) {
-    const {
-      maxSessions = 1024,
-      maxSessionsPerIp = 32,
-      ipv6PrefixLength = 64,
-    } = options;
-    checkCount("maxSessions", maxSessions);
-    checkCount("maxSessionsPerIp", maxSessionsPerIp);
+    const { ipv6PrefixLength = 64 } = options;
+    this.setLimits(options);
     if (
       !Number.isInteger(ipv6PrefixLength) || ipv6PrefixLength < 0 ||
       ipv6PrefixLength > 128
@@ -87,15 +83,13 @@ export class ClientLimits {
         `Cannot create client limits as ipv6PrefixLength must be an integer 0-128: current value is ${ipv6PrefixLength}`,
       );
     }
-    this.#maxSessions = maxSessions;
-    this.#maxSessionsPerIp = maxSessionsPerIp;
     this.#ipv6PrefixLength = ipv6PrefixLength;
   }
 
   /**
-   * Changes the caps (a configuration reload) while keeping every count:
-   * sessions already open stay counted, and a lowered cap only refuses new
-   * ones until enough have ended.
+   * Sets the caps (the constructor, then a configuration reload) while
+   * keeping every count: sessions already open stay counted, and a lowered
+   * cap only refuses new ones until enough have ended.
    *
    * @example A reload keeps the open sessions counted
    * ```ts

@@ -118,7 +118,6 @@ interface PendingHandshake {
 interface SessionEntry {
   route: string;
   client: string;
-  limits: ClientLimits;
 }
 
 /**
@@ -687,7 +686,7 @@ class GatewayServer implements Gateway {
         "draining",
       );
     }
-    const limits = generation.limits;
+    const limits = this.#limits;
     const admitted = limits.acquire(client.ip);
     if (admitted !== "ok") {
       const isTotal = admitted === "total";
@@ -839,9 +838,8 @@ class GatewayServer implements Gateway {
       ...relaySettings(route, config, leftover),
       ...(onTraffic === undefined ? {} : { onTraffic }),
       onClose: (summary) => {
-        const entry = this.#sessions.get(session);
-        this.#sessions.delete(session);
-        entry?.limits.release(client.ip);
+        // The process-wide counts: a reload since the start shares them.
+        if (this.#sessions.delete(session)) this.#limits.release(client.ip);
         this.#recordTraffic(session, route.path);
         this.metrics.sessionClosed(route.path, summary.code);
         const report = () =>
@@ -860,7 +858,6 @@ class GatewayServer implements Gateway {
     this.#sessions.set(session, {
       route: route.path,
       client: client.text,
-      limits: generation.limits,
     });
     session.start();
     // A session that finished its upgrade while the drain began.
