@@ -31,8 +31,8 @@ export type ReplayCacheResult = "fresh" | "replayed" | "full";
 
 /**
  * Remembers the ids (`jti`) of used tickets until they expire, so a ticket
- * opens at most one connection. Bounded by expiry (see the module doc); pure: the caller passes the
- * clock.
+ * opens at most one connection. Bounded by expiry (see the module doc);
+ * pure: the caller passes the clock.
  *
  * @example Usage
  * ```ts

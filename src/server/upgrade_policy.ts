@@ -75,8 +75,16 @@ export type UpgradeDecision =
      * every capacity check admitted the session, and gives it back with
      * {@linkcode UpgradePolicy.releaseTicket} when the backend connect fails.
      */
-    ticketUse?: { id: string; expiresAtMs: number };
+    ticketUse?: TicketUse;
   };
+
+/** A single-use ticket's id and how long it must stay spent. */
+export interface TicketUse {
+  /** The ticket's `jti`. */
+  id: string;
+  /** When the id may be forgotten (`exp` + 30 s), in ms since the epoch. */
+  expiresAtMs: number;
+}
 
 /** Options of {@linkcode UpgradePolicy}. */
 export interface UpgradePolicyOptions {
@@ -233,7 +241,7 @@ export class UpgradePolicy {
     const subprotocol = choice.protocol;
     const target = await this.#resolveTarget(route, head);
     if ("refusal" in target) return { kind: "refuse", ...target };
-    let ticketUse: { id: string; expiresAtMs: number } | undefined;
+    let ticketUse: TicketUse | undefined;
     if (claims !== undefined) {
       if (claims.target !== undefined && claims.target !== target.claimText) {
         return refuse(
