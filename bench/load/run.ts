@@ -21,12 +21,15 @@
  *
  * Flags: `--duration S` (small and bulk, default 10), `--runs N` (default 3),
  * `--only latency,small,bulk,churn,churn_warm,idle`,
- * `--gateways wsgate,bun,uws,websockify`,
+ * `--gateways wsgate,bun,uws,websockify` (the default; add `deno` for
+ * `peers/deno_relay.ts`, a bare Deno relay: the runtime's floor, not counted
+ * as a peer),
  * `--no-direct`, `--idle-sessions N` (default 5000), `--json FILE`,
  * `--keep-logs`, `--latency-warm N` (default 1000 round trips),
  * `--churn-warm N` (default 1000 sessions), `--wsgate-framing u32be|raw` (default u32be: every message
  * framed and checked; raw relays the byte stream like websockify, and the
- * load generator then checks the echoed stream instead of each message).
+ * load generator then checks the echoed stream instead of each message),
+ * `--wsgate-args "--warm-up=false ..."` (more wsgate flags, for A/B runs).
  *
  * @module
  */
@@ -42,7 +45,12 @@ const WORKLOAD_NAMES = [
   "idle",
 ] as const;
 type WorkloadName = typeof WORKLOAD_NAMES[number];
-const GATEWAY_NAMES = ["wsgate", "bun", "uws", "websockify"] as const;
+const GATEWAY_NAMES = ["wsgate", "bun", "uws", "websockify", "deno"] as const;
+/**
+ * Run when --gateways is not given. `deno` (peers/deno_relay.ts, the bare
+ * runtime's floor) is asked for by name: it is not a peer a team would pick.
+ */
+const DEFAULT_GATEWAYS = ["wsgate", "bun", "uws", "websockify"];
 type GatewayName = typeof GATEWAY_NAMES[number];
 type TargetName = "direct" | GatewayName;
 
@@ -89,6 +97,8 @@ interface BenchArgs {
   keepLogs: boolean;
   /** wsgate's --framing: u32be (each message checked) or raw (a stream). */
   wsgateFraming: "u32be" | "raw";
+  /** Extra wsgate flags (`--wsgate-args`), split on spaces. */
+  wsgateArgs: string[];
 }
 
 /** One measured metric of a workload: its key in the result and its label. */
@@ -195,7 +205,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       duration: { type: "string", default: "10" },
       runs: { type: "string", default: "3" },
       only: { type: "string", default: WORKLOAD_NAMES.join(",") },
-      gateways: { type: "string", default: GATEWAY_NAMES.join(",") },
+      gateways: { type: "string", default: DEFAULT_GATEWAYS.join(",") },
       "no-direct": { type: "boolean", default: false },
       "idle-sessions": { type: "string", default: "5000" },
       "latency-warm": { type: "string", default: "1000" },
@@ -203,6 +213,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       json: { type: "string" },
       "keep-logs": { type: "boolean", default: false },
       "wsgate-framing": { type: "string", default: "u32be" },
+      "wsgate-args": { type: "string", default: "" },
     },
     strict: true,
   });
@@ -222,6 +233,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     jsonPath: values.json,
     keepLogs: values["keep-logs"],
     wsgateFraming: parseWsgateFraming(values["wsgate-framing"]),
+    wsgateArgs: values["wsgate-args"].split(" ").filter(Boolean),
   };
 }
 
@@ -489,6 +501,7 @@ function startTarget(
   echoPort: number,
   logPath: string,
   wsgateFraming: "u32be" | "raw",
+  wsgateArgs: readonly string[],
 ): Promise<Gateway> {
   const peerArgs = [
     "--listen",
@@ -499,6 +512,21 @@ function startTarget(
   if (target === "bun") {
     return startGateway(
       [BUN_BIN, `${PEERS_DIR}/bun_relay.js`, ...peerArgs],
+      PEER_READY,
+      logPath,
+      (match) => Number(match[1]),
+    );
+  }
+  if (target === "deno") {
+    return startGateway(
+      [
+        Deno.execPath(),
+        "run",
+        "-A",
+        ...startTaskV8Flags(),
+        `${PEERS_DIR}/deno_relay.ts`,
+        ...peerArgs,
+      ],
       PEER_READY,
       logPath,
       (match) => Number(match[1]),
@@ -526,6 +554,7 @@ function startTarget(
         `127.0.0.1:${echoPort}`,
         "--framing",
         wsgateFraming,
+        ...wsgateArgs,
       ],
       /listening on ws:\/\/(?:\[[^\]]*\]|[^\s:/]+):(\d+)/,
       logPath,
@@ -724,7 +753,7 @@ function cellValue(cell: Cell | undefined, key: string): number | undefined {
 }
 
 function isPeer(target: TargetName): boolean {
-  return target !== "direct" && target !== "wsgate";
+  return target !== "direct" && target !== "wsgate" && target !== "deno";
 }
 
 function renderTable(
@@ -836,7 +865,9 @@ async function main(): Promise<number> {
     await print(
       `# wsgate load benchmark: ${
         new Date().toISOString()
-      }, runs=${args.runs}, duration=${args.durationS}s, wsgate --framing ${args.wsgateFraming}`,
+      }, runs=${args.runs}, duration=${args.durationS}s, wsgate --framing ${args.wsgateFraming}${
+        args.wsgateArgs.length > 0 ? ` ${args.wsgateArgs.join(" ")}` : ""
+      }`,
     );
     await print(
       `# ${await versionOf(Deno.execPath(), [
@@ -890,6 +921,7 @@ async function main(): Promise<number> {
                   echoPort,
                   `${workDir}/${target}-${workload}-${run}.log`,
                   args.wsgateFraming,
+                  args.wsgateArgs,
                 );
               } catch (error) {
                 startError = error instanceof Error

@@ -498,7 +498,8 @@ async function startSingle(
   options: GatewayOptions,
   onEvent: (event: GatewayEvent) => void,
 ): Promise<Runner> {
-  const gateway: Gateway = createGateway({ ...options, onEvent });
+  // The CLI warms up by default (the library does not): `--warm-up=false`.
+  const gateway: Gateway = createGateway({ warmUp: true, ...options, onEvent });
   const addr = await gateway.listen();
   gateway.metrics.addRoutes(routePaths(options));
   return {

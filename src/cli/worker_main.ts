@@ -37,6 +37,8 @@ scope.onmessage = async (message) => {
     case "start":
       try {
         gateway = createGateway({
+          // As in a single process: the CLI warms up unless told not to.
+          warmUp: true,
           ...command.options,
           onEvent: (event) => scope.postMessage({ type: "event", event }),
           metricsRenderer: () => summedMetrics ?? gateway!.renderMetrics(),

@@ -155,6 +155,13 @@ export interface GatewayOptions {
   /** Set SO_REUSEPORT on the listener (several workers on one port). @default {false} */
   reusePort?: boolean;
   /**
+   * Before accepting, drive a private copy of the gateway (the routes'
+   * framings, a loopback echo backend, no events) through real sessions for
+   * about 200 ms, so the first users do not pay for the JIT. The CLI turns
+   * it on (`--warm-up=false` turns it off). @default {false}
+   */
+  warmUp?: boolean;
+  /**
    * Renders `/metrics` instead of the gateway's own metrics (workers use it
    * to serve metrics summed across workers). @default {undefined}
    */
@@ -272,6 +279,8 @@ export interface ResolvedGatewayConfig {
   readonly logTrafficBytes: number;
   /** SO_REUSEPORT. */
   readonly reusePort: boolean;
+  /** Whether listen() warms the hot paths up before accepting. */
+  readonly warmUp: boolean;
 }
 
 const DEFAULT_BUFFER_BYTES = 1024 * 1024;
@@ -327,6 +336,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     metricsOnGatewayPort = true,
     logTrafficBytes = 0,
     reusePort = false,
+    warmUp = false,
   } = options;
   if (
     allowOrigins !== undefined && allowOrigins !== "*" &&
@@ -466,6 +476,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     metricsOnGatewayPort,
     logTrafficBytes,
     reusePort,
+    warmUp,
   });
 }
 

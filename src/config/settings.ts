@@ -434,6 +434,16 @@ export const SETTINGS: readonly SettingDefinition[] = [
     },
   },
   {
+    flag: "--warm-up",
+    key: "warmUp",
+    kind: "flag",
+    help:
+      "run ~200 ms of loopback sessions before accepting, so the first users do not wait for the JIT (default true)",
+    apply(value, { options }) {
+      options.warmUp = value as boolean;
+    },
+  },
+  {
     flag: "--console",
     key: "console",
     kind: "flag",

@@ -64,6 +64,7 @@ import { AcceptRetry } from "./accept_retry.ts";
 import { ListenerOpener } from "./listener_opener.ts";
 import { readRequestHead } from "./request_head_reader.ts";
 import { SessionRecorder } from "./session_recorder.ts";
+import { warmUp } from "./warm_up.ts";
 
 /** A running (or ready to run) gateway. */
 export interface Gateway {
@@ -224,6 +225,8 @@ class GatewayServer implements Gateway {
     await initGeneration(this.#generation);
     const config = this.#generation.config;
     const listener = await this.#listenerOpener.open(config, config.port);
+    // Connections that arrive meanwhile wait in the listen backlog.
+    if (config.warmUp) await warmUp(config, createGateway);
     this.#listener = listener;
     const addr = listener.addr as Deno.NetAddr;
     this.#sweepTimer = setInterval(

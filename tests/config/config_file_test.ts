@@ -66,6 +66,7 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     static: "/srv/www",
     listDirectories: true,
     console: false,
+    warmUp: false,
     adminListen: "127.0.0.1:9100",
     logFormat: "json",
     logLevel: "warn",
@@ -101,6 +102,7 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     staticDir: "/srv/www",
     listDirectories: true,
     console: false,
+    warmUp: false,
     metricsOnGatewayPort: false,
     logTrafficBytes: 1024,
   });

@@ -66,6 +66,7 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     metricsOnGatewayPort: true,
     logTrafficBytes: 0,
     reusePort: false,
+    warmUp: false,
   });
 });
 
