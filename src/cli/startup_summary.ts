@@ -25,6 +25,7 @@ const LIMIT_KEYS = [
   "idleTimeoutMs",
   "maxLifetimeMs",
   "closeTimeoutMs",
+  "stallTimeoutMs",
   "drainTimeoutMs",
 ] as const satisfies readonly (keyof GatewayOptions)[];
 

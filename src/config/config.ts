@@ -116,6 +116,12 @@ export interface GatewayOptions {
   maxHeadBytes?: number;
   /** How long a session may take to flush and finish the close handshake. @default {5000} */
   closeTimeoutMs?: number;
+  /**
+   * Close a session with 4003 when the browser is not being read (flow
+   * control: the backend does not read) and no byte moved either way this
+   * many ms (0 = off). @default {60000}
+   */
+  stallTimeoutMs?: number;
   /** How long a graceful shutdown waits for sessions to drain. @default {10000} */
   drainTimeoutMs?: number;
   /** High-water mark per direction per session, in bytes. @default {1048576} */
@@ -242,6 +248,8 @@ export interface ResolvedGatewayConfig {
   readonly maxHeadBytes: number;
   /** Close timeout. */
   readonly closeTimeoutMs: number;
+  /** Stall timeout (0 = off). */
+  readonly stallTimeoutMs: number;
   /** Drain timeout. */
   readonly drainTimeoutMs: number;
   /** Whether the demo page is served. */
@@ -310,6 +318,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     handshakeTimeoutMs = 10000,
     maxHeadBytes = 8192,
     closeTimeoutMs = 5000,
+    stallTimeoutMs = 60000,
     drainTimeoutMs = 10000,
     bufferBytes = DEFAULT_BUFFER_BYTES,
     idleTimeoutMs = 0,
@@ -398,6 +407,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     pingIntervalMs,
     pingTimeoutMs,
     closeTimeoutMs,
+    stallTimeoutMs,
     drainTimeoutMs,
     idleTimeoutMs,
     maxLifetimeMs,
@@ -450,6 +460,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     handshakeTimeoutMs,
     maxHeadBytes,
     closeTimeoutMs,
+    stallTimeoutMs,
     drainTimeoutMs,
     demoPage,
     allowOrigins: frozenCopy(allowOrigins),

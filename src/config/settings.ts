@@ -308,6 +308,12 @@ export const SETTINGS: readonly SettingDefinition[] = [
     "closeTimeoutMs",
     "flush and close-handshake deadline per session (default 5s)",
   ),
+  durationSetting(
+    "--stall-timeout",
+    "stallTimeout",
+    "stallTimeoutMs",
+    "close with 4003 a session stuck both ways this long (default 60s, 0 = off)",
+  ),
   {
     flag: "--buffer",
     key: "buffer",

@@ -406,12 +406,12 @@ function emptyTotals(): GatewayTotals {
 
 /**
  * The `code` label of `wsgate_closes_total`: browsers choose their own close
- * codes, so only the registered codes (1000-1015) and wsgate's own (4000-4002)
+ * codes, so only the registered codes (1000-1015) and wsgate's own (4000-4003)
  * get a series each; the rest are counted as `3xxx`, `4xxx` or `other`, which
  * keeps the series count fixed whatever clients send.
  */
 function closeCodeLabel(code: number): string {
-  if ((code >= 1000 && code <= 1015) || (code >= 4000 && code <= 4002)) {
+  if ((code >= 1000 && code <= 1015) || (code >= 4000 && code <= 4003)) {
     return String(code);
   }
   if (code >= 3000 && code <= 3999) return "3xxx";

@@ -51,6 +51,7 @@ export function relaySettings(
       maxLifetimeMs: route.maxLifetimeMs,
       backendHeartbeatMs: route.backendHeartbeatMs,
       backendSilenceMs: route.backendSilenceMs,
+      stallTimeoutMs: config.stallTimeoutMs,
     },
     heartbeatMessage: route.backendHeartbeatMessage,
     initialBrowserBytes: leftover,
@@ -69,6 +70,7 @@ export function sweepPeriodMs(config: ResolvedGatewayConfig): number {
     config.handshakeTimeoutMs,
     config.pingIntervalMs || Infinity,
     config.pingTimeoutMs || Infinity,
+    config.stallTimeoutMs || Infinity,
   );
   for (const route of config.routes.values()) {
     for (

@@ -46,6 +46,8 @@ export const CloseCode = {
   IDLE_TIMEOUT: 4001,
   /** The session reached its maximum lifetime. */
   LIFETIME_EXCEEDED: 4002,
+  /** Stuck both ways: the browser not read (flow control) and nothing moving, for the stall timeout. */
+  STALLED: 4003,
 } as const;
 
 /** A close code and the short reason the browser sees. */

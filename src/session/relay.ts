@@ -81,6 +81,8 @@ export class RelaySession {
   #now: () => number;
   /** The timestamps liveness is judged on, updated as data moves. */
   #times: LivenessState;
+  /** Bytes both writers had written at the previous tick. */
+  #writtenAtTick = 0;
 
   #isEnding = false;
   #isCloseReceived = false;
@@ -128,6 +130,9 @@ export class RelaySession {
       lastToBackendMs: now,
       pingSentAtMs: 0,
       isBrowserPaused: false,
+      isBackendPaused: false,
+      backendReadSinceMs: now,
+      lastProgressMs: now,
     };
     this.#parser = new WsFrameParser({
       onMessage: (_isText, payload) => this.#relayToBackend(payload),
@@ -248,6 +253,19 @@ export class RelaySession {
     if (this.#isEnding) return;
     const timers = this.#options.timers;
     const times = this.#times;
+    // Progress: any read (stamped as it happens) or any byte a socket
+    // accepted since the previous tick.
+    const written = this.#toBrowser.writer.writtenBytes +
+      this.#toBackend.writer.writtenBytes;
+    if (written !== this.#writtenAtTick) {
+      this.#writtenAtTick = written;
+      times.lastProgressMs = now;
+    }
+    times.lastProgressMs = Math.max(
+      times.lastProgressMs,
+      times.lastFromBrowserMs,
+      times.lastFromBackendMs,
+    );
     const verdict = judgeLiveness(times, timers, now);
     switch (verdict.end) {
       case "lifetime":
@@ -272,6 +290,15 @@ export class RelaySession {
           reason: "backend silent",
           detail: `nothing from the backend for ${timers.backendSilenceMs} ms`,
           initiator: "backend",
+        });
+        return;
+      case "stalled":
+        this.#end({
+          code: CloseCode.STALLED,
+          reason: "session stalled",
+          detail:
+            `browser not read and nothing moved for ${timers.stallTimeoutMs} ms`,
+          initiator: "gateway",
         });
         return;
       case "ping_timeout":
@@ -436,7 +463,10 @@ export class RelaySession {
         // Once our close frame is queued nothing more can go to the browser:
         // keep reading only to see the backend's end, discarding.
         if (!output.isFinished && writer.isAboveHighWater) {
+          times.isBackendPaused = true;
           await writer.belowLowWater();
+          times.isBackendPaused = false;
+          times.backendReadSinceMs = this.#now();
           continue;
         }
         const bytes = buffer.bytes;

@@ -54,8 +54,14 @@ export interface SessionTimers {
   maxLifetimeMs: number;
   /** Send the heartbeat message to the backend after this long without backend-bound traffic. @default {0} */
   backendHeartbeatMs: number;
-  /** Close with 4000 when the backend sent nothing this long. @default {0} */
+  /** Close with 4000 when the backend sent nothing this long while being read. @default {0} */
   backendSilenceMs: number;
+  /**
+   * Close with 4003 when the browser is not being read (flow control) and
+   * nothing moved either way this long: a browser's close cannot be seen
+   * behind data the gateway is not reading. @default {60000}
+   */
+  stallTimeoutMs: number;
 }
 
 /** Options of a `RelaySession`. */

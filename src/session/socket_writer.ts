@@ -103,6 +103,7 @@ export class SocketWriter {
   /** Enough spares to cycle through the high-water mark without allocating. */
   #maxSpares: number;
   #inFlightBytes = 0;
+  #writtenBytes = 0;
   #isWriting = false;
   /** The chunk being written, and the part of it not yet written. */
   #chunk: Uint8Array | undefined;
@@ -144,6 +145,11 @@ export class SocketWriter {
   /** Whether pending bytes exceed the high-water mark. */
   get isAboveHighWater(): boolean {
     return this.pendingBytes > this.#highWater;
+  }
+
+  /** Bytes the socket has accepted so far (a sign the peer reads). */
+  get writtenBytes(): number {
+    return this.#writtenBytes;
   }
 
   /** Whether a write has failed. */
@@ -439,6 +445,7 @@ export class SocketWriter {
       return;
     }
     const left = this.#chunkLeft!;
+    this.#writtenBytes += count;
     if (count < left.length) {
       this.#chunkLeft = regionOf(left, count, left.length);
       this.#writeLeft();

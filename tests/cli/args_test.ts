@@ -241,6 +241,10 @@ const FLAG_CASES: Record<
     value: "250ms",
     check: ({ options }) => assertEquals(options.closeTimeoutMs, 250),
   },
+  "--stall-timeout": {
+    value: "250ms",
+    check: ({ options }) => assertEquals(options.stallTimeoutMs, 250),
+  },
   "--buffer": {
     value: "64k",
     check: ({ options }) => assertEquals(options.bufferBytes, 65536),

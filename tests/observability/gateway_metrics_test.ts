@@ -61,7 +61,19 @@ Deno.test("GatewayMetrics renders the whole wsgate metric set", () => {
 
 Deno.test("GatewayMetrics.sessionClosed keeps one series per known close code and groups codes browsers invent", () => {
   const metrics = new GatewayMetrics();
-  const codes = [1000, 1015, 4001, 3000, 3999, 4003, 4999, 1016, 2999, 5000];
+  const codes = [
+    1000,
+    1015,
+    4001,
+    4003,
+    3000,
+    3999,
+    4004,
+    4999,
+    1016,
+    2999,
+    5000,
+  ];
   for (let i = 0; i < 500; i++) {
     metrics.sessionOpened("/");
     metrics.sessionClosed("/", 3000 + (i % 1000));
@@ -78,6 +90,7 @@ Deno.test("GatewayMetrics.sessionClosed keeps one series per known close code an
     'wsgate_closes_total{code="1015"} 1',
     'wsgate_closes_total{code="3xxx"} 502',
     'wsgate_closes_total{code="4001"} 1',
+    'wsgate_closes_total{code="4003"} 1',
     'wsgate_closes_total{code="4xxx"} 2',
     'wsgate_closes_total{code="other"} 3',
   ]);

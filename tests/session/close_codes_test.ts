@@ -26,6 +26,7 @@ Deno.test("CloseCode has the RFC 6455 and wsgate values", () => {
     BACKEND_SILENT: 4000,
     IDLE_TIMEOUT: 4001,
     LIFETIME_EXCEEDED: 4002,
+    STALLED: 4003,
   });
 });
 

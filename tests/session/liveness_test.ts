@@ -12,6 +12,7 @@ const OFF: SessionTimers = {
   maxLifetimeMs: 0,
   backendSilenceMs: 0,
   backendHeartbeatMs: 0,
+  stallTimeoutMs: 0,
 };
 
 function stateAt(
@@ -26,6 +27,9 @@ function stateAt(
     lastToBackendMs: ms,
     pingSentAtMs: 0,
     isBrowserPaused: false,
+    isBackendPaused: false,
+    backendReadSinceMs: ms,
+    lastProgressMs: ms,
     ...extra,
   };
 }
@@ -73,6 +77,35 @@ Deno.test("judgeLiveness ends at exactly backendSilenceMs of nothing from the ba
   const state = stateAt(0, { lastFromBrowserMs: 299, lastDataMs: 299 });
   assertEquals(judgeLiveness(state, timers, 299).end, null);
   assertEquals(judgeLiveness(state, timers, 300).end, "backend_silent");
+});
+
+Deno.test("judgeLiveness does not count backend silence while the backend is paused for flow control", () => {
+  const timers = { ...OFF, backendSilenceMs: 300 };
+  const paused = stateAt(0, { isBackendPaused: true });
+  assertEquals(judgeLiveness(paused, timers, 10_000).end, null);
+});
+
+Deno.test("judgeLiveness counts backend silence from when reading the backend resumed", () => {
+  const timers = { ...OFF, backendSilenceMs: 300 };
+  const resumed = stateAt(0, { backendReadSinceMs: 5000 });
+  assertEquals(judgeLiveness(resumed, timers, 5299).end, null);
+  assertEquals(judgeLiveness(resumed, timers, 5300).end, "backend_silent");
+});
+
+Deno.test("judgeLiveness ends a session stalled at exactly stallTimeoutMs while the browser is paused", async (t) => {
+  const timers = { ...OFF, stallTimeoutMs: 200 };
+  await t.step("paused, nothing moved: goes on 1 ms before, ends at it", () => {
+    const state = stateAt(0, { isBrowserPaused: true });
+    assertEquals(judgeLiveness(state, timers, 199).end, null);
+    assertEquals(judgeLiveness(state, timers, 200).end, "stalled");
+  });
+  await t.step("paused but bytes still moving: goes on", () => {
+    const state = stateAt(0, { isBrowserPaused: true, lastProgressMs: 150 });
+    assertEquals(judgeLiveness(state, timers, 200).end, null);
+  });
+  await t.step("not paused: a quiet session is no stall", () => {
+    assertEquals(judgeLiveness(stateAt(0), timers, 10_000).end, null);
+  });
 });
 
 Deno.test("judgeLiveness asks for a ping at exactly pingIntervalMs of browser silence", () => {

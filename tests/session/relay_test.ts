@@ -93,6 +93,7 @@ function sessionOptions(
       maxLifetimeMs: 0,
       backendHeartbeatMs: 0,
       backendSilenceMs: 0,
+      stallTimeoutMs: 0,
       ...timers,
     },
     heartbeatMessage: undefined,
@@ -709,4 +710,89 @@ Deno.test("RelaySession delivers every message queued for the backend before clo
   closeQuietly(relay.backend);
   const summary = await within(relay.session.ended, 10_000, "session end");
   assertStrictEquals(summary.code, 1000);
+});
+
+Deno.test("RelaySession.tick does not count backend silence while the browser's backlog keeps it from reading the backend", async () => {
+  // Issue #17 item 5: a backend writing continuously to a slow browser was
+  // closed 4000 "backend silent" because wsgate itself had stopped reading.
+  await using relay = await openRelay({ timers: { backendSilenceMs: 500 } });
+  const frame = u32beFrame(new Uint8Array(16 * 1024));
+  const flood = (async () => {
+    // The browser reads nothing: this blocks once every buffer is full.
+    for (let i = 0; i < 4096; i++) await writeAll(relay.backend, frame);
+  })().catch(() => {});
+  // Above the high-water mark the backend pump stops reading.
+  await waitUntil(
+    () => relay.session.bufferedBytes > 64 * 1024,
+    10_000,
+    () => `${relay.session.bufferedBytes} bytes buffered`,
+  );
+  relay.session.tick(START_MS + 500);
+  relay.session.tick(START_MS + 5000);
+  // Had a tick ended the session, its 4000 would win over this abort.
+  const summary = await within(
+    relay.session.abort(1001, "test over"),
+    5000,
+    "abort",
+  );
+  assertStrictEquals(summary.code, 1001);
+  closeQuietly(relay.backend);
+  await flood;
+});
+
+Deno.test("RelaySession.tick ends with 4003 a session stalled both ways: backend not reading, browser half-closed behind data it sent", async () => {
+  // Issue #17 item 12: the browser's FIN sits behind data the gateway is
+  // not reading (the backend reads nothing), so it cannot be seen: the
+  // stall timeout bounds such a session instead.
+  const stallTimeoutMs = 1000;
+  await using relay = await openRelay({
+    timers: { stallTimeoutMs },
+    closeTimeoutMs: 200,
+  });
+  const conn = relay.browser.conn;
+  const frame = encodeClientFrame(Opcode.BINARY, new Uint8Array(64 * 1024));
+  let isSending = true;
+  const sending = (async () => {
+    for (let i = 0; i < 4096 && isSending; i++) await writeAll(conn, frame);
+    // Half-close once sending stopped (if the last write ever completes).
+    await conn.closeWrite();
+  })().catch(() => {});
+  await waitUntil(
+    () => relay.session.bufferedBytes > 64 * 1024,
+    10_000,
+    () => `${relay.session.bufferedBytes} bytes buffered`,
+  );
+  isSending = false;
+  let isEnded = false;
+  relay.session.ended.then(() => isEnded = true);
+  // Each poll moves the session clock on by a quarter of the timeout: the
+  // session must end once nothing has moved for a whole timeout.
+  await waitUntil(
+    () => {
+      relay.clock.ms += stallTimeoutMs / 4;
+      relay.session.tick(relay.clock.ms);
+      return isEnded;
+    },
+    10_000,
+    () => "the stalled session to end",
+  );
+  const summary = relay.summaries[0]!;
+  assertEquals(
+    [summary.code, summary.reason, summary.initiator],
+    [4003, "session stalled", "gateway"],
+  );
+  closeQuietly(relay.backend);
+  closeQuietly(conn);
+  await sending;
+});
+
+Deno.test("RelaySession.tick does not call a session stalled while its backend still reads", async () => {
+  await using relay = await openRelay({ timers: { stallTimeoutMs: 1000 } });
+  relay.session.tick(START_MS + 5000);
+  relay.clock.ms = START_MS + 5000;
+  await relay.browser.send("still here");
+  await relay.backendFrames(1);
+  relay.session.tick(START_MS + 10_000);
+  relay.session.close(1000, "done");
+  assertEquals(await answerClose(relay), { code: 1000, reason: "done" });
 });
