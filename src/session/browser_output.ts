@@ -2,7 +2,8 @@
  * WebSocket output to the browser: the one place where frames for the
  * browser are built (data frames, ping, pong, close), including large
  * messages framed in place in the backend pump's read buffer, and the
- * deferred pong of a browser that is not reading.
+ * deferred pong of a browser that is not reading. Pings and pongs go ahead
+ * of queued data at the next frame boundary; close frames go after it.
  *
  * @module
  */
@@ -76,10 +77,17 @@ function headOf(opcode: number): Encode {
     writeFrameHeader(buffer, offset, opcode, payload.length);
 }
 
-const PING_FRAME = frameOf(Opcode.PING);
-const PONG_FRAME = frameOf(Opcode.PONG);
 const CLOSE_FRAME = frameOf(Opcode.CLOSE);
-const EMPTY = new Uint8Array(0);
+const PING = Uint8Array.of(0x80 | Opcode.PING, 0);
+
+/** A whole control frame of `opcode` carrying `payload` (<= 125 bytes). */
+function controlFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(2 + payload.length);
+  frame[0] = 0x80 | opcode;
+  frame[1] = payload.length;
+  frame.set(payload, 2);
+  return frame;
+}
 
 /**
  * Frames and queues everything the gateway sends to one browser.
@@ -178,7 +186,8 @@ export class BrowserOutput {
       );
     } else if (!this.#sendInPlace(message)) {
       writer.appendEncoded(MAX_SERVER_HEADER_BYTES, this.#encodeHead, message);
-      if (writer.append(message)) this.#source?.lend(message);
+      // The body continues the frame: nothing urgent may go in between.
+      if (writer.append(message, true)) this.#source?.lend(message);
     }
   }
 
@@ -187,9 +196,14 @@ export class BrowserOutput {
     this.#writer.flush();
   }
 
-  /** Sends a ping with an empty payload. */
-  ping(): void {
-    this.#sendControl(PING_FRAME, EMPTY);
+  /**
+   * Sends a ping with an empty payload, ahead of queued data.
+   * @param onWritten Called once the ping has reached the socket.
+   */
+  ping(onWritten?: () => void): void {
+    if (this.isFinished) return;
+    this.#writer.appendUrgent(PING, onWritten);
+    this.#writer.flush();
   }
 
   /**
@@ -209,7 +223,7 @@ export class BrowserOutput {
       }
       return;
     }
-    this.#sendControl(PONG_FRAME, payload);
+    this.#sendPong(payload);
   }
 
   /**
@@ -220,7 +234,9 @@ export class BrowserOutput {
    */
   sendClose(code: number, reason: string): void {
     this.#isCloseSent = true;
-    this.#sendControl(CLOSE_FRAME, encodeClosePayload(code, reason));
+    const payload = encodeClosePayload(code, reason);
+    this.#writer.appendEncoded(2 + payload.length, CLOSE_FRAME, payload);
+    this.#writer.flush();
   }
 
   /** Sends nothing more and drops what is queued (the socket closes). */
@@ -255,13 +271,11 @@ export class BrowserOutput {
   #sendDeferredPong(): void {
     const payload = this.#deferredPong;
     this.#deferredPong = undefined;
-    if (payload !== undefined && !this.isFinished) {
-      this.#sendControl(PONG_FRAME, payload);
-    }
+    if (payload !== undefined && !this.isFinished) this.#sendPong(payload);
   }
 
-  #sendControl(encode: Encode, payload: Uint8Array): void {
-    this.#writer.appendEncoded(2 + payload.length, encode, payload);
+  #sendPong(payload: Uint8Array): void {
+    this.#writer.appendUrgent(controlFrame(Opcode.PONG, payload));
     this.#writer.flush();
   }
 }

@@ -24,6 +24,17 @@ export interface LivenessState {
   lastToBackendMs: number;
   /** When the outstanding ping was sent; 0 when none is outstanding. */
   pingSentAtMs: number;
+  /**
+   * When the outstanding ping reached the browser's socket (it goes ahead
+   * of queued data, but may wait for the piece in flight); 0 while it waits.
+   */
+  pingWrittenAtMs: number;
+  /**
+   * When the browser's socket last took bytes after the outstanding ping
+   * was written: a browser that keeps reading is alive even if the ping
+   * still sits in the kernel's buffers behind data. 0 when none.
+   */
+  browserDrainedAtMs: number;
   /** Whether the browser is not being read (paused for flow control). */
   isBrowserPaused: boolean;
   /** Whether the backend is not being read (paused for flow control). */
@@ -83,6 +94,7 @@ const GOES_ON: LivenessVerdict = Object.freeze({
  * const state = {
  *   openedAtMs: 0, lastDataMs: 0, lastFromBackendMs: 0,
  *   lastFromBrowserMs: 0, lastToBackendMs: 0, pingSentAtMs: 0,
+ *   pingWrittenAtMs: 0, browserDrainedAtMs: 0,
  *   isBrowserPaused: false, isBackendPaused: false, backendReadSinceMs: 0,
  *   lastProgressMs: 0,
  * };
@@ -119,10 +131,12 @@ export function judgeLiveness(
   if (timers.pingIntervalMs > 0) {
     if (state.pingSentAtMs > 0) {
       // A browser we are not reading from (paused for flow control)
-      // cannot be blamed for a missing pong.
+      // cannot be blamed for a missing pong; the deadline starts when the
+      // ping reached the socket and restarts while the browser reads.
       if (
-        !state.isBrowserPaused &&
-        now - state.pingSentAtMs >= timers.pingTimeoutMs
+        !state.isBrowserPaused && state.pingWrittenAtMs > 0 &&
+        now - Math.max(state.pingWrittenAtMs, state.browserDrainedAtMs) >=
+          timers.pingTimeoutMs
       ) return { end: "ping_timeout", isPingDue: false, isHeartbeatDue: false };
     } else if (now - state.lastFromBrowserMs >= timers.pingIntervalMs) {
       isPingDue = true;

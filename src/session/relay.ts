@@ -83,6 +83,8 @@ export class RelaySession {
   #times: LivenessState;
   /** Bytes both writers had written at the previous tick. */
   #writtenAtTick = 0;
+  /** Bytes the browser's socket had taken when last looked at after a ping. */
+  #toBrowserSeen = 0;
 
   #isEnding = false;
   #isCloseReceived = false;
@@ -129,6 +131,8 @@ export class RelaySession {
       lastFromBrowserMs: now,
       lastToBackendMs: now,
       pingSentAtMs: 0,
+      pingWrittenAtMs: 0,
+      browserDrainedAtMs: 0,
       isBrowserPaused: false,
       isBackendPaused: false,
       backendReadSinceMs: now,
@@ -260,6 +264,11 @@ export class RelaySession {
     if (written !== this.#writtenAtTick) {
       this.#writtenAtTick = written;
       times.lastProgressMs = now;
+      const toBrowser = this.#toBrowser.writer.writtenBytes;
+      if (times.pingWrittenAtMs > 0 && toBrowser !== this.#toBrowserSeen) {
+        this.#toBrowserSeen = toBrowser;
+        times.browserDrainedAtMs = now;
+      }
     }
     times.lastProgressMs = Math.max(
       times.lastProgressMs,
@@ -313,7 +322,9 @@ export class RelaySession {
     }
     if (verdict.isPingDue) {
       times.pingSentAtMs = now;
-      this.#toBrowser.ping();
+      times.pingWrittenAtMs = 0;
+      times.browserDrainedAtMs = 0;
+      this.#toBrowser.ping(this.#onPingWritten);
     }
     if (verdict.isHeartbeatDue) {
       times.lastToBackendMs = now;
@@ -405,6 +416,14 @@ export class RelaySession {
       }
     }
   }
+
+  /** The outstanding ping reached the browser's socket. */
+  #onPingWritten = (): void => {
+    const times = this.#times;
+    if (times.pingSentAtMs === 0) return;
+    times.pingWrittenAtMs = this.#now();
+    this.#toBrowserSeen = this.#toBrowser.writer.writtenBytes;
+  };
 
   /** Each complete browser message, from the parser. */
   #relayToBackend(payload: Uint8Array): void {

@@ -121,3 +121,19 @@ Deno.test("BrowserOutput.stop drops what is queued and finishes the output", () 
   assert.equal(output.isFinished, true);
   sink.release();
 });
+
+Deno.test("BrowserOutput sends a ping ahead of queued data and reports when it reached the socket", async () => {
+  const sink = new RecordingSink();
+  sink.isHolding = true;
+  const output = new BrowserOutput(sink);
+  output.sendMessage(Uint8Array.of(1));
+  output.flush(); // in flight
+  output.sendMessage(Uint8Array.of(2));
+  let isWritten = false;
+  output.ping(() => isWritten = true);
+  assert.equal(isWritten, false);
+  sink.release();
+  await output.writer.drained();
+  assert.deepEqual([...sink.bytes], [0x82, 1, 1, 0x89, 0, 0x82, 1, 2]);
+  assert.equal(isWritten, true);
+});

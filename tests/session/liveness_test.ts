@@ -26,6 +26,8 @@ function stateAt(
     lastFromBrowserMs: ms,
     lastToBackendMs: ms,
     pingSentAtMs: 0,
+    pingWrittenAtMs: 0,
+    browserDrainedAtMs: 0,
     isBrowserPaused: false,
     isBackendPaused: false,
     backendReadSinceMs: ms,
@@ -122,20 +124,59 @@ Deno.test("judgeLiveness ends at exactly pingTimeoutMs after an unanswered ping"
   const timers = { ...OFF, pingIntervalMs: 200, pingTimeoutMs: 50 };
   await t.step("before the timeout no second ping is asked for", () => {
     assertEquals(
-      judgeLiveness(stateAt(0, { pingSentAtMs: 200 }), timers, 249),
+      judgeLiveness(
+        stateAt(0, { pingSentAtMs: 200, pingWrittenAtMs: 200 }),
+        timers,
+        249,
+      ),
       { end: null, isPingDue: false, isHeartbeatDue: false },
     );
   });
   await t.step("at the timeout the browser is gone", () => {
     assertEquals(
-      judgeLiveness(stateAt(0, { pingSentAtMs: 200 }), timers, 250).end,
+      judgeLiveness(
+        stateAt(0, { pingSentAtMs: 200, pingWrittenAtMs: 200 }),
+        timers,
+        250,
+      ).end,
       "ping_timeout",
     );
   });
   await t.step("a paused browser is not blamed for a missing pong", () => {
-    const state = stateAt(0, { pingSentAtMs: 200, isBrowserPaused: true });
+    const state = stateAt(0, {
+      pingSentAtMs: 200,
+      pingWrittenAtMs: 200,
+      isBrowserPaused: true,
+    });
     assertEquals(judgeLiveness(state, timers, 10_000).end, null);
   });
+  await t.step(
+    "a ping still waiting to reach the socket does not time out",
+    () => {
+      const state = stateAt(0, { pingSentAtMs: 200 });
+      assertEquals(judgeLiveness(state, timers, 10_000).end, null);
+    },
+  );
+  await t.step(
+    "the deadline counts from when the ping reached the socket",
+    () => {
+      const state = stateAt(0, { pingSentAtMs: 200, pingWrittenAtMs: 900 });
+      assertEquals(judgeLiveness(state, timers, 949).end, null);
+      assertEquals(judgeLiveness(state, timers, 950).end, "ping_timeout");
+    },
+  );
+  await t.step(
+    "a browser still taking bytes after the ping restarts the deadline",
+    () => {
+      const state = stateAt(0, {
+        pingSentAtMs: 200,
+        pingWrittenAtMs: 200,
+        browserDrainedAtMs: 5000,
+      });
+      assertEquals(judgeLiveness(state, timers, 5049).end, null);
+      assertEquals(judgeLiveness(state, timers, 5050).end, "ping_timeout");
+    },
+  );
 });
 
 Deno.test("judgeLiveness asks for an app heartbeat at exactly backendHeartbeatMs since the last write to the backend", () => {

@@ -796,3 +796,67 @@ Deno.test("RelaySession.tick does not call a session stalled while its backend s
   relay.session.close(1000, "done");
   assertEquals(await answerClose(relay), { code: 1000, reason: "done" });
 });
+
+Deno.test("RelaySession sends its ping ahead of data queued for a congested browser, and times it from when it reached the socket", async () => {
+  // Issue #17 item 4: the ping waited behind everything queued, so a slow
+  // but live browser was declared gone.
+  const [browser, gatewayBrowser] = await connectedPair();
+  const [gatewayBackend, backend] = await connectedPair();
+  const clock: Clock = { ms: START_MS };
+  const session = new RelaySession(gatewayBrowser, gatewayBackend, {
+    ...sessionOptions({ pingIntervalMs: 100, pingTimeoutMs: 50 }),
+    highWaterBytes: 64 * 1024 * 1024,
+    now: () => clock.ms,
+  });
+  session.start();
+  try {
+    const messageBytes = 16 * 1024;
+    const frame = u32beFrame(new Uint8Array(messageBytes).fill(1));
+    // 40 MB: far more than the loopback buffers hold, all read by the
+    // gateway (below its mark) and queued for a browser that reads nothing.
+    const messages = 2560;
+    for (let i = 0; i < messages; i++) await writeAll(backend, frame);
+    await waitUntil(
+      () => session.bufferedBytes > 24 * 1024 * 1024,
+      10_000,
+      () => `${session.bufferedBytes} bytes queued`,
+    );
+    const queued = session.bufferedBytes;
+    session.tick(START_MS + 100);
+    // The ping cannot reach the socket while the browser reads nothing:
+    // its deadline has not started.
+    session.tick(START_MS + 1000);
+    let bytesBeforePing = 0;
+    let isPingSeen = false;
+    const parser = new WsFrameParser({
+      onMessage: (_isText, payload) => {
+        if (!isPingSeen) bytesBeforePing += payload.length;
+      },
+      onControl: (opcode) => {
+        if (opcode === Opcode.PING) isPingSeen = true;
+      },
+    }, { expectMasked: false, maxMessageBytes: 1 << 20 });
+    const buffer = new Uint8Array(256 * 1024);
+    for (let reads = 0; !isPingSeen && reads < 100_000; reads++) {
+      const count = await within(browser.read(buffer), 5000, "browser bytes");
+      if (count === null) break;
+      parser.push(buffer.subarray(0, count));
+    }
+    assert(isPingSeen, "no ping");
+    assert(
+      bytesBeforePing < queued,
+      `${bytesBeforePing} bytes came before the ping; ${queued} were queued`,
+    );
+    // Had a tick ended the session (no pong), its 1006 would win here.
+    const summary = await within(
+      session.abort(1001, "test over"),
+      5000,
+      "abort",
+    );
+    assertStrictEquals(summary.code, 1001);
+  } finally {
+    closeQuietly(browser);
+    closeQuietly(backend);
+    await within(session.abort(1001, "test over"), 5000, "session end");
+  }
+});
