@@ -16,6 +16,7 @@ const DEFAULT_FRAMING = "u32be";
 const LIMIT_KEYS = [
   "maxSessions",
   "maxSessionsPerIp",
+  "maxControlFramesPerSecond",
   "bufferBytes",
   "maxHeadBytes",
   "pingIntervalMs",

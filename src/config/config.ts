@@ -144,6 +144,12 @@ export interface GatewayOptions {
   maxSessions?: number;
   /** Maximum open sessions per client IP (HTTP 429 beyond; 0 = off). @default {0} */
   maxSessionsPerIp?: number;
+  /**
+   * Pings and pongs per second one browser may send on average (bursts of
+   * twice that); beyond, its session closes with 1008 (0 = off).
+   * @default {100}
+   */
+  maxControlFramesPerSecond?: number;
   /** Front proxies (CIDRs) whose `X-Forwarded-For` is trusted for the client address. @default {[]} */
   trustedProxies?: string[];
   /** Serve `wss://` with this certificate and key (PEM files, re-read when they change). */
@@ -262,6 +268,8 @@ export interface ResolvedGatewayConfig {
   readonly maxSessions: number;
   /** Maximum sessions per client IP (0 = off). */
   readonly maxSessionsPerIp: number;
+  /** Control frames per second per browser (0 = off). */
+  readonly maxControlFramesPerSecond: number;
   /** Trusted front proxies. */
   readonly trustedProxies: readonly string[];
   /** TLS certificate and key files. */
@@ -328,6 +336,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     ticketSecret,
     maxSessions = 10000,
     maxSessionsPerIp = 0,
+    maxControlFramesPerSecond = 100,
     trustedProxies = [],
     tls,
     staticDir,
@@ -354,6 +363,16 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     problems.push(
       `maxSessionsPerIp: must be an integer >= 0: current value is ${
         JSON.stringify(maxSessionsPerIp)
+      }`,
+    );
+  }
+  if (
+    !Number.isInteger(maxControlFramesPerSecond) ||
+    maxControlFramesPerSecond < 0
+  ) {
+    problems.push(
+      `maxControlFramesPerSecond: must be an integer >= 0: current value is ${
+        JSON.stringify(maxControlFramesPerSecond)
       }`,
     );
   }
@@ -469,6 +488,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
       : ticketSecret,
     maxSessions,
     maxSessionsPerIp,
+    maxControlFramesPerSecond,
     trustedProxies: frozenCopy(trustedProxies),
     tls: frozenCopy(tls),
     staticDir,

@@ -354,6 +354,16 @@ export const SETTINGS: readonly SettingDefinition[] = [
     },
   },
   {
+    flag: "--max-control-rate",
+    key: "maxControlRate",
+    kind: "count",
+    help:
+      "pings and pongs per second per browser, bursts of twice that, 1008 beyond (default 100, 0 = off)",
+    apply(value, { options }) {
+      options.maxControlFramesPerSecond = value as number;
+    },
+  },
+  {
     flag: "--allow-origin",
     key: "allowOrigin",
     kind: "list",

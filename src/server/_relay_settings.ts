@@ -55,6 +55,7 @@ export function relaySettings(
     },
     heartbeatMessage: route.backendHeartbeatMessage,
     initialBrowserBytes: leftover,
+    maxControlFramesPerSecond: config.maxControlFramesPerSecond,
     now: Date.now,
   };
 }

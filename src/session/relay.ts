@@ -32,6 +32,7 @@ import type {
   SessionSummary,
 } from "./relay_options.ts";
 import { RelayStats, type RelayStatsDelta } from "./relay_stats.ts";
+import { ControlFrameBudget } from "./control_budget.ts";
 import {
   BrowserOutput,
   COPY_THRESHOLD_BYTES,
@@ -51,10 +52,20 @@ interface EndCause {
   isBackendGone?: boolean;
   /** The browser broke the protocol: its close reply is awaited only briefly. */
   isBrowserFaulty?: boolean;
+  /** The browser floods: it is neither read nor lingered for any more. */
+  isBrowserFlooding?: boolean;
 }
 
 /** How long a faulty browser gets to answer our close frame. */
 const FAULTY_CLOSE_WAIT_MS = 1000;
+
+/**
+ * After reads in a row that each filled the read buffer (more is waiting)
+ * bring this many bytes, a pump yields to the event loop: a read that finds
+ * data ready resolves without a trip through it, so one flooding session
+ * would otherwise keep every other session waiting.
+ */
+const YIELD_AFTER_BYTES = 1024 * 1024;
 
 /** Idle this long, a session gives its spare buffers back. */
 const TRIM_AFTER_IDLE_MS = 5000;
@@ -88,6 +99,10 @@ export class RelaySession {
 
   #isEnding = false;
   #isCloseReceived = false;
+  /** Pings and pongs the browser may still send; undefined: no limit. */
+  #controlBudget: ControlFrameBudget | undefined;
+  /** The browser is no longer read (it flooded). */
+  #isBrowserCut = false;
   #closeReceived = new Latch();
   #backendEnded = new Latch();
   #isBackendWriteClosed = false;
@@ -138,6 +153,10 @@ export class RelaySession {
       backendReadSinceMs: now,
       lastProgressMs: now,
     };
+    const controlRate = options.maxControlFramesPerSecond ?? 0;
+    if (controlRate > 0) {
+      this.#controlBudget = new ControlFrameBudget(controlRate, now);
+    }
     this.#parser = new WsFrameParser({
       onMessage: (_isText, payload) => this.#relayToBackend(payload),
       onControl: (opcode, payload) => this.#onBrowserControl(opcode, payload),
@@ -201,6 +220,16 @@ export class RelaySession {
    */
   takeStats(): RelayStatsDelta {
     return this.#stats.take();
+  }
+
+  /** Whether the browser is not being read now (flow control). */
+  get isBrowserPaused(): boolean {
+    return this.#times.isBrowserPaused;
+  }
+
+  /** Whether the backend is not being read now (flow control). */
+  get isBackendPaused(): boolean {
+    return this.#times.isBackendPaused;
   }
 
   /** When the session opened (clock milliseconds). */
@@ -354,7 +383,8 @@ export class RelaySession {
         this.#parser.push(initial);
         output.flush();
       }
-      while (!this.#isCloseReceived) {
+      let streakBytes = 0;
+      while (!this.#isCloseReceived && !this.#isBrowserCut) {
         if (writer.isAboveHighWater) {
           times.isBrowserPaused = true;
           await writer.belowLowWater();
@@ -389,6 +419,11 @@ export class RelaySession {
         }
         output.flush();
         buffer.afterRead(count, output.isReadRetained);
+        if (count < bytes.length) streakBytes = 0;
+        else if ((streakBytes += count) >= YIELD_AFTER_BYTES) {
+          streakBytes = 0;
+          await nextTurn();
+        }
       }
     } catch (error) {
       if (this.#isEnding) {
@@ -432,7 +467,7 @@ export class RelaySession {
     // Nothing after the browser's own close frame counts (RFC 6455 5.5.1).
     if (
       this.#isCloseReceived || this.#isBackendWriteClosed ||
-      this.#toBackend.writer.hasFailed
+      this.#isBrowserCut || this.#toBackend.writer.hasFailed
     ) {
       return;
     }
@@ -448,6 +483,22 @@ export class RelaySession {
 
   /** Each control frame from the browser, from the parser. */
   #onBrowserControl(opcode: number, payload: Uint8Array): void {
+    if (this.#isBrowserCut) return;
+    if (
+      opcode !== Opcode.CLOSE && this.#controlBudget !== undefined &&
+      !this.#controlBudget.take(this.#times.lastFromBrowserMs)
+    ) {
+      this.#isBrowserCut = true;
+      this.#end({
+        code: CloseCode.POLICY_VIOLATION,
+        reason: "too many control frames",
+        detail: `more than ${this.#options.maxControlFramesPerSecond} ` +
+          "pings and pongs per second",
+        initiator: "browser",
+        isBrowserFlooding: true,
+      });
+      return;
+    }
     if (opcode === Opcode.PING) {
       this.#toBrowser.answerPing(payload);
       return;
@@ -477,6 +528,7 @@ export class RelaySession {
     const times = this.#times;
     const relayToBrowser = (message: Uint8Array) =>
       this.#relayToBrowser(message);
+    let streakBytes = 0;
     try {
       for (;;) {
         // Once our close frame is queued nothing more can go to the browser:
@@ -511,6 +563,11 @@ export class RelaySession {
         }
         output.flush();
         buffer.afterRead(count, output.isReadRetained);
+        if (count < bytes.length) streakBytes = 0;
+        else if ((streakBytes += count) >= YIELD_AFTER_BYTES) {
+          streakBytes = 0;
+          await nextTurn();
+        }
       }
     } catch (error) {
       this.#backendEnded.set();
@@ -598,7 +655,10 @@ export class RelaySession {
       if (toBrowser.pendingBytes > 0) {
         await withTimeout(toBrowser.drained(), remaining());
       }
-      if (cause.isBrowserFaulty && !toBrowser.hasFailed) {
+      if (cause.isBrowserFlooding) {
+        // Neither read nor lingered for: our close frame went out (or the
+        // drain deadline passed), the socket closes now.
+      } else if (cause.isBrowserFaulty && !toBrowser.hasFailed) {
         // The parser cannot read past the fault, so linger instead: send
         // FIN after our close frame and discard input until the browser
         // closes too. Closing at once could turn unread input into a reset

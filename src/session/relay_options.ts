@@ -86,6 +86,12 @@ export interface RelaySessionOptions {
   heartbeatMessage: Uint8Array | undefined;
   /** Bytes that followed the request head in the first read. */
   initialBrowserBytes: Uint8Array | undefined;
+  /**
+   * Pings and pongs per second a browser may send on average (bursts of
+   * twice that); beyond, the session closes with 1008. 0 = no limit.
+   * @default {0}
+   */
+  maxControlFramesPerSecond?: number;
   /** Clock in milliseconds. */
   now: () => number;
   /** Called once when the session has fully ended. */

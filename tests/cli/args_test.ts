@@ -257,6 +257,10 @@ const FLAG_CASES: Record<
     value: "5",
     check: ({ options }) => assertEquals(options.maxSessions, 5),
   },
+  "--max-control-rate": {
+    value: "20",
+    check: ({ options }) => assertEquals(options.maxControlFramesPerSecond, 20),
+  },
   "--max-sessions-per-ip": {
     value: "2",
     check: ({ options }) => assertEquals(options.maxSessionsPerIp, 2),

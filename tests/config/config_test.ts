@@ -59,6 +59,7 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     ticketSecret: undefined,
     maxSessions: 10000,
     maxSessionsPerIp: 0,
+    maxControlFramesPerSecond: 100,
     trustedProxies: [],
     tls: undefined,
     staticDir: undefined,

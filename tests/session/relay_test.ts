@@ -715,32 +715,42 @@ Deno.test("RelaySession delivers every message queued for the backend before clo
 Deno.test("RelaySession.tick does not count backend silence while the browser's backlog keeps it from reading the backend", async () => {
   // Issue #17 item 5: a backend writing continuously to a slow browser was
   // closed 4000 "backend silent" because wsgate itself had stopped reading.
-  await using relay = await openRelay({ timers: { backendSilenceMs: 500 } });
+  const [browser, gatewayBrowser] = await connectedPair();
+  const [gatewayBackend, backend] = await connectedPair();
+  const session = new RelaySession(gatewayBrowser, gatewayBackend, {
+    ...sessionOptions({ backendSilenceMs: 500 }),
+  });
+  session.start();
   const frame = u32beFrame(new Uint8Array(16 * 1024));
   const flood = (async () => {
     // The browser reads nothing: this blocks once every buffer is full.
-    for (let i = 0; i < 4096; i++) await writeAll(relay.backend, frame);
+    for (let i = 0; i < 4096; i++) await writeAll(backend, frame);
   })().catch(() => {});
-  // Above the high-water mark the backend pump stops reading.
-  await waitUntil(
-    () => relay.session.bufferedBytes > 64 * 1024,
-    10_000,
-    () => `${relay.session.bufferedBytes} bytes buffered`,
-  );
-  relay.session.tick(START_MS + 500);
-  relay.session.tick(START_MS + 5000);
-  // Had a tick ended the session, its 4000 would win over this abort.
-  const summary = await within(
-    relay.session.abort(1001, "test over"),
-    5000,
-    "abort",
-  );
-  assertStrictEquals(summary.code, 1001);
-  closeQuietly(relay.backend);
-  await flood;
+  try {
+    // Above the high-water mark the backend pump stops reading.
+    await waitUntil(
+      () => session.isBackendPaused,
+      10_000,
+      () => `the backend pump to pause (${session.bufferedBytes} bytes held)`,
+    );
+    session.tick(START_MS + 500);
+    session.tick(START_MS + 5000);
+    // Had a tick ended the session, its 4000 would win over this abort.
+    const summary = await within(
+      session.abort(1001, "test over"),
+      5000,
+      "abort",
+    );
+    assertStrictEquals(summary.code, 1001);
+  } finally {
+    closeQuietly(browser);
+    closeQuietly(backend);
+    await within(session.abort(1001, "test over"), 5000, "session end");
+    await flood;
+  }
 });
 
-Deno.test("RelaySession.tick ends with 4003 a session stalled both ways: backend not reading, browser half-closed behind data it sent", async () => {
+Deno.test("RelaySession.tick ends with 4003 a session stalled both ways: backend not reading, browser sending until blocked", async () => {
   // Issue #17 item 12: the browser's FIN sits behind data the gateway is
   // not reading (the backend reads nothing), so it cannot be seen: the
   // stall timeout bounds such a session instead.
@@ -751,20 +761,15 @@ Deno.test("RelaySession.tick ends with 4003 a session stalled both ways: backend
   });
   const conn = relay.browser.conn;
   const frame = encodeClientFrame(Opcode.BINARY, new Uint8Array(64 * 1024));
-  let isSending = true;
-  const sending = (async () => {
-    for (let i = 0; i < 4096 && isSending; i++) await writeAll(conn, frame);
-    // Half-close once sending stopped (if the last write ever completes).
-    await conn.closeWrite();
-  })().catch(() => {});
-  await waitUntil(
-    () => relay.session.bufferedBytes > 64 * 1024,
-    10_000,
-    () => `${relay.session.bufferedBytes} bytes buffered`,
-  );
-  isSending = false;
   let isEnded = false;
   relay.session.ended.then(() => isEnded = true);
+  const sending = (async () => {
+    // Until a write blocks for good (every buffer on the way is full) and
+    // the session ends; then FIN. Deno's closeWrite waits behind a blocked
+    // write, so this FIN, like a browser's, would sit behind the data.
+    for (let i = 0; i < 4096 && !isEnded; i++) await writeAll(conn, frame);
+    await conn.closeWrite();
+  })().catch(() => {});
   // Each poll moves the session clock on by a quarter of the timeout: the
   // session must end once nothing has moved for a whole timeout.
   await waitUntil(
@@ -774,7 +779,8 @@ Deno.test("RelaySession.tick ends with 4003 a session stalled both ways: backend
       return isEnded;
     },
     10_000,
-    () => "the stalled session to end",
+    () =>
+      `the stalled session to end (${relay.session.bufferedBytes} bytes held)`,
   );
   const summary = relay.summaries[0]!;
   assertEquals(
@@ -859,4 +865,48 @@ Deno.test("RelaySession sends its ping ahead of data queued for a congested brow
     closeQuietly(backend);
     await within(session.abort(1001, "test over"), 5000, "session end");
   }
+});
+
+Deno.test("RelaySession closes with 1008 a browser that sends more pings than maxControlFramesPerSecond allows, and answers those within it", async () => {
+  // Issue #17 item 11: nothing limited pings, so one client could keep the
+  // gateway busy answering them for as long as it liked.
+  await using relay = await openRelay({ maxControlFramesPerSecond: 10 });
+  // The burst is twice the rate; the clock stands still, so nothing refills.
+  const pings = Array.from(
+    { length: 21 },
+    (_, i) => encodeClientFrame(Opcode.PING, Uint8Array.of(i)),
+  );
+  await relay.browser.sendRaw(concat(pings));
+  const pongs: number[] = [];
+  let close: { code: number; reason: string } | undefined;
+  for (let i = 0; i < 30 && close === undefined; i++) {
+    const frame = await relay.browser.next();
+    if (frame === undefined) break;
+    if (frame.kind === "pong") pongs.push(frame.payload[0]!);
+    if (frame.kind === "close") close = frame;
+  }
+  assertEquals(pongs, Array.from({ length: 20 }, (_, i) => i));
+  assertEquals(
+    [close?.code, close?.reason],
+    [1008, "too many control frames"],
+  );
+  const summary = await ended(relay);
+  assertEquals([summary.code, summary.initiator], [1008, "browser"]);
+});
+
+Deno.test("RelaySession refills the control frame budget as the clock moves", async () => {
+  await using relay = await openRelay({ maxControlFramesPerSecond: 10 });
+  for (let round = 0; round < 3; round++) {
+    relay.clock.ms += 2000;
+    const pings = Array.from(
+      { length: 20 },
+      () => encodeClientFrame(Opcode.PING, new Uint8Array(0)),
+    );
+    await relay.browser.sendRaw(concat(pings));
+    for (let i = 0; i < 20; i++) {
+      assertStrictEquals((await relay.browser.next())?.kind, "pong");
+    }
+  }
+  relay.session.close(1000, "done");
+  assertEquals(await answerClose(relay), { code: 1000, reason: "done" });
 });
