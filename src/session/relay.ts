@@ -17,8 +17,9 @@ import { ReadBuffer } from "./read_buffer.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
 import { closeQuietly } from "../io/close_quietly.ts";
 import { drainUntilEof } from "../io/drain.ts";
-import { judgeLiveness, type LivenessState } from "./liveness.ts";
-import { CloseCode, closeCodeForError } from "./close_codes.ts";
+import type { LivenessState } from "./liveness.ts";
+import { LivenessWatch } from "./liveness_watch.ts";
+import { CloseCode } from "./close_codes.ts";
 import {
   closeWriteWithin,
   errorText,
@@ -34,27 +35,19 @@ import type {
 import { RelayStats, type RelayStatsDelta } from "./relay_stats.ts";
 import { ControlFrameBudget } from "./control_budget.ts";
 import {
+  backendReadFailed,
+  backendWriteFailed,
+  browserGone,
+  browserReadFailed,
+  type EndCause,
+  livenessEnd,
+} from "./end_cause.ts";
+import {
   BrowserOutput,
   COPY_THRESHOLD_BYTES,
   MAX_SERVER_HEADER_BYTES,
 } from "./browser_output.ts";
 import { BackendOutput } from "./backend_output.ts";
-
-/** An end of the session, decided by whichever side ended first. */
-interface EndCause {
-  code: number;
-  reason: string;
-  detail: string | undefined;
-  initiator: "browser" | "backend" | "gateway";
-  /** The browser cannot be written to any more. */
-  isBrowserGone?: boolean;
-  /** The backend cannot be written to any more. */
-  isBackendGone?: boolean;
-  /** The browser broke the protocol: its close reply is awaited only briefly. */
-  isBrowserFaulty?: boolean;
-  /** The browser floods: it is neither read nor lingered for any more. */
-  isBrowserFlooding?: boolean;
-}
 
 /** How long a faulty browser gets to answer our close frame. */
 const FAULTY_CLOSE_WAIT_MS = 1000;
@@ -90,12 +83,9 @@ export class RelaySession {
   #toBackend: BackendOutput;
   #stats = new RelayStats();
   #now: () => number;
+  #liveness: LivenessWatch;
   /** The timestamps liveness is judged on, updated as data moves. */
   #times: LivenessState;
-  /** Bytes both writers had written at the previous tick. */
-  #writtenAtTick = 0;
-  /** Bytes the browser's socket had taken when last looked at after a ping. */
-  #toBrowserSeen = 0;
 
   #isEnding = false;
   #isCloseReceived = false;
@@ -139,20 +129,8 @@ export class RelaySession {
       headroomBytes: MAX_SERVER_HEADER_BYTES,
     });
     const now = options.now();
-    this.#times = {
-      openedAtMs: now,
-      lastDataMs: now,
-      lastFromBackendMs: now,
-      lastFromBrowserMs: now,
-      lastToBackendMs: now,
-      pingSentAtMs: 0,
-      pingWrittenAtMs: 0,
-      browserDrainedAtMs: 0,
-      isBrowserPaused: false,
-      isBackendPaused: false,
-      backendReadSinceMs: now,
-      lastProgressMs: now,
-    };
+    this.#liveness = new LivenessWatch(options.timers, now);
+    this.#times = this.#liveness.state;
     const controlRate = options.maxControlFramesPerSecond ?? 0;
     if (controlRate > 0) {
       this.#controlBudget = new ControlFrameBudget(controlRate, now);
@@ -171,25 +149,12 @@ export class RelaySession {
       isText: options.isTextToBrowser,
       highWaterBytes: options.highWaterBytes,
       source: this.#backendRead,
-      onError: (error) =>
-        this.#end({
-          code: CloseCode.ABNORMAL,
-          reason: "browser gone",
-          detail: errorText(error),
-          initiator: "browser",
-          isBrowserGone: true,
-        }),
+      onError: (error) => this.#end(browserGone(errorText(error))),
     });
     this.#toBackend = new BackendOutput(backend, options.encoder, {
       highWaterBytes: options.highWaterBytes,
       source: this.#browserRead,
-      onError: (error) =>
-        this.#end({
-          ...closeCodeForError(error, "backend"),
-          detail: `backend write failed: ${errorText(error)}`,
-          initiator: "backend",
-          isBackendGone: true,
-        }),
+      onError: (error) => this.#end(backendWriteFailed(error)),
     });
   }
 
@@ -286,73 +251,16 @@ export class RelaySession {
     if (this.#isEnding) return;
     const timers = this.#options.timers;
     const times = this.#times;
-    // Progress: any read (stamped as it happens) or any byte a socket
-    // accepted since the previous tick.
-    const written = this.#toBrowser.writer.writtenBytes +
-      this.#toBackend.writer.writtenBytes;
-    if (written !== this.#writtenAtTick) {
-      this.#writtenAtTick = written;
-      times.lastProgressMs = now;
-      const toBrowser = this.#toBrowser.writer.writtenBytes;
-      if (times.pingWrittenAtMs > 0 && toBrowser !== this.#toBrowserSeen) {
-        this.#toBrowserSeen = toBrowser;
-        times.browserDrainedAtMs = now;
-      }
-    }
-    times.lastProgressMs = Math.max(
-      times.lastProgressMs,
-      times.lastFromBrowserMs,
-      times.lastFromBackendMs,
-    );
-    const verdict = judgeLiveness(times, timers, now);
-    switch (verdict.end) {
-      case "lifetime":
-        this.#end({
-          code: CloseCode.LIFETIME_EXCEEDED,
-          reason: "session lifetime exceeded",
-          detail: `session older than ${timers.maxLifetimeMs} ms`,
-          initiator: "gateway",
-        });
-        return;
-      case "idle":
-        this.#end({
-          code: CloseCode.IDLE_TIMEOUT,
-          reason: "idle timeout",
-          detail: `no data either way for ${timers.idleTimeoutMs} ms`,
-          initiator: "gateway",
-        });
-        return;
-      case "backend_silent":
-        this.#end({
-          code: CloseCode.BACKEND_SILENT,
-          reason: "backend silent",
-          detail: `nothing from the backend for ${timers.backendSilenceMs} ms`,
-          initiator: "backend",
-        });
-        return;
-      case "stalled":
-        this.#end({
-          code: CloseCode.STALLED,
-          reason: "session stalled",
-          detail:
-            `browser not read and nothing moved for ${timers.stallTimeoutMs} ms`,
-          initiator: "gateway",
-        });
-        return;
-      case "ping_timeout":
-        this.#end({
-          code: CloseCode.ABNORMAL,
-          reason: "browser gone",
-          detail: `no pong within ${timers.pingTimeoutMs} ms`,
-          initiator: "browser",
-          isBrowserGone: true,
-        });
-        return;
+    const verdict = this.#liveness.judge(now, {
+      toBrowser: this.#toBrowser.writer.writtenBytes,
+      toBackend: this.#toBackend.writer.writtenBytes,
+    });
+    if (verdict.end !== null) {
+      this.#end(livenessEnd(verdict.end, timers));
+      return;
     }
     if (verdict.isPingDue) {
-      times.pingSentAtMs = now;
-      times.pingWrittenAtMs = 0;
-      times.browserDrainedAtMs = 0;
+      this.#liveness.pingSent(now);
       this.#toBrowser.ping(this.#onPingWritten);
     }
     if (verdict.isHeartbeatDue) {
@@ -400,13 +308,9 @@ export class RelaySession {
           return;
         }
         if (count === null) {
-          this.#end({
-            code: CloseCode.ABNORMAL,
-            reason: "browser gone",
-            detail: "browser closed the connection without a close frame",
-            initiator: "browser",
-            isBrowserGone: true,
-          });
+          this.#end(
+            browserGone("browser closed the connection without a close frame"),
+          );
           return;
         }
         times.lastFromBrowserMs = this.#now();
@@ -433,32 +337,16 @@ export class RelaySession {
         this.#closeReceived.set();
         return;
       }
-      if (isSocketError(error)) {
-        this.#end({
-          code: CloseCode.ABNORMAL,
-          reason: "browser gone",
-          detail: errorText(error),
-          initiator: "browser",
-          isBrowserGone: true,
-        });
-      } else {
-        this.#end({
-          ...closeCodeForError(error, "browser"),
-          detail: errorText(error),
-          initiator: "browser",
-          isBrowserFaulty: true,
-        });
-      }
+      this.#end(browserReadFailed(error));
     }
   }
 
   /** The outstanding ping reached the browser's socket. */
-  #onPingWritten = (): void => {
-    const times = this.#times;
-    if (times.pingSentAtMs === 0) return;
-    times.pingWrittenAtMs = this.#now();
-    this.#toBrowserSeen = this.#toBrowser.writer.writtenBytes;
-  };
+  #onPingWritten = (): void =>
+    this.#liveness.pingWritten(
+      this.#now(),
+      this.#toBrowser.writer.writtenBytes,
+    );
 
   /** Each complete browser message, from the parser. */
   #relayToBackend(payload: Uint8Array): void {
@@ -577,13 +465,7 @@ export class RelaySession {
         if (isSocketError(error)) this.#toBackend.writer.abandon();
         return;
       }
-      const decision = closeCodeForError(error, "backend");
-      this.#end({
-        ...decision,
-        detail: errorText(error),
-        initiator: "backend",
-        isBackendGone: isSocketError(error),
-      });
+      this.#end(backendReadFailed(error));
     }
   }
 
