@@ -17,6 +17,7 @@ const LIMIT_KEYS = [
   "maxSessions",
   "maxSessionsPerIp",
   "maxControlFramesPerSecond",
+  "memoryBudgetBytes",
   "bufferBytes",
   "maxHeadBytes",
   "pingIntervalMs",

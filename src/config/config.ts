@@ -150,6 +150,13 @@ export interface GatewayOptions {
    * @default {100}
    */
   maxControlFramesPerSecond?: number;
+  /**
+   * Bytes all sessions together may hold (messages being reassembled,
+   * queues for either side); beyond, the largest holders are closed with
+   * 1013 at the next sweep (0 = off).
+   * @default {a quarter of the machine's memory}
+   */
+  memoryBudgetBytes?: number;
   /** Front proxies (CIDRs) whose `X-Forwarded-For` is trusted for the client address. @default {[]} */
   trustedProxies?: string[];
   /** Serve `wss://` with this certificate and key (PEM files, re-read when they change). */
@@ -270,6 +277,8 @@ export interface ResolvedGatewayConfig {
   readonly maxSessionsPerIp: number;
   /** Control frames per second per browser (0 = off). */
   readonly maxControlFramesPerSecond: number;
+  /** Memory budget of all sessions (0 = off; undefined = from the machine's memory). */
+  readonly memoryBudgetBytes: number | undefined;
   /** Trusted front proxies. */
   readonly trustedProxies: readonly string[];
   /** TLS certificate and key files. */
@@ -337,6 +346,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     maxSessions = 10000,
     maxSessionsPerIp = 0,
     maxControlFramesPerSecond = 100,
+    memoryBudgetBytes,
     trustedProxies = [],
     tls,
     staticDir,
@@ -375,6 +385,9 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
         JSON.stringify(maxControlFramesPerSecond)
       }`,
     );
+  }
+  if (memoryBudgetBytes !== undefined) {
+    checkNonNegative(problems, "memoryBudgetBytes", memoryBudgetBytes);
   }
   checkNonNegative(problems, "logTrafficBytes", logTrafficBytes);
   if (!isStringList(trustedProxies)) {
@@ -489,6 +502,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     maxSessions,
     maxSessionsPerIp,
     maxControlFramesPerSecond,
+    memoryBudgetBytes,
     trustedProxies: frozenCopy(trustedProxies),
     tls: frozenCopy(tls),
     staticDir,

@@ -325,6 +325,17 @@ export const SETTINGS: readonly SettingDefinition[] = [
     },
   },
   {
+    flag: "--memory-budget",
+    key: "memoryBudget",
+    kind: "bytes",
+    min: 0,
+    help:
+      "bytes all sessions may hold, largest closed with 1013 beyond (default: a quarter of memory, 0 = off)",
+    apply(value, { options }) {
+      options.memoryBudgetBytes = value as number;
+    },
+  },
+  {
     flag: "--max-head",
     key: "maxHead",
     kind: "bytes",

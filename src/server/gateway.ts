@@ -19,6 +19,7 @@ import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import { GatewayMetrics } from "../observability/gateway_metrics.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
+import { defaultMemoryBudgetBytes, pickOverBudget } from "./memory_budget.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
 import type { RelaySession } from "../session/relay.ts";
 import {
@@ -365,6 +366,11 @@ class GatewayServer implements Gateway {
     this.#reporter.emit(event);
   }
 
+  /** Sessions closed for the memory budget (not warned about twice). */
+  #shed = new WeakSet<RelaySession>();
+  /** The memory budget derived from the machine's memory, once needed. */
+  #defaultMemoryBudget: number | undefined;
+
   #sweep(): void {
     const now = Date.now();
     for (const pending of this.#handshakes) {
@@ -374,11 +380,19 @@ class GatewayServer implements Gateway {
       }
     }
     let buffered = 0;
+    const held: number[] = [];
+    const holders: RelaySession[] = [];
     for (const [session, labels] of this.#table) {
       try {
         session.tick(now);
         recordTraffic(this.metrics, labels.route, session.takeStats());
-        buffered += session.bufferedBytes;
+        const bytes = session.bufferedBytes;
+        buffered += bytes;
+        // A session already shed frees its bytes as it ends.
+        if (!this.#shed.has(session)) {
+          held.push(bytes);
+          holders.push(session);
+        }
       } catch (error) {
         // One session's failure must not stop the sweep for the others.
         this.#emit({
@@ -392,12 +406,36 @@ class GatewayServer implements Gateway {
     }
     this.metrics.addBufferedBytes(buffered - this.#lastBuffered);
     this.#lastBuffered = buffered;
+    this.#enforceMemoryBudget(held, holders);
     if (
       this.#generation.config.tls !== undefined &&
       now - this.#lastCertCheckMs >= 5000
     ) {
       this.#lastCertCheckMs = now;
       this.#reloadCertificateIfChanged();
+    }
+  }
+
+  /**
+   * Closes the largest holders with 1013 while all sessions together hold
+   * more than the memory budget (each close is logged with its session).
+   */
+  #enforceMemoryBudget(held: number[], holders: RelaySession[]): void {
+    const budget = this.#generation.config.memoryBudgetBytes ??
+      (this.#defaultMemoryBudget ??= defaultMemoryBudgetBytes(
+        Deno.systemMemoryInfo().total,
+      ));
+    for (const index of pickOverBudget(held, budget)) {
+      const session = holders[index]!;
+      this.#shed.add(session);
+      this.#emit({
+        type: "warning",
+        message: "session closed: gateway over its memory budget",
+        detail: `session ${session.id} held ${
+          held[index]
+        } bytes; budget ${budget} bytes`,
+      });
+      session.close(CloseCode.TRY_AGAIN_LATER, "gateway over memory budget");
     }
   }
 

@@ -249,6 +249,11 @@ const FLAG_CASES: Record<
     value: "64k",
     check: ({ options }) => assertEquals(options.bufferBytes, 65536),
   },
+  "--memory-budget": {
+    value: "64m",
+    check: ({ options }) =>
+      assertEquals(options.memoryBudgetBytes, 64 * 1024 * 1024),
+  },
   "--max-head": {
     value: "16K",
     check: ({ options }) => assertEquals(options.maxHeadBytes, 16384),

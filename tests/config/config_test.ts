@@ -60,6 +60,7 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     maxSessions: 10000,
     maxSessionsPerIp: 0,
     maxControlFramesPerSecond: 100,
+    memoryBudgetBytes: undefined,
     trustedProxies: [],
     tls: undefined,
     staticDir: undefined,
