@@ -260,6 +260,17 @@ export const SETTINGS: readonly SettingDefinition[] = [
       route.subprotocols = [...(route.subprotocols ?? []), ...names];
     },
   },
+  {
+    flag: "--compression",
+    key: "compression",
+    kind: "choice",
+    choices: ["off", "on"],
+    help:
+      "permessage-deflate for the route at /: off or on (default off; ~277 KiB per session)",
+    apply(value, { route }) {
+      route.compression = value as "off" | "on";
+    },
+  },
   durationSetting(
     "--ping-interval",
     "pingInterval",

@@ -114,11 +114,13 @@ export async function sendRefusalWithoutLinger(
  * The `101 Switching Protocols` response head.
  * @param accept The `Sec-WebSocket-Accept` value.
  * @param subprotocol The chosen subprotocol, if any.
+ * @param extensions The `Sec-WebSocket-Extensions` value, if any.
  * @returns The head bytes.
  */
 export function switchingProtocols(
   accept: string,
   subprotocol: string | undefined,
+  extensions?: string,
 ): Uint8Array {
   return ASCII.encode(
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -126,6 +128,9 @@ export function switchingProtocols(
       (subprotocol === undefined
         ? ""
         : `Sec-WebSocket-Protocol: ${subprotocol}\r\n`) +
+      (extensions === undefined
+        ? ""
+        : `Sec-WebSocket-Extensions: ${extensions}\r\n`) +
       "\r\n",
   );
 }

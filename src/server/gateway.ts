@@ -24,6 +24,11 @@ import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
 import { RelaySession } from "../session/relay.ts";
+import { CompressionBudget } from "../websocket/compression_budget.ts";
+import {
+  negotiateCompression,
+  type NegotiatedCompression,
+} from "./_compression.ts";
 import type { SessionSummary } from "../session/relay_options.ts";
 import {
   computeAcceptKey,
@@ -155,6 +160,8 @@ class GatewayServer implements Gateway {
   #onEvent: EventSink;
   #listener: Deno.Listener | undefined;
   #sessions = new Map<RelaySession, SessionEntry>();
+  /** Context memory of compressing sessions, for the whole process. */
+  #compressionBudget = new CompressionBudget();
   #handshakes = new Set<PendingHandshake>();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #acceptLoops: Promise<void>[] = [];
@@ -761,12 +768,22 @@ class GatewayServer implements Gateway {
       );
       return;
     }
+    const deflate = negotiateCompression(
+      head.headers.get("sec-websocket-extensions"),
+      route,
+      this.#compressionBudget,
+    );
     try {
       await writeAll(
         conn,
-        switchingProtocols(await acceptPromise, decision.subprotocol),
+        switchingProtocols(
+          await acceptPromise,
+          decision.subprotocol,
+          deflate?.header,
+        ),
       );
     } catch {
+      this.#releaseCompression(deflate);
       limits.release(client.ip);
       closeQuietly(conn);
       closeQuietly(backend);
@@ -782,7 +799,15 @@ class GatewayServer implements Gateway {
       client,
       targetText,
       generation,
+      deflate,
     );
+  }
+
+  #releaseCompression(deflate: NegotiatedCompression | undefined): void {
+    if (deflate === undefined) return;
+    deflate.compression.deflater.close();
+    deflate.compression.inflater.close();
+    this.#compressionBudget.release(deflate.reservedBytes);
   }
 
   #startSession(
@@ -794,6 +819,7 @@ class GatewayServer implements Gateway {
     client: ClientAddress,
     targetText: string,
     generation: Generation,
+    deflate: NegotiatedCompression | undefined,
   ): void {
     const config = generation.config;
     this.metrics.sessionOpened(route.path);
@@ -837,7 +863,9 @@ class GatewayServer implements Gateway {
     const session: RelaySession = new RelaySession(sessionId, conn, backend, {
       ...relaySettings(route, config, leftover),
       ...(onTraffic === undefined ? {} : { onTraffic }),
+      ...(deflate === undefined ? {} : { compression: deflate.compression }),
       onClose: (summary) => {
+        this.#releaseCompression(deflate);
         // The process-wide counts: a reload since the start shares them.
         if (this.#sessions.delete(session)) this.#limits.release(client.ip);
         this.#recordTraffic(session, route.path);

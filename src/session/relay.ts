@@ -11,6 +11,7 @@
 import {
   frameHeaderLength,
   Opcode,
+  RSV1_COMPRESSED,
   validateUtf8,
   writeFrameHeader,
   WsFrameParser,
@@ -37,6 +38,7 @@ import {
 import type {
   DuplexSocket,
   RelaySessionOptions,
+  SessionCompression,
   SessionSummary,
 } from "./relay_options.ts";
 import {
@@ -151,6 +153,14 @@ export class RelaySession {
    */
   #browserReadFloor = 0;
   #backendReadFloor = 0;
+  /**
+   * permessage-deflate, when negotiated: browser messages (and control
+   * frames, to keep their order) go through #inbound, backend messages
+   * through #outbound; each pump awaits its chain before reading on.
+   */
+  #compression: SessionCompression | undefined;
+  #inbound: Promise<void> = Promise.resolve();
+  #outbound: Promise<void> = Promise.resolve();
 
   /**
    * Constructs a session; call {@linkcode RelaySession.start} to relay.
@@ -188,9 +198,11 @@ export class RelaySession {
     this.#lastFromBackendMs = now;
     this.#lastToBackendMs = now;
     this.#lastDataMs = now;
+    this.#compression = options.compression;
     this.#parser = new WsFrameParser(this, {
       maxMessageBytes: options.maxMessageBytes,
       expectMasked: true,
+      isCompressionNegotiated: options.compression !== undefined,
       // onMessage copies every message below the copy threshold, so those
       // may live in the parser's reused scratch buffer.
       scratchBytes: COPY_THRESHOLD_BYTES - 1,
@@ -401,6 +413,7 @@ export class RelaySession {
       const initial = this.#options.initialBrowserBytes;
       if (initial !== undefined && initial.length > 0) {
         this.#parser.push(initial);
+        if (this.#compression !== undefined) await this.#inbound;
         this.#toBackend.flush();
       }
       while (!this.#isCloseReceived) {
@@ -433,6 +446,7 @@ export class RelaySession {
         this.#isBrowserReadRetained = false;
         this.#browserReadFloor = 0;
         this.#parser.push(regionOf(bytes, 0, count));
+        if (this.#compression !== undefined) await this.#inbound;
         // Part of a message arrived: data is moving (idle timeout).
         if (this.#parser.pendingBytes > 0) {
           this.#lastDataMs = this.#lastFromBrowserMs;
@@ -468,7 +482,33 @@ export class RelaySession {
   }
 
   /** Called by the parser for each complete browser message. */
-  onMessage(_isText: boolean, payload: Uint8Array): void {
+  onMessage(isText: boolean, payload: Uint8Array, isCompressed = false): void {
+    if (this.#compression !== undefined) {
+      this.#queueInbound(isText, payload.slice(), isCompressed);
+      return;
+    }
+    this.#relayToBackend(payload);
+  }
+
+  /** Inflates (in order) and relays a message of a compressing session. */
+  #queueInbound(
+    isText: boolean,
+    payload: Uint8Array,
+    isCompressed: boolean,
+  ): void {
+    const inflater = this.#compression!.inflater;
+    this.#inbound = this.#inbound.then(async () => {
+      if (!isCompressed) {
+        this.#relayToBackend(payload);
+        return;
+      }
+      const message = await inflater.decompress(payload);
+      if (isText) validateUtf8(message);
+      this.#relayToBackend(message);
+    });
+  }
+
+  #relayToBackend(payload: Uint8Array): void {
     // Messages keep flowing while the session closes (they were sent before
     // the browser saw our close), until the backend's write side is shut.
     // Nothing after the browser's own close frame counts (RFC 6455 5.5.1).
@@ -513,6 +553,18 @@ export class RelaySession {
 
   /** Called by the parser for each control frame from the browser. */
   onControl(opcode: number, payload: Uint8Array): void {
+    if (this.#compression !== undefined) {
+      // After the messages before it, which may still be inflating.
+      const copy = payload.slice();
+      this.#inbound = this.#inbound.then(() =>
+        this.#handleControl(opcode, copy)
+      );
+      return;
+    }
+    this.#handleControl(opcode, payload);
+  }
+
+  #handleControl(opcode: number, payload: Uint8Array): void {
     if (opcode === Opcode.PING) {
       if (this.#isCloseSent) return;
       const isWaiting = this.#deferredPong !== undefined;
@@ -550,7 +602,9 @@ export class RelaySession {
   async #pumpBackendToBrowser(): Promise<void> {
     const buffer = this.#backendRead;
     const decoder = this.#options.decoder;
-    const sendToBrowser = (message: Uint8Array) => this.#sendToBrowser(message);
+    const sendToBrowser = this.#compression === undefined
+      ? (message: Uint8Array) => this.#sendToBrowser(message)
+      : (message: Uint8Array) => this.#queueOutbound(message);
     try {
       for (;;) {
         // Once our close frame is queued nothing more can go to the browser:
@@ -579,6 +633,7 @@ export class RelaySession {
         this.#isBackendReadRetained = false;
         this.#backendReadFloor = 0;
         decoder.push(regionOf(bytes, 0, count), sendToBrowser);
+        if (this.#compression !== undefined) await this.#outbound;
         if (decoder.pendingBytes > 0) {
           this.#lastDataMs = this.#lastFromBackendMs;
         }
@@ -603,13 +658,40 @@ export class RelaySession {
     }
   }
 
+  /** Compresses (in order) and sends a message of a compressing session. */
+  #queueOutbound(message: Uint8Array): void {
+    if (this.#options.isTextToBrowser) validateUtf8(message);
+    // The decoder may hand messages over in a reused scratch buffer.
+    const copy = message.slice();
+    const deflater = this.#compression!.deflater;
+    this.#outbound = this.#outbound.then(async () => {
+      const compressed = await deflater.compress(copy);
+      if (this.#isCloseSent || this.#toBrowser.hasFailed) return;
+      if (compressed === null) {
+        this.#sendToBrowser(copy);
+        return;
+      }
+      const opcode =
+        (this.#options.isTextToBrowser ? Opcode.TEXT : Opcode.BINARY) |
+        RSV1_COMPRESSED;
+      const writer = this.#toBrowser;
+      const length = compressed.length;
+      const headerLength = frameHeaderLength(length);
+      const buffer = writer.reserve(headerLength);
+      const offset = writer.reservedOffset;
+      writer.commit(writeFrameHeader(buffer, offset, opcode, length));
+      writer.append(compressed);
+      this.#countToBrowser(copy);
+    });
+  }
+
   #markBackendEnded(): void {
     this.#backendEnded.set();
   }
 
   #sendToBrowser(message: Uint8Array): void {
     const isText = this.#options.isTextToBrowser;
-    if (isText) validateUtf8(message);
+    if (isText && this.#compression === undefined) validateUtf8(message);
     const opcode = isText ? Opcode.TEXT : Opcode.BINARY;
     const length = message.length;
     const writer = this.#toBrowser;
@@ -633,6 +715,11 @@ export class RelaySession {
         );
       }
     }
+    this.#countToBrowser(message);
+  }
+
+  #countToBrowser(message: Uint8Array): void {
+    const length = message.length;
     this.#bytesToBrowser += length;
     this.#messagesToBrowser++;
     (this.#sizesToBrowser ??= newSizeBuckets())[sizeBucket(length)]!++;
@@ -760,6 +847,10 @@ export class RelaySession {
       // the close frame goes out: that data is in flight, not late.
       await nextTurn();
     }
+    // Messages still compressing go out before our close frame.
+    if (this.#compression !== undefined) {
+      await withTimeout(this.#outbound.catch(() => {}), remaining());
+    }
     if (!this.#toBrowser.hasFailed) {
       // Browser side: queued messages first, then our close frame (an echo
       // of the browser's code when it closed first). Browser messages sent
@@ -786,6 +877,8 @@ export class RelaySession {
     this.#toBrowser.abandon();
     closeQuietly(this.#browser);
     await this.#closeBackend(remaining);
+    this.#compression?.deflater.close();
+    this.#compression?.inflater.close();
     return this.#summary(cause);
   }
 

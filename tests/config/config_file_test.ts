@@ -45,6 +45,7 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     framingToBackend: "u16be",
     framingToBrowser: "lines",
     subprotocols: ["binary", "mqtt, v2"],
+    compression: "on",
     pingInterval: 5,
     pingTimeout: "1s",
     connectTimeout: "3s",
@@ -110,6 +111,7 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     framingToBackend: "u16be",
     framingToBrowser: "lines",
     subprotocols: ["binary", "mqtt", "v2"],
+    compression: "on",
   });
   assertEquals(targets.cli, {
     logFormat: "json",

@@ -102,7 +102,40 @@ Deno.test("resolveOptions applies every route default to a route with a target",
     proxyProtocol: undefined,
     backendTls: undefined,
     recordDir: undefined,
+    compression: undefined,
   });
+});
+
+Deno.test("resolveOptions turns compression on with defaults, keeps its settings and rejects a window of 8", () => {
+  const config = resolveOptions({
+    routes: [
+      { path: "/a", target: TARGET, compression: "on" },
+      {
+        path: "/b",
+        target: TARGET,
+        compression: { contextTakeover: false, maxWindowBits: 12 },
+      },
+      { path: "/c", target: TARGET, compression: "off" },
+    ],
+  });
+  assertEquals(config.routes.get("/a")?.compression, {});
+  assertEquals(config.routes.get("/b")?.compression, {
+    contextTakeover: false,
+    maxWindowBits: 12,
+  });
+  assertEquals(config.routes.get("/c")?.compression, undefined);
+  assertThrows(
+    () =>
+      resolveOptions({
+        routes: [{
+          path: "/a",
+          target: TARGET,
+          compression: { maxWindowBits: 8 },
+        }],
+      }),
+    ConfigError,
+    "routes[0].compression.maxWindowBits",
+  );
 });
 
 Deno.test("resolveOptions gives routes the gateway's bufferBytes, idleTimeoutMs and maxLifetimeMs unless they set their own", () => {
