@@ -174,6 +174,16 @@ export interface GatewayOptions {
   /** Set SO_REUSEPORT on the listener (several workers on one port). @default {false} */
   reusePort?: boolean;
   /**
+   * Bytes of zlib state that compressing sessions (routes with
+   * `compression`) may keep between messages, for the whole gateway (each
+   * worker has its own). A session with context takeover reserves ~333 KiB
+   * at 15-bit windows; once the budget is spent, new sessions negotiate
+   * no-context-takeover (no memory held between messages). 0 turns context
+   * takeover off everywhere.
+   * @default {67108864}
+   */
+  compressionMemoryBytes?: number;
+  /**
    * Renders `/metrics` instead of the gateway's own metrics (workers use it
    * to serve metrics summed across workers). @default {undefined}
    */
@@ -293,9 +303,12 @@ export interface ResolvedGatewayConfig {
   readonly logTrafficBytes: number;
   /** SO_REUSEPORT. */
   readonly reusePort: boolean;
+  /** The compression context budget in bytes. */
+  readonly compressionMemoryBytes: number;
 }
 
 const DEFAULT_BUFFER_BYTES = 1024 * 1024;
+const DEFAULT_COMPRESSION_MEMORY_BYTES = 64 * 1024 * 1024;
 
 /**
  * Applies defaults and validates options. Throws a {@linkcode ConfigError}
@@ -348,6 +361,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     metricsOnGatewayPort = true,
     logTrafficBytes = 0,
     reusePort = false,
+    compressionMemoryBytes = DEFAULT_COMPRESSION_MEMORY_BYTES,
   } = options;
   if (
     allowOrigins !== undefined && allowOrigins !== "*" &&
@@ -370,6 +384,15 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     );
   }
   checkNonNegative(problems, "logTrafficBytes", logTrafficBytes);
+  if (
+    !Number.isSafeInteger(compressionMemoryBytes) || compressionMemoryBytes < 0
+  ) {
+    problems.push(
+      `compressionMemoryBytes: must be an integer >= 0: current value is ${
+        JSON.stringify(compressionMemoryBytes)
+      }`,
+    );
+  }
   if (!isStringList(trustedProxies)) {
     problems.push("trustedProxies: must be a list of CIDR ranges");
   } else {
@@ -487,6 +510,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     metricsOnGatewayPort,
     logTrafficBytes,
     reusePort,
+    compressionMemoryBytes,
   });
 }
 

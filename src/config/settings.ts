@@ -271,6 +271,16 @@ export const SETTINGS: readonly SettingDefinition[] = [
       route.compression = value as "off" | "on";
     },
   },
+  {
+    flag: "--compression-memory",
+    key: "compressionMemory",
+    kind: "bytes",
+    help:
+      "zlib memory compressing sessions may keep between messages; beyond it new sessions go without context takeover (default 64m)",
+    apply(value, { options }) {
+      options.compressionMemoryBytes = value as number;
+    },
+  },
   durationSetting(
     "--ping-interval",
     "pingInterval",

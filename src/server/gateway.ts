@@ -24,11 +24,10 @@ import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
 import { RelaySession } from "../session/relay.ts";
-import { CompressionBudget } from "../websocket/compression_budget.ts";
 import {
-  negotiateCompression,
+  CompressionNegotiator,
   type NegotiatedCompression,
-} from "./_compression.ts";
+} from "./_compression_negotiator.ts";
 import type { SessionSummary } from "../session/relay_options.ts";
 import {
   computeAcceptKey,
@@ -160,8 +159,8 @@ class GatewayServer implements Gateway {
   #onEvent: EventSink;
   #listener: Deno.Listener | undefined;
   #sessions = new Map<RelaySession, SessionEntry>();
-  /** Context memory of compressing sessions, for the whole process. */
-  #compressionBudget = new CompressionBudget();
+  /** permessage-deflate under the process-wide context memory budget. */
+  #compression: CompressionNegotiator;
   #handshakes = new Set<PendingHandshake>();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #acceptLoops: Promise<void>[] = [];
@@ -198,6 +197,11 @@ class GatewayServer implements Gateway {
       replayCache: this.#replayCache,
     });
     this.#limits = this.#generation.limits;
+    this.#compression = new CompressionNegotiator({
+      limitBytes: config.compressionMemoryBytes,
+      metrics: this.metrics,
+      onEvent: (event) => this.#emit(event),
+    });
   }
 
   get addr(): Deno.NetAddr {
@@ -268,6 +272,7 @@ class GatewayServer implements Gateway {
     });
     await initGeneration(generation);
     this.#limits.setLimits(sessionCaps(generation.config));
+    this.#compression.setLimit(generation.config.compressionMemoryBytes);
     this.#generation = generation;
   }
 
@@ -768,10 +773,9 @@ class GatewayServer implements Gateway {
       );
       return;
     }
-    const deflate = negotiateCompression(
+    const deflate = this.#compression.negotiate(
       head.headers.get("sec-websocket-extensions"),
       route,
-      this.#compressionBudget,
     );
     try {
       await writeAll(
@@ -783,7 +787,7 @@ class GatewayServer implements Gateway {
         ),
       );
     } catch {
-      this.#releaseCompression(deflate);
+      this.#compression.release(deflate);
       limits.release(client.ip);
       closeQuietly(conn);
       closeQuietly(backend);
@@ -801,13 +805,6 @@ class GatewayServer implements Gateway {
       generation,
       deflate,
     );
-  }
-
-  #releaseCompression(deflate: NegotiatedCompression | undefined): void {
-    if (deflate === undefined) return;
-    deflate.compression.deflater.close();
-    deflate.compression.inflater.close();
-    this.#compressionBudget.release(deflate.reservedBytes);
   }
 
   #startSession(
@@ -865,7 +862,7 @@ class GatewayServer implements Gateway {
       ...(onTraffic === undefined ? {} : { onTraffic }),
       ...(deflate === undefined ? {} : { compression: deflate.compression }),
       onClose: (summary) => {
-        this.#releaseCompression(deflate);
+        this.#compression.release(deflate);
         // The process-wide counts: a reload since the start shares them.
         if (this.#sessions.delete(session)) this.#limits.release(client.ip);
         this.#recordTraffic(session, route.path);

@@ -46,6 +46,7 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     framingToBrowser: "lines",
     subprotocols: ["binary", "mqtt, v2"],
     compression: "on",
+    compressionMemory: "8m",
     pingInterval: 5,
     pingTimeout: "1s",
     connectTimeout: "3s",
@@ -104,6 +105,7 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     console: false,
     metricsOnGatewayPort: false,
     logTrafficBytes: 1024,
+    compressionMemoryBytes: 8 * 1024 * 1024,
   });
   assertEquals(targets.route, {
     target: "127.0.0.1:9",

@@ -66,6 +66,7 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     metricsOnGatewayPort: true,
     logTrafficBytes: 0,
     reusePort: false,
+    compressionMemoryBytes: 64 * 1024 * 1024,
   });
 });
 
@@ -136,6 +137,21 @@ Deno.test("resolveOptions turns compression on with defaults, keeps its settings
     ConfigError,
     "routes[0].compression.maxWindowBits",
   );
+});
+
+Deno.test("resolveOptions defaults compressionMemoryBytes to 64 MiB and refuses a negative or fractional budget", () => {
+  assertEquals(resolveOptions({}).compressionMemoryBytes, 64 * 1024 * 1024);
+  assertEquals(
+    resolveOptions({ compressionMemoryBytes: 0 }).compressionMemoryBytes,
+    0,
+  );
+  for (const compressionMemoryBytes of [-1, 1.5, Number.NaN]) {
+    assertThrows(
+      () => resolveOptions({ compressionMemoryBytes }),
+      ConfigError,
+      "compressionMemoryBytes: must be an integer >= 0",
+    );
+  }
 });
 
 Deno.test("resolveOptions gives routes the gateway's bufferBytes, idleTimeoutMs and maxLifetimeMs unless they set their own", () => {
