@@ -132,7 +132,13 @@ Deno.test("a deflate bomb closes with 1009 and a corrupt stream with 1007, with 
           rsv: 4,
         }),
       );
-      assertEquals((await closeOf(second.client)).code, 1007);
+      assertEquals(
+        await closeOf(second.client).then(({ code, reason }) => ({
+          code,
+          reason,
+        })),
+        { code: 1007, reason: "invalid compressed data" },
+      );
       assertEquals((await nextClose(gateway)).code, 1007);
       for (const log of backend.connections) {
         await log.ended;
