@@ -87,7 +87,7 @@ export interface RouteOptions {
 
 /** The tuning of a route's permessage-deflate. */
 export interface CompressionOptions {
-  /** Keep the compression context between messages (~277 KiB per session). @default {true} */
+  /** Keep the compression context between messages (~290 KiB per session). @default {true} */
   contextTakeover?: boolean;
   /** The deflate level, 0-9. @default {6} */
   level?: number;

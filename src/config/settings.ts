@@ -266,7 +266,7 @@ export const SETTINGS: readonly SettingDefinition[] = [
     kind: "choice",
     choices: ["off", "on"],
     help:
-      "permessage-deflate for the route at /: off or on (default off; ~277 KiB per session)",
+      "permessage-deflate for the route at /: off or on (default off; ~290 KiB per session)",
     apply(value, { route }) {
       route.compression = value as "off" | "on";
     },
