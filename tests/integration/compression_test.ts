@@ -258,3 +258,25 @@ Deno.test("past compressionMemoryBytes a new session negotiates no context takeo
   assertEquals(metric(scrape, "wsgate_compression_budget_fallbacks_total"), 1);
   assertEquals(gateway.events.filter(isBudgetWarning).length, 1);
 });
+
+Deno.test("a reload that sets compressionMemoryBytes to 0 makes the next sessions negotiate no context takeover", async () => {
+  await using backend = startU32beBackend();
+  const routes = [{
+    path: "/",
+    target: backend.target,
+    compression: "on" as const,
+  }];
+  await using gateway = await startGateway({ routes });
+  const before = await connect(gateway.port, "/");
+  assertEquals(extensionsOf(before.head), "permessage-deflate");
+  await gateway.gateway.reload({ routes, compressionMemoryBytes: 0 });
+  const after = await connect(gateway.port, "/");
+  assertEquals(
+    extensionsOf(after.head),
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+  );
+  await closeByClient(before.client);
+  await closeByClient(after.client);
+  await nextClose(gateway);
+  await nextClose(gateway);
+});
