@@ -16,6 +16,7 @@ import {
 import type { EventSink } from "../observability/events.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 import { compileOriginPolicy } from "../security/origin_policy.ts";
+import { isLoopbackHostname } from "../security/ip_address.ts";
 import { createFrameEncoder } from "../framing/create_codec.ts";
 
 /** One route: a URL path mapped to one backend. */
@@ -146,7 +147,13 @@ export interface GatewayOptions {
   staticDir?: string;
   /** Whether `staticDir` lists directories without an index.html. @default {false} */
   listDirectories?: boolean;
-  /** Serve the web console at `/_console`. @default {true} */
+  /**
+   * Serve the web console at `/_console` (its `/_console/stats` lists the
+   * live sessions with client addresses). On by default only when
+   * `hostname` is a loopback address, so a gateway on `0.0.0.0` does not
+   * show its sessions to anyone who asks.
+   * @default {true when hostname is loopback, false otherwise}
+   */
   console?: boolean;
   /** Serve `/metrics` and `/healthz` on the gateway port (turn off when using an admin listener). @default {true} */
   metricsOnGatewayPort?: boolean;
@@ -323,7 +330,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     tls,
     staticDir,
     listDirectories = false,
-    console = true,
+    console = isLoopbackHostname(hostname),
     metricsOnGatewayPort = true,
     logTrafficBytes = 0,
     reusePort = false,

@@ -437,7 +437,8 @@ export const SETTINGS: readonly SettingDefinition[] = [
     flag: "--console",
     key: "console",
     kind: "flag",
-    help: "serve the web console at /_console (default true)",
+    help:
+      "serve the web console at /_console (default: on for a loopback --listen, off otherwise)",
     apply(value, { options }) {
       options.console = value as boolean;
     },
