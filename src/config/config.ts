@@ -139,6 +139,15 @@ export interface GatewayOptions {
   maxSessions?: number;
   /** Maximum open sessions per client IP (HTTP 429 beyond; 0 = off). @default {0} */
   maxSessionsPerIp?: number;
+  /**
+   * Maximum connections from one peer address that have not finished their
+   * request head yet (HTTP 429 beyond; 0 = off). Without it, silent sockets
+   * from one address fill the global pending-handshake cap (`maxSessions`)
+   * and every other client gets 503. Trusted proxies (`trustedProxies`) are
+   * not capped per address: they carry many clients.
+   * @default {16}
+   */
+  maxHandshakesPerIp?: number;
   /** Front proxies (CIDRs) whose `X-Forwarded-For` is trusted for the client address. @default {[]} */
   trustedProxies?: string[];
   /** Serve `wss://` with this certificate and key (PEM files, re-read when they change). */
@@ -259,6 +268,8 @@ export interface ResolvedGatewayConfig {
   readonly ticketSecret: string | Uint8Array | undefined;
   /** Maximum sessions in total. */
   readonly maxSessions: number;
+  /** Maximum pending handshakes per peer address (0 = off). */
+  readonly maxHandshakesPerIp: number;
   /** Maximum sessions per client IP (0 = off). */
   readonly maxSessionsPerIp: number;
   /** Trusted front proxies. */
@@ -326,6 +337,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     ticketSecret,
     maxSessions = 10000,
     maxSessionsPerIp = 0,
+    maxHandshakesPerIp = 16,
     trustedProxies = [],
     tls,
     staticDir,
@@ -345,6 +357,13 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     problems.push(
       `maxSessions: must be an integer >= 1: current value is ${
         JSON.stringify(maxSessions)
+      }`,
+    );
+  }
+  if (!Number.isInteger(maxHandshakesPerIp) || maxHandshakesPerIp < 0) {
+    problems.push(
+      `maxHandshakesPerIp: must be an integer >= 0: current value is ${
+        JSON.stringify(maxHandshakesPerIp)
       }`,
     );
   }
@@ -465,6 +484,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
       : ticketSecret,
     maxSessions,
     maxSessionsPerIp,
+    maxHandshakesPerIp,
     trustedProxies: frozenCopy(trustedProxies),
     tls: frozenCopy(tls),
     staticDir,

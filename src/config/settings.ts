@@ -348,6 +348,16 @@ export const SETTINGS: readonly SettingDefinition[] = [
     },
   },
   {
+    flag: "--max-handshakes-per-ip",
+    key: "maxHandshakesPerIp",
+    kind: "count",
+    help:
+      "most unfinished handshakes per peer address, 429 beyond (default 16, 0 = off)",
+    apply(value, { options }) {
+      options.maxHandshakesPerIp = value as number;
+    },
+  },
+  {
     flag: "--allow-origin",
     key: "allowOrigin",
     kind: "list",

@@ -58,6 +58,7 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     ticketSecret: undefined,
     maxSessions: 10000,
     maxSessionsPerIp: 0,
+    maxHandshakesPerIp: 16,
     trustedProxies: [],
     tls: undefined,
     staticDir: undefined,
