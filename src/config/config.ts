@@ -16,6 +16,7 @@ import {
 import type { EventSink } from "../observability/events.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 import { compileOriginPolicy } from "../security/origin_policy.ts";
+import { isLoopbackHostname } from "../security/ip_address.ts";
 import { createFrameEncoder } from "../framing/create_codec.ts";
 import type { DeflateSettings } from "../websocket/permessage_deflate_offer.ts";
 
@@ -157,6 +158,15 @@ export interface GatewayOptions {
   maxSessions?: number;
   /** Maximum open sessions per client IP (HTTP 429 beyond; 0 = off). @default {0} */
   maxSessionsPerIp?: number;
+  /**
+   * Maximum connections from one peer address that have not finished their
+   * request head yet (HTTP 429 beyond; 0 = off). Without it, silent sockets
+   * from one address fill the global pending-handshake cap (`maxSessions`)
+   * and every other client gets 503. Trusted proxies (`trustedProxies`) are
+   * not capped per address: they carry many clients.
+   * @default {16}
+   */
+  maxHandshakesPerIp?: number;
   /** Front proxies (CIDRs) whose `X-Forwarded-For` is trusted for the client address. @default {[]} */
   trustedProxies?: string[];
   /** Serve `wss://` with this certificate and key (PEM files, re-read when they change). */
@@ -165,7 +175,13 @@ export interface GatewayOptions {
   staticDir?: string;
   /** Whether `staticDir` lists directories without an index.html. @default {false} */
   listDirectories?: boolean;
-  /** Serve the web console at `/_console`. @default {true} */
+  /**
+   * Serve the web console at `/_console` (its `/_console/stats` lists the
+   * live sessions with client addresses). On by default only when
+   * `hostname` is a loopback address, so a gateway on `0.0.0.0` does not
+   * show its sessions to anyone who asks.
+   * @default {true when hostname is loopback, false otherwise}
+   */
   console?: boolean;
   /** Serve `/metrics` and `/healthz` on the gateway port (turn off when using an admin listener). @default {true} */
   metricsOnGatewayPort?: boolean;
@@ -283,6 +299,8 @@ export interface ResolvedGatewayConfig {
   readonly ticketSecret: string | Uint8Array | undefined;
   /** Maximum sessions in total. */
   readonly maxSessions: number;
+  /** Maximum pending handshakes per peer address (0 = off). */
+  readonly maxHandshakesPerIp: number;
   /** Maximum sessions per client IP (0 = off). */
   readonly maxSessionsPerIp: number;
   /** Trusted front proxies. */
@@ -353,11 +371,12 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     ticketSecret,
     maxSessions = 10000,
     maxSessionsPerIp = 0,
+    maxHandshakesPerIp = 16,
     trustedProxies = [],
     tls,
     staticDir,
     listDirectories = false,
-    console = true,
+    console = isLoopbackHostname(hostname),
     metricsOnGatewayPort = true,
     logTrafficBytes = 0,
     reusePort = false,
@@ -373,6 +392,13 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     problems.push(
       `maxSessions: must be an integer >= 1: current value is ${
         JSON.stringify(maxSessions)
+      }`,
+    );
+  }
+  if (!Number.isInteger(maxHandshakesPerIp) || maxHandshakesPerIp < 0) {
+    problems.push(
+      `maxHandshakesPerIp: must be an integer >= 0: current value is ${
+        JSON.stringify(maxHandshakesPerIp)
       }`,
     );
   }
@@ -502,6 +528,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
       : ticketSecret,
     maxSessions,
     maxSessionsPerIp,
+    maxHandshakesPerIp,
     trustedProxies: frozenCopy(trustedProxies),
     tls: frozenCopy(tls),
     staticDir,

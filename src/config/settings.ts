@@ -369,6 +369,16 @@ export const SETTINGS: readonly SettingDefinition[] = [
     },
   },
   {
+    flag: "--max-handshakes-per-ip",
+    key: "maxHandshakesPerIp",
+    kind: "count",
+    help:
+      "most unfinished handshakes per peer address, 429 beyond (default 16, 0 = off)",
+    apply(value, { options }) {
+      options.maxHandshakesPerIp = value as number;
+    },
+  },
+  {
     flag: "--allow-origin",
     key: "allowOrigin",
     kind: "list",
@@ -458,7 +468,8 @@ export const SETTINGS: readonly SettingDefinition[] = [
     flag: "--console",
     key: "console",
     kind: "flag",
-    help: "serve the web console at /_console (default true)",
+    help:
+      "serve the web console at /_console (default: on for a loopback --listen, off otherwise)",
     apply(value, { options }) {
       options.console = value as boolean;
     },

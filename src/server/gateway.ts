@@ -43,6 +43,10 @@ import {
   initGeneration,
 } from "./generation.ts";
 import { consoleStats, renderMetrics } from "./gateway_views.ts";
+import {
+  type PendingHandshake,
+  PendingHandshakes,
+} from "./pending_handshakes.ts";
 import { respondToHttpRequest } from "./http_routes.ts";
 import { AcceptRetry } from "./accept_retry.ts";
 import { ListenerOpener } from "./listener_opener.ts";
@@ -92,13 +96,6 @@ export interface Gateway {
 }
 
 /** A connection still in its HTTP phase, with its deadline. */
-interface PendingHandshake {
-  conn: Deno.Conn;
-  deadlineMs: number;
-  /** The client's address, for the log and metrics of a timeout. */
-  client: string;
-}
-
 /**
  * Creates a gateway from options; validates them at once (throws
  * `ConfigError`) but opens no socket until `listen()`.
@@ -135,7 +132,7 @@ class GatewayServer implements Gateway {
   #pipeline: UpgradePipeline;
   /** permessage-deflate under the process-wide context memory budget. */
   #compression: CompressionNegotiator;
-  #handshakes = new Set<PendingHandshake>();
+  #handshakes = new PendingHandshakes();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #acceptLoops: Promise<void>[] = [];
   #pendingHttp = new Set<Promise<void>>();
@@ -446,6 +443,7 @@ class GatewayServer implements Gateway {
       conn,
       deadlineMs: Date.now() + config.handshakeTimeoutMs,
       client: peer.text,
+      ip: peer.ip,
     };
     if (this.#handshakes.size >= config.maxSessions) {
       // Connections that have not finished their request count against the
@@ -460,6 +458,27 @@ class GatewayServer implements Gateway {
         peer.text,
         "",
         `${this.#handshakes.size} handshakes in progress (limit ${config.maxSessions})`,
+      );
+      return;
+    }
+    if (
+      config.maxHandshakesPerIp > 0 &&
+      this.#handshakes.countFor(peer.ip) >= config.maxHandshakesPerIp &&
+      generation.trustedProxies?.(peer.ip) !== true
+    ) {
+      // One address may not hold the whole pending-handshake cap above.
+      await this.#refuse(
+        conn,
+        {
+          status: 429,
+          body: "Too many handshakes from this address",
+          headers: { "retry-after": "5" },
+        },
+        peer.text,
+        "",
+        `${
+          this.#handshakes.countFor(peer.ip)
+        } handshakes in progress from ${peer.ip} (limit ${config.maxHandshakesPerIp})`,
       );
       return;
     }

@@ -267,6 +267,10 @@ const FLAG_CASES: Record<
     value: "2",
     check: ({ options }) => assertEquals(options.maxSessionsPerIp, 2),
   },
+  "--max-handshakes-per-ip": {
+    value: "5",
+    check: ({ options }) => assertEquals(options.maxHandshakesPerIp, 5),
+  },
   "--allow-origin": {
     value: "https://*.example.com",
     extra: ["--allow-origin", "https://app.test"],

@@ -58,6 +58,7 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     ticketSecret: undefined,
     maxSessions: 10000,
     maxSessionsPerIp: 0,
+    maxHandshakesPerIp: 16,
     trustedProxies: [],
     tls: undefined,
     staticDir: undefined,
@@ -1072,5 +1073,22 @@ Deno.test("resolveOptions reports a ticketSecret that is neither a string nor by
     (error: unknown) =>
       error instanceof ConfigError &&
       error.message.includes("tls: needs certFile and keyFile"),
+  );
+});
+
+Deno.test("resolveOptions serves the console by default only on a loopback listen address", () => {
+  for (const hostname of ["127.0.0.1", "127.1.2.3", "localhost", "::1"]) {
+    assertEquals(resolveOptions({ hostname }).console, true, hostname);
+  }
+  for (const hostname of ["0.0.0.0", "::", "192.0.2.10", "gateway.example"]) {
+    assertEquals(resolveOptions({ hostname }).console, false, hostname);
+  }
+  assertEquals(
+    resolveOptions({ hostname: "0.0.0.0", console: true }).console,
+    true,
+  );
+  assertEquals(
+    resolveOptions({ hostname: "127.0.0.1", console: false }).console,
+    false,
   );
 });
