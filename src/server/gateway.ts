@@ -28,6 +28,7 @@ import {
   type RequestHead,
 } from "../websocket/handshake.ts";
 import { closeQuietly } from "../io/close_quietly.ts";
+import { WriteStalledError } from "../io/write_progress.ts";
 import {
   sendHttpResponse,
   sendRefusal,
@@ -44,9 +45,9 @@ import {
 } from "./generation.ts";
 import { consoleStats, renderMetrics } from "./gateway_views.ts";
 import {
-  type PendingHandshake,
-  PendingHandshakes,
-} from "./pending_handshakes.ts";
+  ConnectionsByAddress,
+  type TrackedConnection,
+} from "./connections_by_address.ts";
 import { respondToHttpRequest } from "./http_routes.ts";
 import { AcceptRetry } from "./accept_retry.ts";
 import { ListenerOpener } from "./listener_opener.ts";
@@ -132,12 +133,13 @@ class GatewayServer implements Gateway {
   #pipeline: UpgradePipeline;
   /** permessage-deflate under the process-wide context memory budget. */
   #compression: CompressionNegotiator;
-  #handshakes = new PendingHandshakes();
+  #handshakes = new ConnectionsByAddress();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #acceptLoops: Promise<void>[] = [];
   #pendingHttp = new Set<Promise<void>>();
   /** Connections being sent a plain HTTP response, cut at the drain deadline. */
-  #httpConns = new Set<Deno.Conn>();
+  /** Connections receiving a plain HTTP response (static files, metrics). */
+  #httpConns = new ConnectionsByAddress();
   #closing: Promise<void> | undefined;
   #isListenCalled = false;
   /** Set just before shutdown closes the listener: accept loops end. */
@@ -283,7 +285,7 @@ class GatewayServer implements Gateway {
     // nothing) and upgrades still connecting get what is left of the drain
     // time; then their connections are cut.
     await withTimeout(Promise.all(this.#pendingHttp), remaining());
-    for (const conn of this.#httpConns) closeQuietly(conn);
+    for (const entry of this.#httpConns) closeQuietly(entry.conn);
     await Promise.all(this.#pendingHttp);
     // An upgrade that passed the draining check before the drain began can
     // open its session after the snapshot above: cut it too.
@@ -439,15 +441,17 @@ class GatewayServer implements Gateway {
     const generation = this.#generation;
     const config = generation.config;
     const peer = remoteAddress(conn.remoteAddr);
-    const pending: PendingHandshake = {
+    const pending: TrackedConnection = {
       conn,
       deadlineMs: Date.now() + config.handshakeTimeoutMs,
       client: peer.text,
       ip: peer.ip,
     };
-    if (this.#handshakes.size >= config.maxSessions) {
-      // Connections that have not finished their request count against the
-      // session limit too, so slow handshakes cannot pile up without bound.
+    const unfinished = this.#handshakes.size + this.#httpConns.size;
+    if (unfinished >= config.maxSessions) {
+      // Connections that have not finished their request, or their plain
+      // HTTP response, count against the session limit too, so slow
+      // handshakes and slow readers cannot pile up without bound.
       await this.#refuse(
         conn,
         {
@@ -457,13 +461,15 @@ class GatewayServer implements Gateway {
         },
         peer.text,
         "",
-        `${this.#handshakes.size} handshakes in progress (limit ${config.maxSessions})`,
+        `${unfinished} handshakes and HTTP responses in progress (limit ${config.maxSessions})`,
       );
       return;
     }
+    const fromPeer = this.#handshakes.countFor(peer.ip) +
+      this.#httpConns.countFor(peer.ip);
     if (
       config.maxHandshakesPerIp > 0 &&
-      this.#handshakes.countFor(peer.ip) >= config.maxHandshakesPerIp &&
+      fromPeer >= config.maxHandshakesPerIp &&
       generation.trustedProxies?.(peer.ip) !== true
     ) {
       // One address may not hold the whole pending-handshake cap above.
@@ -476,9 +482,7 @@ class GatewayServer implements Gateway {
         },
         peer.text,
         "",
-        `${
-          this.#handshakes.countFor(peer.ip)
-        } handshakes in progress from ${peer.ip} (limit ${config.maxHandshakesPerIp})`,
+        `${fromPeer} handshakes and HTTP responses in progress from ${peer.ip} (limit ${config.maxHandshakesPerIp})`,
       );
       return;
     }
@@ -517,7 +521,7 @@ class GatewayServer implements Gateway {
       if (isUpgradeRequest(head.headers)) {
         await this.#pipeline.run({ conn, head, client, leftover, generation });
       } else {
-        await this.#respondHttp(conn, head, generation);
+        await this.#respondHttp(pending, head, generation);
       }
     } catch (error) {
       closeQuietly(conn);
@@ -530,10 +534,11 @@ class GatewayServer implements Gateway {
   }
 
   async #respondHttp(
-    conn: Deno.Conn,
+    tracked: TrackedConnection,
     head: RequestHead,
     generation: Generation,
   ): Promise<void> {
+    const conn = tracked.conn;
     const config = generation.config;
     const response = await respondToHttpRequest(head, {
       isDraining: this.#table.isDraining,
@@ -548,11 +553,19 @@ class GatewayServer implements Gateway {
       consoleStats: () => this.consoleStats(),
       staticFiles: generation.staticFiles,
     });
-    this.#httpConns.add(conn);
+    this.#httpConns.add(tracked);
     try {
-      await sendHttpResponse(conn, response);
+      await sendHttpResponse(conn, response, config.handshakeTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof WriteStalledError)) throw error;
+      this.#emit({
+        type: "warning",
+        message: "slow reader cut",
+        detail:
+          `${tracked.client} ${head.method} ${head.path}: ${error.message}`,
+      });
     } finally {
-      this.#httpConns.delete(conn);
+      this.#httpConns.delete(tracked);
     }
   }
 
@@ -572,7 +585,7 @@ class GatewayServer implements Gateway {
    * every refusal. The head reader's pending read then fails and its
    * handler ends quietly.
    */
-  #expireHandshake(pending: PendingHandshake): void {
+  #expireHandshake(pending: TrackedConnection): void {
     const refusal: HttpRefusal = { status: 408, body: "Request head timeout" };
     this.#reporter.refused(
       refusal,

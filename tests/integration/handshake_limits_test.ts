@@ -2,6 +2,8 @@ import { assert, assertEquals, within } from "../_util/assert.ts";
 import { startEchoBackend } from "../_util/backends.ts";
 import { startGateway } from "../_util/gateway_fixture.ts";
 import net from "node:net";
+import type { GatewayEvent } from "../../src/observability/events.ts";
+import { waitUntil } from "../_util/wait_until.ts";
 
 async function readAll(conn: Deno.Conn): Promise<string> {
   const chunks: Uint8Array[] = [];
@@ -136,6 +138,105 @@ Deno.test("gateway refuses with 429 more unfinished handshakes from one address 
     assertEquals(refused.map((event) => event.status), [429]);
   } finally {
     for (const socket of silent) socket.destroy();
+  }
+});
+
+/** Reads from `conn` until at least `count` bytes arrived (bounded). */
+async function readAtLeast(conn: Deno.Conn, count: number): Promise<string> {
+  const buffer = new Uint8Array(count);
+  let got = 0;
+  for (let reads = 0; reads < 100 && got < count; reads++) {
+    const read = await conn.read(buffer.subarray(got));
+    if (read === null) break;
+    got += read;
+  }
+  return new TextDecoder().decode(buffer.subarray(0, got));
+}
+
+// Regression (issue 17 item 2): a client that asked for a large static file,
+// read a few bytes and stopped held its connection and the open file forever,
+// and such connections counted against no limit.
+Deno.test("gateway counts slow static readers against maxSessions and cuts them once they read nothing for the handshake timeout", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/big.bin`, new Uint8Array(16 * 1024 * 1024));
+    await Deno.writeTextFile(`${dir}/small.txt`, "small");
+    await using gateway = await startGateway({
+      routes: [],
+      staticDir: dir,
+      maxSessions: 3,
+      maxHandshakesPerIp: 0,
+      handshakeTimeoutMs: 400,
+    });
+    const readers: Deno.Conn[] = [];
+    try {
+      for (let index = 0; index < 3; index++) {
+        const conn = await Deno.connect({
+          hostname: "127.0.0.1",
+          port: gateway.port,
+        });
+        readers.push(conn);
+        await conn.write(
+          new TextEncoder().encode(
+            "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n",
+          ),
+        );
+        // The response has started: the gateway is writing to this reader.
+        const start = await within(readAtLeast(conn, 15), 3000, "15 bytes");
+        assert(start.startsWith("HTTP/1.1 200"), start);
+      }
+      const extra = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: gateway.port,
+      });
+      try {
+        await extra.write(
+          new TextEncoder().encode(
+            "GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+          ),
+        );
+        const response = await within(readAll(extra), 3000, "the 503");
+        assert(response.startsWith("HTTP/1.1 503 "), response);
+      } finally {
+        extra.close();
+      }
+      const isCut = (event: GatewayEvent): event is GatewayEvent =>
+        event.type === "warning" && event.message === "slow reader cut";
+      await within(
+        waitUntil(
+          () => gateway.events.filter(isCut).length === 3,
+          5000,
+          () => "three slow readers cut",
+        ),
+        6000,
+        "the cuts",
+      );
+      const cut = gateway.events.find(isCut);
+      assert(
+        cut?.type === "warning" && cut.detail?.includes("GET /big.bin"),
+        JSON.stringify(cut),
+      );
+      const after = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: gateway.port,
+      });
+      try {
+        await after.write(
+          new TextEncoder().encode(
+            "GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+          ),
+        );
+        const response = await within(readAll(after), 3000, "the 200");
+        assert(response.startsWith("HTTP/1.1 200 "), response);
+        assert(response.endsWith("small"), response);
+      } finally {
+        after.close();
+      }
+    } finally {
+      for (const conn of readers) conn.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -1,15 +1,15 @@
 import { assertEquals } from "../_util/assert.ts";
 import {
-  type PendingHandshake,
-  PendingHandshakes,
-} from "../../src/server/pending_handshakes.ts";
+  ConnectionsByAddress,
+  type TrackedConnection,
+} from "../../src/server/connections_by_address.ts";
 
-function entry(ip: string): PendingHandshake {
+function entry(ip: string): TrackedConnection {
   return { conn: {} as Deno.Conn, deadlineMs: 0, client: `${ip}:1`, ip };
 }
 
-Deno.test("PendingHandshakes counts per address and in total, and a second delete changes nothing", () => {
-  const pending = new PendingHandshakes();
+Deno.test("ConnectionsByAddress counts per address and in total, and a second delete changes nothing", () => {
+  const pending = new ConnectionsByAddress();
   const a1 = entry("192.0.2.1");
   const a2 = entry("192.0.2.1");
   const b1 = entry("192.0.2.2");

@@ -1,16 +1,17 @@
 /**
- * The connections that have not finished their request head yet, counted in
- * total and per peer address, so one address cannot fill the global cap and
- * starve every other client.
+ * Connections counted in total and per peer address: the ones that have not
+ * finished their request head yet, and the ones receiving a plain HTTP
+ * response. One address cannot fill the global cap and starve every other
+ * client.
  *
  * @module
  */
 
-/** One connection waiting for its request head. */
-export interface PendingHandshake {
+/** One connection waiting for its request head or its response. */
+export interface TrackedConnection {
   /** The connection. */
   readonly conn: Deno.Conn;
-  /** When the handshake timeout closes it (epoch ms). */
+  /** When the handshake timeout closes it (epoch ms; 0 when unused). */
   readonly deadlineMs: number;
   /** The peer's address and port, for the log and metrics of a timeout. */
   readonly client: string;
@@ -19,14 +20,14 @@ export interface PendingHandshake {
 }
 
 /**
- * A set of pending handshakes with a count per peer address. Removing is
+ * A set of connections with a count per peer address. Removing is
  * idempotent, so every exit path of a handshake may call `delete`.
  *
  * @example Usage
  * ```ts
- * import { PendingHandshakes } from "./pending_handshakes.ts";
+ * import { ConnectionsByAddress } from "./connections_by_address.ts";
  * import assert from "node:assert/strict";
- * const pending = new PendingHandshakes();
+ * const pending = new ConnectionsByAddress();
  * const conn = {} as Deno.Conn;
  * const entry = { conn, deadlineMs: 0, client: "192.0.2.1:5000", ip: "192.0.2.1" };
  * pending.add(entry);
@@ -37,17 +38,17 @@ export interface PendingHandshake {
  * assert.equal(pending.size, 0);
  * ```
  */
-export class PendingHandshakes implements Iterable<PendingHandshake> {
-  #entries = new Set<PendingHandshake>();
+export class ConnectionsByAddress implements Iterable<TrackedConnection> {
+  #entries = new Set<TrackedConnection>();
   #perIp = new Map<string, number>();
 
-  /** How many handshakes are pending in total. */
+  /** How many connections are tracked in total. */
   get size(): number {
     return this.#entries.size;
   }
 
   /**
-   * How many handshakes from `ip` are pending.
+   * How many tracked connections come from `ip`.
    *
    * @param ip The peer's IP address.
    * @returns The count, 0 when none.
@@ -57,30 +58,30 @@ export class PendingHandshakes implements Iterable<PendingHandshake> {
   }
 
   /**
-   * Adds a pending handshake.
+   * Adds a connection.
    *
-   * @param entry The handshake.
+   * @param entry The connection.
    */
-  add(entry: PendingHandshake): void {
+  add(entry: TrackedConnection): void {
     if (this.#entries.has(entry)) return;
     this.#entries.add(entry);
     this.#perIp.set(entry.ip, this.countFor(entry.ip) + 1);
   }
 
   /**
-   * Removes a pending handshake; nothing happens when it is not there.
+   * Removes a connection; nothing happens when it is not there.
    *
-   * @param entry The handshake.
+   * @param entry The connection.
    */
-  delete(entry: PendingHandshake): void {
+  delete(entry: TrackedConnection): void {
     if (!this.#entries.delete(entry)) return;
     const count = this.countFor(entry.ip) - 1;
     if (count === 0) this.#perIp.delete(entry.ip);
     else this.#perIp.set(entry.ip, count);
   }
 
-  /** Iterates the pending handshakes (safe to delete while iterating). */
-  [Symbol.iterator](): Iterator<PendingHandshake> {
+  /** Iterates the connections (safe to delete while iterating). */
+  [Symbol.iterator](): Iterator<TrackedConnection> {
     return this.#entries[Symbol.iterator]();
   }
 }
