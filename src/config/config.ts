@@ -16,7 +16,9 @@ import {
 import type { EventSink } from "../observability/events.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 import { compileOriginPolicy } from "../security/origin_policy.ts";
+import { isLoopbackHostname } from "../security/ip_address.ts";
 import { createFrameEncoder } from "../framing/create_codec.ts";
+import type { DeflateSettings } from "../websocket/permessage_deflate_offer.ts";
 
 /** One route: a URL path mapped to one backend. */
 export interface RouteOptions {
@@ -76,6 +78,24 @@ export interface RouteOptions {
   backendTls?: boolean | BackendTlsOptions;
   /** Record every session of this route into a file per session in this directory. */
   recordDir?: string;
+  /**
+   * permessage-deflate (RFC 7692): `"on"`, or settings to tune it. Off
+   * ignores the browser's offer.
+   * @default {"off"}
+   */
+  compression?: "off" | "on" | CompressionOptions;
+}
+
+/** The tuning of a route's permessage-deflate. */
+export interface CompressionOptions {
+  /** Keep the compression context between messages (~290 KiB per session). @default {true} */
+  contextTakeover?: boolean;
+  /** The deflate level, 0-9. @default {6} */
+  level?: number;
+  /** Messages shorter than this many bytes go to the browser uncompressed. @default {64} */
+  minSize?: number;
+  /** The largest LZ77 window used and accepted, 9-15. @default {15} */
+  maxWindowBits?: number;
 }
 
 /** The allow-list of a route with dynamic targets. */
@@ -157,6 +177,15 @@ export interface GatewayOptions {
    * @default {a quarter of the machine's memory}
    */
   memoryBudgetBytes?: number;
+  /**
+   * Maximum connections from one peer address that have not finished their
+   * request head yet (HTTP 429 beyond; 0 = off). Without it, silent sockets
+   * from one address fill the global pending-handshake cap (`maxSessions`)
+   * and every other client gets 503. Trusted proxies (`trustedProxies`) are
+   * not capped per address: they carry many clients.
+   * @default {16}
+   */
+  maxHandshakesPerIp?: number;
   /** Front proxies (CIDRs) whose `X-Forwarded-For` is trusted for the client address. @default {[]} */
   trustedProxies?: string[];
   /** Serve `wss://` with this certificate and key (PEM files, re-read when they change). */
@@ -165,7 +194,13 @@ export interface GatewayOptions {
   staticDir?: string;
   /** Whether `staticDir` lists directories without an index.html. @default {false} */
   listDirectories?: boolean;
-  /** Serve the web console at `/_console`. @default {true} */
+  /**
+   * Serve the web console at `/_console` (its `/_console/stats` lists the
+   * live sessions with client addresses). On by default only when
+   * `hostname` is a loopback address, so a gateway on `0.0.0.0` does not
+   * show its sessions to anyone who asks.
+   * @default {true when hostname is loopback, false otherwise}
+   */
   console?: boolean;
   /** Serve `/metrics` and `/healthz` on the gateway port (turn off when using an admin listener). @default {true} */
   metricsOnGatewayPort?: boolean;
@@ -173,6 +208,16 @@ export interface GatewayOptions {
   logTrafficBytes?: number;
   /** Set SO_REUSEPORT on the listener (several workers on one port). @default {false} */
   reusePort?: boolean;
+  /**
+   * Bytes of zlib state that compressing sessions (routes with
+   * `compression`) may keep between messages, for the whole gateway (each
+   * worker has its own). A session with context takeover reserves ~333 KiB
+   * at 15-bit windows; once the budget is spent, new sessions negotiate
+   * no-context-takeover (no memory held between messages). 0 turns context
+   * takeover off everywhere.
+   * @default {67108864}
+   */
+  compressionMemoryBytes?: number;
   /**
    * Renders `/metrics` instead of the gateway's own metrics (workers use it
    * to serve metrics summed across workers). @default {undefined}
@@ -239,6 +284,8 @@ export interface ResolvedRoute {
   readonly backendTls: Readonly<BackendTlsOptions> | undefined;
   /** Recording directory, if any. */
   readonly recordDir: string | undefined;
+  /** permessage-deflate settings; undefined when compression is off. */
+  readonly compression: Readonly<DeflateSettings> | undefined;
 }
 
 /** The configuration after defaults and validation. */
@@ -273,6 +320,8 @@ export interface ResolvedGatewayConfig {
   readonly ticketSecret: string | Uint8Array | undefined;
   /** Maximum sessions in total. */
   readonly maxSessions: number;
+  /** Maximum pending handshakes per peer address (0 = off). */
+  readonly maxHandshakesPerIp: number;
   /** Maximum sessions per client IP (0 = off). */
   readonly maxSessionsPerIp: number;
   /** Control frames per second per browser (0 = off). */
@@ -297,9 +346,12 @@ export interface ResolvedGatewayConfig {
   readonly logTrafficBytes: number;
   /** SO_REUSEPORT. */
   readonly reusePort: boolean;
+  /** The compression context budget in bytes. */
+  readonly compressionMemoryBytes: number;
 }
 
 const DEFAULT_BUFFER_BYTES = 1024 * 1024;
+const DEFAULT_COMPRESSION_MEMORY_BYTES = 64 * 1024 * 1024;
 
 /**
  * Applies defaults and validates options. Throws a {@linkcode ConfigError}
@@ -347,14 +399,16 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     maxSessionsPerIp = 0,
     maxControlFramesPerSecond = 100,
     memoryBudgetBytes,
+    maxHandshakesPerIp = 16,
     trustedProxies = [],
     tls,
     staticDir,
     listDirectories = false,
-    console = true,
+    console = isLoopbackHostname(hostname),
     metricsOnGatewayPort = true,
     logTrafficBytes = 0,
     reusePort = false,
+    compressionMemoryBytes = DEFAULT_COMPRESSION_MEMORY_BYTES,
   } = options;
   if (
     allowOrigins !== undefined && allowOrigins !== "*" &&
@@ -366,6 +420,13 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     problems.push(
       `maxSessions: must be an integer >= 1: current value is ${
         JSON.stringify(maxSessions)
+      }`,
+    );
+  }
+  if (!Number.isInteger(maxHandshakesPerIp) || maxHandshakesPerIp < 0) {
+    problems.push(
+      `maxHandshakesPerIp: must be an integer >= 0: current value is ${
+        JSON.stringify(maxHandshakesPerIp)
       }`,
     );
   }
@@ -390,6 +451,15 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     checkNonNegative(problems, "memoryBudgetBytes", memoryBudgetBytes);
   }
   checkNonNegative(problems, "logTrafficBytes", logTrafficBytes);
+  if (
+    !Number.isSafeInteger(compressionMemoryBytes) || compressionMemoryBytes < 0
+  ) {
+    problems.push(
+      `compressionMemoryBytes: must be an integer >= 0: current value is ${
+        JSON.stringify(compressionMemoryBytes)
+      }`,
+    );
+  }
   if (!isStringList(trustedProxies)) {
     problems.push("trustedProxies: must be a list of CIDR ranges");
   } else {
@@ -503,6 +573,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     maxSessionsPerIp,
     maxControlFramesPerSecond,
     memoryBudgetBytes,
+    maxHandshakesPerIp,
     trustedProxies: frozenCopy(trustedProxies),
     tls: frozenCopy(tls),
     staticDir,
@@ -511,6 +582,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     metricsOnGatewayPort,
     logTrafficBytes,
     reusePort,
+    compressionMemoryBytes,
   });
 }
 
@@ -648,6 +720,7 @@ function resolveRoute(
   ) {
     problems.push(`${at}.subprotocols: must be a list of non-empty strings`);
   }
+  const compression = resolveCompression(problems, at, route.compression);
   if (
     problems.length > before || toBackend === undefined ||
     toBrowser === undefined
@@ -682,6 +755,51 @@ function resolveRoute(
     proxyProtocol: route.proxyProtocol,
     backendTls: frozenCopy(backendTls),
     recordDir: route.recordDir,
+    compression,
+  });
+}
+
+function resolveCompression(
+  problems: string[],
+  at: string,
+  value: RouteOptions["compression"],
+): Readonly<DeflateSettings> | undefined {
+  if (value === undefined || value === "off") return undefined;
+  if (value === "on") return Object.freeze({});
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    problems.push(
+      `${at}.compression: must be "off", "on" or an object: current value is ${
+        JSON.stringify(value)
+      }`,
+    );
+    return undefined;
+  }
+  const { contextTakeover, level, minSize, maxWindowBits } = value;
+  if (contextTakeover !== undefined && typeof contextTakeover !== "boolean") {
+    problems.push(`${at}.compression.contextTakeover: must be true or false`);
+  }
+  const ranges: [string, number | undefined, number, number][] = [
+    ["level", level, 0, 9],
+    ["minSize", minSize, 0, Number.MAX_SAFE_INTEGER],
+    ["maxWindowBits", maxWindowBits, 9, 15],
+  ];
+  for (const [name, number, min, max] of ranges) {
+    if (
+      number !== undefined &&
+      !(Number.isInteger(number) && number >= min && number <= max)
+    ) {
+      problems.push(
+        `${at}.compression.${name}: must be an integer from ${min} to ${max}: current value is ${
+          JSON.stringify(number)
+        }`,
+      );
+    }
+  }
+  return Object.freeze({
+    ...(contextTakeover === undefined ? {} : { contextTakeover }),
+    ...(level === undefined ? {} : { level }),
+    ...(minSize === undefined ? {} : { minSize }),
+    ...(maxWindowBits === undefined ? {} : { maxWindowBits }),
   });
 }
 

@@ -137,3 +137,44 @@ Deno.test("BrowserOutput sends a ping ahead of queued data and reports when it r
   assert.deepEqual([...sink.bytes], [0x82, 1, 1, 0x89, 0, 0x82, 1, 2]);
   assert.equal(isWritten, true);
 });
+
+Deno.test("BrowserOutput.sendCompressed sets RSV1 on one data frame, small ones copied and large ones with a 64-bit length", async () => {
+  const sink = new RecordingSink();
+  const output = new BrowserOutput(sink, { isText: true });
+  // RFC 7692 section 7.2.3.1: "Hello" compressed, as a text frame.
+  output.sendCompressed(
+    new Uint8Array([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]),
+  );
+  const large = new Uint8Array(COPY_THRESHOLD_BYTES + 3).fill(9);
+  output.sendCompressed(large);
+  output.flush();
+  await output.writer.drained();
+  const bytes = sink.bytes;
+  assert.deepEqual(
+    [...bytes.subarray(0, 9)],
+    [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+  );
+  const length = large.length;
+  assert.deepEqual(
+    [...bytes.subarray(9, 19)],
+    [0xc1, 127, 0, 0, 0, 0, 0, length >> 16, (length >> 8) & 255, length & 255],
+  );
+  assert.equal(bytes.length, 19 + length);
+});
+
+Deno.test("BrowserOutput never puts a ping between a large frame's header and its body", async () => {
+  for (const send of ["sendMessage", "sendCompressed"] as const) {
+    const sink = new RecordingSink();
+    sink.isHolding = true;
+    const output = new BrowserOutput(sink);
+    const body = new Uint8Array(COPY_THRESHOLD_BYTES).fill(7);
+    output[send](body);
+    output.flush(); // the header is in flight, the body queued behind it
+    output.ping();
+    sink.release();
+    await output.writer.drained();
+    const bytes = sink.bytes;
+    assert.equal(bytes.length, 10 + COPY_THRESHOLD_BYTES + 2, send);
+    assert.deepEqual([...bytes.subarray(bytes.length - 2)], [0x89, 0], send);
+  }
+});
