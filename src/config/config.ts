@@ -160,10 +160,12 @@ export interface GatewayOptions {
   maxSessionsPerIp?: number;
   /**
    * Maximum connections from one peer address that have not finished their
-   * request head yet (HTTP 429 beyond; 0 = off). Without it, silent sockets
-   * from one address fill the global pending-handshake cap (`maxSessions`)
-   * and every other client gets 503. Trusted proxies (`trustedProxies`) are
-   * not capped per address: they carry many clients.
+   * request head (or their plain HTTP response) once half of `maxSessions`
+   * is taken by such connections (HTTP 429 beyond; 0 = off). Without it,
+   * silent sockets from one address fill the global cap and every other
+   * client gets 503; below half the cap a burst from one address (a local
+   * proxy, a reconnect storm) passes. Trusted proxies (`trustedProxies`)
+   * are never capped per address: they carry many clients.
    * @default {16}
    */
   maxHandshakesPerIp?: number;

@@ -470,9 +470,13 @@ class GatewayServer implements Gateway {
     if (
       config.maxHandshakesPerIp > 0 &&
       fromPeer >= config.maxHandshakesPerIp &&
+      unfinished * 2 >= config.maxSessions &&
       generation.trustedProxies?.(peer.ip) !== true
     ) {
-      // One address may not hold the whole pending-handshake cap above.
+      // Under pressure (half the cap above is taken), one address may not
+      // hold more than its share, so it cannot starve every other client;
+      // without pressure a burst from one address (a local proxy, a
+      // reconnect storm) passes.
       await this.#refuse(
         conn,
         {
