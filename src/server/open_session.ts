@@ -88,10 +88,10 @@ export function openSession(options: OpenSessionOptions): RelaySession {
       }
     };
   const session: RelaySession = new RelaySession(
-    labels.id,
     options.browser,
     options.backend,
     {
+      id: labels.id,
       ...relaySettings(route, config, options.leftover),
       ...(onTraffic === undefined ? {} : { onTraffic }),
       onClose: (summary) => {
