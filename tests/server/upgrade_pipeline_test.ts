@@ -16,7 +16,7 @@ import {
   type Generation,
   initGeneration,
 } from "../../src/server/generation.ts";
-import { readRequestHead } from "../../src/server/request_head_reader.ts";
+import { readRequestHead } from "../../src/http/request_head_reader.ts";
 import { SessionTable } from "../../src/server/session_table.ts";
 import { UpgradePipeline } from "../../src/server/upgrade_pipeline.ts";
 import type { RelaySession } from "../../src/session/relay.ts";
