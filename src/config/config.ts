@@ -13,6 +13,7 @@ import { ConfigError } from "../errors.ts";
 import type { EventSink } from "../observability/events.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 import { compileOriginPolicy } from "../security/origin_policy.ts";
+import { isLoopbackHostname } from "../security/ip_address.ts";
 import {
   checkNonNegative,
   checkPositive,
@@ -27,6 +28,7 @@ import {
 
 export type {
   BackendTlsOptions,
+  CompressionOptions,
   DynamicTargetOptions,
   ResolvedRoute,
   RouteOptions,
@@ -75,6 +77,15 @@ export interface GatewayOptions {
   maxSessions?: number;
   /** Maximum open sessions per client IP (HTTP 429 beyond; 0 = off). @default {0} */
   maxSessionsPerIp?: number;
+  /**
+   * Maximum connections from one peer address that have not finished their
+   * request head yet (HTTP 429 beyond; 0 = off). Without it, silent sockets
+   * from one address fill the global pending-handshake cap (`maxSessions`)
+   * and every other client gets 503. Trusted proxies (`trustedProxies`) are
+   * not capped per address: they carry many clients.
+   * @default {16}
+   */
+  maxHandshakesPerIp?: number;
   /** Front proxies (CIDRs) whose `X-Forwarded-For` is trusted for the client address. @default {[]} */
   trustedProxies?: string[];
   /** Serve `wss://` with this certificate and key (PEM files, re-read when they change). */
@@ -83,7 +94,13 @@ export interface GatewayOptions {
   staticDir?: string;
   /** Whether `staticDir` lists directories without an index.html. @default {false} */
   listDirectories?: boolean;
-  /** Serve the web console at `/_console`. @default {true} */
+  /**
+   * Serve the web console at `/_console` (its `/_console/stats` lists the
+   * live sessions with client addresses). On by default only when
+   * `hostname` is a loopback address, so a gateway on `0.0.0.0` does not
+   * show its sessions to anyone who asks.
+   * @default {true when hostname is loopback, false otherwise}
+   */
   console?: boolean;
   /** Serve `/metrics` and `/healthz` on the gateway port (turn off when using an admin listener). @default {true} */
   metricsOnGatewayPort?: boolean;
@@ -91,6 +108,16 @@ export interface GatewayOptions {
   logTrafficBytes?: number;
   /** Set SO_REUSEPORT on the listener (several workers on one port). @default {false} */
   reusePort?: boolean;
+  /**
+   * Bytes of zlib state that compressing sessions (routes with
+   * `compression`) may keep between messages, for the whole gateway (each
+   * worker has its own). A session with context takeover reserves ~333 KiB
+   * at 15-bit windows; once the budget is spent, new sessions negotiate
+   * no-context-takeover (no memory held between messages). 0 turns context
+   * takeover off everywhere.
+   * @default {67108864}
+   */
+  compressionMemoryBytes?: number;
   /**
    * Renders `/metrics` instead of the gateway's own metrics (workers use it
    * to serve metrics summed across workers). @default {undefined}
@@ -130,6 +157,8 @@ export interface ResolvedGatewayConfig {
   readonly ticketSecret: string | Uint8Array | undefined;
   /** Maximum sessions in total. */
   readonly maxSessions: number;
+  /** Maximum pending handshakes per peer address (0 = off). */
+  readonly maxHandshakesPerIp: number;
   /** Maximum sessions per client IP (0 = off). */
   readonly maxSessionsPerIp: number;
   /** Trusted front proxies. */
@@ -150,9 +179,12 @@ export interface ResolvedGatewayConfig {
   readonly logTrafficBytes: number;
   /** SO_REUSEPORT. */
   readonly reusePort: boolean;
+  /** The compression context budget in bytes. */
+  readonly compressionMemoryBytes: number;
 }
 
 const DEFAULT_BUFFER_BYTES = 1024 * 1024;
+const DEFAULT_COMPRESSION_MEMORY_BYTES = 64 * 1024 * 1024;
 
 /**
  * Applies defaults and validates options. Throws a {@linkcode ConfigError}
@@ -197,14 +229,16 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     ticketSecret,
     maxSessions = 10000,
     maxSessionsPerIp = 0,
+    maxHandshakesPerIp = 16,
     trustedProxies = [],
     tls,
     staticDir,
     listDirectories = false,
-    console = true,
+    console = isLoopbackHostname(hostname),
     metricsOnGatewayPort = true,
     logTrafficBytes = 0,
     reusePort = false,
+    compressionMemoryBytes = DEFAULT_COMPRESSION_MEMORY_BYTES,
   } = options;
   if (
     allowOrigins !== undefined && allowOrigins !== "*" &&
@@ -219,6 +253,13 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
       }`,
     );
   }
+  if (!Number.isInteger(maxHandshakesPerIp) || maxHandshakesPerIp < 0) {
+    problems.push(
+      `maxHandshakesPerIp: must be an integer >= 0: current value is ${
+        JSON.stringify(maxHandshakesPerIp)
+      }`,
+    );
+  }
   if (!Number.isInteger(maxSessionsPerIp) || maxSessionsPerIp < 0) {
     problems.push(
       `maxSessionsPerIp: must be an integer >= 0: current value is ${
@@ -227,6 +268,15 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     );
   }
   checkNonNegative(problems, "logTrafficBytes", logTrafficBytes);
+  if (
+    !Number.isSafeInteger(compressionMemoryBytes) || compressionMemoryBytes < 0
+  ) {
+    problems.push(
+      `compressionMemoryBytes: must be an integer >= 0: current value is ${
+        JSON.stringify(compressionMemoryBytes)
+      }`,
+    );
+  }
   if (!isStringList(trustedProxies)) {
     problems.push("trustedProxies: must be a list of CIDR ranges");
   } else {
@@ -335,6 +385,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
       : ticketSecret,
     maxSessions,
     maxSessionsPerIp,
+    maxHandshakesPerIp,
     trustedProxies: frozenCopy(trustedProxies),
     tls: frozenCopy(tls),
     staticDir,
@@ -343,5 +394,6 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     metricsOnGatewayPort,
     logTrafficBytes,
     reusePort,
+    compressionMemoryBytes,
   });
 }

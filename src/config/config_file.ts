@@ -42,6 +42,8 @@ const ROUTE_KEYS: Record<string, string> = {
   proxyProtocol: '"v1" or "v2"',
   tls: 'true, or { "ca": FILE, "serverName": NAME }, for TLS to the backend',
   record: "directory for session recordings",
+  compression:
+    '"off", "on", or { "contextTakeover", "level", "minSize", "maxWindowBits" }',
 };
 
 const SETTINGS_BY_KEY = new Map(
@@ -290,6 +292,14 @@ function convertRoute(
     } else {problems.push(
         `${at}.proxyProtocol: must be ${ROUTE_KEYS.proxyProtocol}`,
       );}
+  }
+  if (raw.compression !== undefined) {
+    const value = raw.compression;
+    if (value === "off" || value === "on" || isObject(value)) {
+      route.compression = value as NonNullable<RouteOptions["compression"]>;
+    } else {
+      problems.push(`${at}.compression: must be ${ROUTE_KEYS.compression}`);
+    }
   }
   if (raw.tls !== undefined) {
     const tls = raw.tls;

@@ -16,6 +16,7 @@ import { createFrameEncoder } from "../framing/create_codec.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 import { checkNonNegative, checkPositive, frozenCopy } from "./_checks.ts";
 import { type BackendTarget, parseTarget } from "./target.ts";
+import type { DeflateSettings } from "../websocket/permessage_deflate_offer.ts";
 
 /** One route: a URL path mapped to one backend. */
 export interface RouteOptions {
@@ -75,6 +76,24 @@ export interface RouteOptions {
   backendTls?: boolean | BackendTlsOptions;
   /** Record every session of this route into a file per session in this directory. */
   recordDir?: string;
+  /**
+   * permessage-deflate (RFC 7692): `"on"`, or settings to tune it. Off
+   * ignores the browser's offer.
+   * @default {"off"}
+   */
+  compression?: "off" | "on" | CompressionOptions;
+}
+
+/** The tuning of a route's permessage-deflate. */
+export interface CompressionOptions {
+  /** Keep the compression context between messages (~290 KiB per session). @default {true} */
+  contextTakeover?: boolean;
+  /** The deflate level, 0-9. @default {6} */
+  level?: number;
+  /** Messages shorter than this many bytes go to the browser uncompressed. @default {64} */
+  minSize?: number;
+  /** The largest LZ77 window used and accepted, 9-15. @default {15} */
+  maxWindowBits?: number;
 }
 
 /** The allow-list of a route with dynamic targets. */
@@ -137,6 +156,8 @@ export interface ResolvedRoute {
   readonly backendTls: Readonly<BackendTlsOptions> | undefined;
   /** Recording directory, if any. */
   readonly recordDir: string | undefined;
+  /** permessage-deflate settings; undefined when compression is off. */
+  readonly compression: Readonly<DeflateSettings> | undefined;
 }
 
 /**
@@ -359,6 +380,7 @@ export function resolveRoute(
   ) {
     problems.push(`${at}.subprotocols: must be a list of non-empty strings`);
   }
+  const compression = resolveCompression(problems, at, route.compression);
   if (
     problems.length > before || toBackend === undefined ||
     toBrowser === undefined
@@ -390,6 +412,51 @@ export function resolveRoute(
     proxyProtocol: route.proxyProtocol,
     backendTls: frozenCopy(backendTls),
     recordDir: route.recordDir,
+    compression,
+  });
+}
+
+function resolveCompression(
+  problems: string[],
+  at: string,
+  value: RouteOptions["compression"],
+): Readonly<DeflateSettings> | undefined {
+  if (value === undefined || value === "off") return undefined;
+  if (value === "on") return Object.freeze({});
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    problems.push(
+      `${at}.compression: must be "off", "on" or an object: current value is ${
+        JSON.stringify(value)
+      }`,
+    );
+    return undefined;
+  }
+  const { contextTakeover, level, minSize, maxWindowBits } = value;
+  if (contextTakeover !== undefined && typeof contextTakeover !== "boolean") {
+    problems.push(`${at}.compression.contextTakeover: must be true or false`);
+  }
+  const ranges: [string, number | undefined, number, number][] = [
+    ["level", level, 0, 9],
+    ["minSize", minSize, 0, Number.MAX_SAFE_INTEGER],
+    ["maxWindowBits", maxWindowBits, 9, 15],
+  ];
+  for (const [name, number, min, max] of ranges) {
+    if (
+      number !== undefined &&
+      !(Number.isInteger(number) && number >= min && number <= max)
+    ) {
+      problems.push(
+        `${at}.compression.${name}: must be an integer from ${min} to ${max}: current value is ${
+          JSON.stringify(number)
+        }`,
+      );
+    }
+  }
+  return Object.freeze({
+    ...(contextTakeover === undefined ? {} : { contextTakeover }),
+    ...(level === undefined ? {} : { level }),
+    ...(minSize === undefined ? {} : { minSize }),
+    ...(maxWindowBits === undefined ? {} : { maxWindowBits }),
   });
 }
 

@@ -260,6 +260,27 @@ export const SETTINGS: readonly SettingDefinition[] = [
       route.subprotocols = [...(route.subprotocols ?? []), ...names];
     },
   },
+  {
+    flag: "--compression",
+    key: "compression",
+    kind: "choice",
+    choices: ["off", "on"],
+    help:
+      "permessage-deflate for the route at /: off or on (default off; ~290 KiB per session)",
+    apply(value, { route }) {
+      route.compression = value as "off" | "on";
+    },
+  },
+  {
+    flag: "--compression-memory",
+    key: "compressionMemory",
+    kind: "bytes",
+    help:
+      "zlib memory compressing sessions may keep between messages; beyond it new sessions go without context takeover (default 64m)",
+    apply(value, { options }) {
+      options.compressionMemoryBytes = value as number;
+    },
+  },
   durationSetting(
     "--ping-interval",
     "pingInterval",
@@ -345,6 +366,16 @@ export const SETTINGS: readonly SettingDefinition[] = [
     help: "most open sessions per client IP, 429 beyond (default 0 = off)",
     apply(value, { options }) {
       options.maxSessionsPerIp = value as number;
+    },
+  },
+  {
+    flag: "--max-handshakes-per-ip",
+    key: "maxHandshakesPerIp",
+    kind: "count",
+    help:
+      "most unfinished handshakes per peer address, 429 beyond (default 16, 0 = off)",
+    apply(value, { options }) {
+      options.maxHandshakesPerIp = value as number;
     },
   },
   {
@@ -437,7 +468,8 @@ export const SETTINGS: readonly SettingDefinition[] = [
     flag: "--console",
     key: "console",
     kind: "flag",
-    help: "serve the web console at /_console (default true)",
+    help:
+      "serve the web console at /_console (default: on for a loopback --listen, off otherwise)",
     apply(value, { options }) {
       options.console = value as boolean;
     },

@@ -15,36 +15,53 @@ import { sharedDeadlines } from "../io/deadline_queue.ts";
 import { closeQuietly } from "../io/close_quietly.ts";
 import { drainUntilEof } from "../io/drain.ts";
 import { writeAll } from "../io/write_all.ts";
+import { writeWithProgress } from "../io/write_progress.ts";
 import type { HttpResponse } from "./http_routes.ts";
 
 const ASCII = new TextEncoder();
+
+/** The read size for streaming a static file. */
+const FILE_CHUNK_BYTES = 64 * 1024;
 
 /** How long a refused connection may linger for the client to finish. */
 const REFUSAL_LINGER_MS = 500;
 
 /**
  * Writes `response` (head, then the file if any) and closes `conn`; the
- * file is always closed. Rejects when a write fails.
+ * file is always closed. Rejects when a write fails, and with
+ * `WriteStalledError` when the client read nothing for `idleMs`.
  * @param conn The connection.
  * @param response The response from the HTTP responder.
+ * @param idleMs The longest a single write may wait for the client to read.
  * @returns Resolves once written and closed.
  */
 export async function sendHttpResponse(
   conn: Deno.Conn,
   response: HttpResponse,
+  idleMs: number,
 ): Promise<void> {
+  const file = response.file;
   try {
-    await writeAll(conn, response.bytes);
-    if (response.file !== undefined) {
-      await response.file.readable.pipeTo(conn.writable, {
-        preventClose: true,
-      });
+    let written = await writeWithProgress(conn, response.bytes, idleMs, 0);
+    if (file !== undefined) {
+      const chunk = new Uint8Array(FILE_CHUNK_BYTES);
+      // Bounded by the file's size: every turn reads at least one byte.
+      for (;;) {
+        const count = await file.read(chunk);
+        if (count === null) break;
+        written = await writeWithProgress(
+          conn,
+          chunk.subarray(0, count),
+          idleMs,
+          written,
+        );
+      }
     }
   } finally {
     try {
-      response.file?.close();
+      file?.close();
     } catch {
-      // pipeTo already closed it.
+      // Already closed.
     }
     closeQuietly(conn);
   }
@@ -123,11 +140,13 @@ export async function sendRefusalWithoutLinger(
  *
  * @param accept The `Sec-WebSocket-Accept` value.
  * @param subprotocol The chosen subprotocol, if any.
+ * @param extensions The `Sec-WebSocket-Extensions` value, if any.
  * @returns The head bytes.
  */
 export function switchingProtocols(
   accept: string,
   subprotocol: string | undefined,
+  extensions?: string,
 ): Uint8Array {
   return ASCII.encode(
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -135,6 +154,9 @@ export function switchingProtocols(
       (subprotocol === undefined
         ? ""
         : `Sec-WebSocket-Protocol: ${subprotocol}\r\n`) +
+      (extensions === undefined
+        ? ""
+        : `Sec-WebSocket-Extensions: ${extensions}\r\n`) +
       "\r\n",
   );
 }

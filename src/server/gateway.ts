@@ -23,7 +23,9 @@ import { withTimeout } from "../io/deadline_queue.ts";
 import type { RelaySession } from "../session/relay.ts";
 import type { HttpRefusal, RequestHead } from "../http/request_head.ts";
 import { isUpgradeRequest } from "../websocket/handshake.ts";
+import { CompressionNegotiator } from "./_compression_negotiator.ts";
 import { closeQuietly } from "../io/close_quietly.ts";
+import { WriteStalledError } from "../io/write_progress.ts";
 import {
   sendHttpResponse,
   sendRefusal,
@@ -39,6 +41,10 @@ import {
   initGeneration,
 } from "./generation.ts";
 import { consoleStats, renderMetrics } from "./gateway_views.ts";
+import {
+  ConnectionsByAddress,
+  type TrackedConnection,
+} from "./connections_by_address.ts";
 import { respondToHttpRequest } from "../http/http_routes.ts";
 import { demoPageHtml } from "../demo/demo_page.ts";
 import { AcceptRetry } from "./accept_retry.ts";
@@ -89,13 +95,6 @@ export interface Gateway {
 }
 
 /** A connection still in its HTTP phase, with its deadline. */
-interface PendingHandshake {
-  conn: Deno.Conn;
-  deadlineMs: number;
-  /** The client's address, for the log and metrics of a timeout. */
-  client: string;
-}
-
 /**
  * Creates a gateway from options; validates them at once (throws
  * `ConfigError`) but opens no socket until `listen()`.
@@ -130,12 +129,15 @@ class GatewayServer implements Gateway {
   /** Open sessions, session counts and used ticket ids: process state. */
   #table: SessionTable<RelaySession>;
   #pipeline: UpgradePipeline;
-  #handshakes = new Set<PendingHandshake>();
+  /** permessage-deflate under the process-wide context memory budget. */
+  #compression: CompressionNegotiator;
+  #handshakes = new ConnectionsByAddress();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #acceptLoops: Promise<void>[] = [];
   #pendingHttp = new Set<Promise<void>>();
   /** Connections being sent a plain HTTP response, cut at the drain deadline. */
-  #httpConns = new Set<Deno.Conn>();
+  /** Connections receiving a plain HTTP response (static files, metrics). */
+  #httpConns = new ConnectionsByAddress();
   #closing: Promise<void> | undefined;
   #isListenCalled = false;
   /** Set just before shutdown closes the listener: accept loops end. */
@@ -165,9 +167,15 @@ class GatewayServer implements Gateway {
     this.#generation = buildGeneration(config, {
       replayCache: this.#table.replayCache,
     });
+    this.#compression = new CompressionNegotiator({
+      limitBytes: config.compressionMemoryBytes,
+      metrics: this.metrics,
+      onEvent: (event) => this.#reporter.emit(event),
+    });
     this.#pipeline = new UpgradePipeline({
       table: this.#table,
       reporter: this.#reporter,
+      compression: this.#compression,
     });
   }
 
@@ -240,6 +248,7 @@ class GatewayServer implements Gateway {
     // The shared counts get the new caps only now that the reload commits,
     // so a reload that fails changes nothing.
     this.#table.setCaps(sessionCaps(generation.config));
+    this.#compression.setLimit(generation.config.compressionMemoryBytes);
     this.#generation = generation;
   }
 
@@ -274,7 +283,7 @@ class GatewayServer implements Gateway {
     // nothing) and upgrades still connecting get what is left of the drain
     // time; then their connections are cut.
     await withTimeout(Promise.all(this.#pendingHttp), remaining());
-    for (const conn of this.#httpConns) closeQuietly(conn);
+    for (const entry of this.#httpConns) closeQuietly(entry.conn);
     await Promise.all(this.#pendingHttp);
     // An upgrade that passed the draining check before the drain began can
     // open its session after the snapshot above: cut it too.
@@ -430,14 +439,17 @@ class GatewayServer implements Gateway {
     const generation = this.#generation;
     const config = generation.config;
     const peer = remoteAddress(conn.remoteAddr);
-    const pending: PendingHandshake = {
+    const pending: TrackedConnection = {
       conn,
       deadlineMs: Date.now() + config.handshakeTimeoutMs,
       client: peer.text,
+      ip: peer.ip,
     };
-    if (this.#handshakes.size >= config.maxSessions) {
-      // Connections that have not finished their request count against the
-      // session limit too, so slow handshakes cannot pile up without bound.
+    const unfinished = this.#handshakes.size + this.#httpConns.size;
+    if (unfinished >= config.maxSessions) {
+      // Connections that have not finished their request, or their plain
+      // HTTP response, count against the session limit too, so slow
+      // handshakes and slow readers cannot pile up without bound.
       await this.#refuse(
         conn,
         {
@@ -447,7 +459,28 @@ class GatewayServer implements Gateway {
         },
         peer.text,
         "",
-        `${this.#handshakes.size} handshakes in progress (limit ${config.maxSessions})`,
+        `${unfinished} handshakes and HTTP responses in progress (limit ${config.maxSessions})`,
+      );
+      return;
+    }
+    const fromPeer = this.#handshakes.countFor(peer.ip) +
+      this.#httpConns.countFor(peer.ip);
+    if (
+      config.maxHandshakesPerIp > 0 &&
+      fromPeer >= config.maxHandshakesPerIp &&
+      generation.trustedProxies?.(peer.ip) !== true
+    ) {
+      // One address may not hold the whole pending-handshake cap above.
+      await this.#refuse(
+        conn,
+        {
+          status: 429,
+          body: "Too many handshakes from this address",
+          headers: { "retry-after": "5" },
+        },
+        peer.text,
+        "",
+        `${fromPeer} handshakes and HTTP responses in progress from ${peer.ip} (limit ${config.maxHandshakesPerIp})`,
       );
       return;
     }
@@ -486,7 +519,7 @@ class GatewayServer implements Gateway {
       if (isUpgradeRequest(head.headers)) {
         await this.#pipeline.run({ conn, head, client, leftover, generation });
       } else {
-        await this.#respondHttp(conn, head, generation);
+        await this.#respondHttp(pending, head, generation);
       }
     } catch (error) {
       closeQuietly(conn);
@@ -499,10 +532,11 @@ class GatewayServer implements Gateway {
   }
 
   async #respondHttp(
-    conn: Deno.Conn,
+    tracked: TrackedConnection,
     head: RequestHead,
     generation: Generation,
   ): Promise<void> {
+    const conn = tracked.conn;
     const config = generation.config;
     const response = await respondToHttpRequest(head, {
       isDraining: this.#table.isDraining,
@@ -517,11 +551,19 @@ class GatewayServer implements Gateway {
       consoleStats: () => this.consoleStats(),
       staticFiles: generation.staticFiles,
     });
-    this.#httpConns.add(conn);
+    this.#httpConns.add(tracked);
     try {
-      await sendHttpResponse(conn, response);
+      await sendHttpResponse(conn, response, config.handshakeTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof WriteStalledError)) throw error;
+      this.#emit({
+        type: "warning",
+        message: "slow reader cut",
+        detail:
+          `${tracked.client} ${head.method} ${head.path}: ${error.message}`,
+      });
     } finally {
-      this.#httpConns.delete(conn);
+      this.#httpConns.delete(tracked);
     }
   }
 
@@ -541,7 +583,7 @@ class GatewayServer implements Gateway {
    * every refusal. The head reader's pending read then fails and its
    * handler ends quietly.
    */
-  #expireHandshake(pending: PendingHandshake): void {
+  #expireHandshake(pending: TrackedConnection): void {
     const refusal: HttpRefusal = { status: 408, body: "Request head timeout" };
     this.#reporter.refused(
       refusal,

@@ -18,6 +18,10 @@ import { recordTraffic, sessionCloseEvent } from "./_session_reports.ts";
 import type { SessionLabels } from "./session_labels.ts";
 import { SessionRecorder } from "./session_recorder.ts";
 import { type SessionTable, SHUTDOWN_REASON } from "./session_table.ts";
+import type {
+  CompressionNegotiator,
+  NegotiatedCompression,
+} from "./_compression_negotiator.ts";
 
 /** Options of {@linkcode openSession}. */
 export interface OpenSessionOptions {
@@ -39,6 +43,15 @@ export interface OpenSessionOptions {
   table: SessionTable<RelaySession>;
   /** Where events and metrics go. */
   reporter: Reporter;
+  /**
+   * permessage-deflate, when negotiated, and the negotiator that gets its
+   * memory back when the session ends.
+   * @default {undefined}
+   */
+  compression?: {
+    negotiated: NegotiatedCompression;
+    negotiator: CompressionNegotiator;
+  };
 }
 
 /**
@@ -48,7 +61,8 @@ export interface OpenSessionOptions {
  * @returns The running session.
  */
 export function openSession(options: OpenSessionOptions): RelaySession {
-  const { labels, route, config, table, reporter, clientIp } = options;
+  const { labels, route, config, table, reporter, clientIp, compression } =
+    options;
   reporter.metrics.sessionOpened(labels.route);
   reporter.emit({
     type: "session_open",
@@ -94,7 +108,11 @@ export function openSession(options: OpenSessionOptions): RelaySession {
       id: labels.id,
       ...relaySettings(route, config, options.leftover),
       ...(onTraffic === undefined ? {} : { onTraffic }),
+      ...(compression === undefined
+        ? {}
+        : { compression: compression.negotiated.compression }),
       onClose: (summary) => {
+        compression?.negotiator.release(compression.negotiated);
         // The process-wide counts: a reload since the start shares them.
         table.remove(session);
         recordTraffic(reporter.metrics, labels.route, session.takeStats());

@@ -10,7 +10,8 @@
  * 2. **admit**: not while draining, the process-wide session caps (total
  *    and per address), then the single-use ticket id is spent;
  * 3. **connect**: dial the backend (and send its PROXY header);
- * 4. **switch protocols**: write the 101;
+ * 4. **switch protocols**: negotiate permessage-deflate
+ *    ({@linkcode CompressionNegotiator}) and write the 101;
  * 5. **open**: start the relay session ({@linkcode openSession}).
  *
  * @module
@@ -37,6 +38,10 @@ import { connectBackend } from "./backend_connect.ts";
 import { type ClientAddress, proxyHeader } from "./client_address.ts";
 import type { Generation } from "./generation.ts";
 import { openSession } from "./open_session.ts";
+import type {
+  CompressionNegotiator,
+  NegotiatedCompression,
+} from "./_compression_negotiator.ts";
 import { nextSessionId, type SessionLabels } from "./session_labels.ts";
 import type { SessionTable } from "./session_table.ts";
 import type { UpgradeDecision } from "./upgrade_policy.ts";
@@ -71,20 +76,24 @@ export interface UpgradePipelineOptions {
   table: SessionTable<RelaySession>;
   /** Where events and metrics go. */
   reporter: Reporter;
+  /** Negotiates permessage-deflate under the process's memory budget. */
+  compression: CompressionNegotiator;
 }
 
 /** Takes upgrade requests through the steps listed in the module doc. */
 export class UpgradePipeline {
   #table: SessionTable<RelaySession>;
   #reporter: Reporter;
+  #compression: CompressionNegotiator;
 
   /**
    * Creates the pipeline.
-   * @param options The session table and the reporter.
+   * @param options The session table, the reporter and the compression.
    */
   constructor(options: UpgradePipelineOptions) {
     this.#table = options.table;
     this.#reporter = options.reporter;
+    this.#compression = options.compression;
   }
 
   /**
@@ -114,13 +123,20 @@ export class UpgradePipeline {
     const backend = await this.#connect(request, decision, labels, accept);
     if (backend === undefined) return;
     // 4. switch protocols
+    const negotiated = this.#compression.negotiate(
+      request.head.headers.get("sec-websocket-extensions"),
+      decision.route,
+    );
     const isSwitched = await this.#switchProtocols(
       request,
       decision,
       backend,
-      accept,
+      { accept, ...(negotiated === undefined ? {} : { negotiated }) },
     );
-    if (!isSwitched) return;
+    if (!isSwitched) {
+      this.#compression.release(negotiated);
+      return;
+    }
     // 5. open
     openSession({
       labels,
@@ -132,6 +148,9 @@ export class UpgradePipeline {
       clientIp: request.client.ip,
       table: this.#table,
       reporter: this.#reporter,
+      ...(negotiated === undefined ? {} : {
+        compression: { negotiated, negotiator: this.#compression },
+      }),
     });
   }
 
@@ -253,11 +272,18 @@ export class UpgradePipeline {
     request: UpgradeRequest,
     decision: Accepted,
     backend: Deno.Conn,
-    accept: string,
+    answer: { accept: string; negotiated?: NegotiatedCompression },
   ): Promise<boolean> {
     const conn = request.conn;
     try {
-      await writeAll(conn, switchingProtocols(accept, decision.subprotocol));
+      await writeAll(
+        conn,
+        switchingProtocols(
+          answer.accept,
+          decision.subprotocol,
+          answer.negotiated?.header,
+        ),
+      );
     } catch {
       this.#table.release(request.client.ip);
       closeQuietly(conn);

@@ -42,6 +42,7 @@ import {
   splitSubprotocols,
 } from "../websocket/subprotocol.ts";
 import { formatTarget } from "./backend_connect.ts";
+import { targetLookups } from "./target_lookups.ts";
 import { ConfigError } from "../errors.ts";
 
 /** The prefix of a `Sec-WebSocket-Protocol` entry that carries a ticket. */
@@ -350,9 +351,24 @@ export class UpgradePolicy {
     // so a later DNS answer cannot point the session elsewhere. Resolving
     // is the first step of reaching the backend, so the connect timeout
     // bounds it too: without it only the resolver's own retries did.
+    const lookingUp = targetLookups.track(() =>
+      lookup(check.name, { all: true })
+    );
+    if (lookingUp === undefined) {
+      return {
+        refusal: {
+          status: 503,
+          body: "Too many target lookups in progress",
+          headers: { "retry-after": "5" },
+        },
+        detail: `not resolving ${
+          JSON.stringify(check.name)
+        }: ${targetLookups.inFlight} lookups in flight (limit ${targetLookups.max})`,
+      };
+    }
     const lookedUp = await awaitTargetLookup(
       check.name,
-      lookup(check.name, { all: true }),
+      lookingUp,
       this.#config.connectTimeoutMs,
     );
     if ("refusal" in lookedUp) return lookedUp;

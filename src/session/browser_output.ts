@@ -10,6 +10,7 @@
 import {
   frameHeaderLength,
   Opcode,
+  RSV1_COMPRESSED,
   validateUtf8,
   writeFrameHeader,
 } from "../websocket/ws_frame_codec.ts";
@@ -106,6 +107,8 @@ export class BrowserOutput {
   #opcode: number;
   #encodeFrame: Encode;
   #encodeHead: Encode;
+  #encodeCompressed: Encode;
+  #encodeCompressedHead: Encode;
   #isCloseSent = false;
   /** The latest ping's payload, answered once the browser reads again. */
   #deferredPong: Uint8Array | undefined;
@@ -126,6 +129,8 @@ export class BrowserOutput {
     this.#opcode = isText ? Opcode.TEXT : Opcode.BINARY;
     this.#encodeFrame = frameOf(this.#opcode);
     this.#encodeHead = headOf(this.#opcode);
+    this.#encodeCompressed = frameOf(this.#opcode | RSV1_COMPRESSED);
+    this.#encodeCompressedHead = headOf(this.#opcode | RSV1_COMPRESSED);
     this.#source = source === undefined ? undefined : new ReadFloor(source);
     this.#writer = new SocketWriter(socket, {
       highWaterBytes,
@@ -180,6 +185,31 @@ export class BrowserOutput {
       writer.appendEncoded(MAX_SERVER_HEADER_BYTES, this.#encodeHead, message);
       if (writer.append(message)) this.#source?.lend(message);
     }
+  }
+
+  /**
+   * Queues one permessage-deflate message: a single data frame with RSV1
+   * set (RFC 7692 section 6). The caller validated the message before
+   * compressing it; call {@linkcode BrowserOutput.flush} after a batch.
+   * @param payload The compressed payload, its `00 00 ff ff` tail removed.
+   */
+  sendCompressed(payload: Uint8Array): void {
+    const length = payload.length;
+    if (length < COPY_THRESHOLD_BYTES) {
+      this.#writer.appendEncoded(
+        frameHeaderLength(length) + length,
+        this.#encodeCompressed,
+        payload,
+      );
+      return;
+    }
+    // zlib's output is a fresh buffer: it goes by reference.
+    this.#writer.appendEncoded(
+      MAX_SERVER_HEADER_BYTES,
+      this.#encodeCompressedHead,
+      payload,
+    );
+    this.#writer.append(payload);
   }
 
   /** Starts writing what is queued. */

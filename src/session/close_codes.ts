@@ -99,12 +99,16 @@ export function closeCodeForError(
   }
   if (error instanceof InvalidMessageError) {
     const isUtf8 = error.message.includes("UTF-8");
+    // permessage-deflate: MessageInflater's corrupt-stream error.
+    const isCompressed = error.message.startsWith("Cannot inflate");
     return {
       code: CloseCode.INVALID_PAYLOAD,
       reason: side === "backend"
         ? "invalid backend message"
         : isUtf8
         ? "invalid UTF-8"
+        : isCompressed
+        ? "invalid compressed data"
         : "message cannot be framed",
     };
   }

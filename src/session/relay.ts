@@ -10,7 +10,11 @@
  * @module
  */
 
-import { Opcode, WsFrameParser } from "../websocket/ws_frame_codec.ts";
+import {
+  Opcode,
+  validateUtf8,
+  WsFrameParser,
+} from "../websocket/ws_frame_codec.ts";
 import { parseClosePayload } from "../websocket/close_frame.ts";
 import { Latch } from "./latch.ts";
 import { ReadBuffer } from "./read_buffer.ts";
@@ -29,6 +33,7 @@ import {
 import type {
   DuplexSocket,
   RelaySessionOptions,
+  SessionCompression,
   SessionSummary,
 } from "./relay_options.ts";
 import { RelayStats, type RelayStatsDelta } from "./relay_stats.ts";
@@ -76,6 +81,14 @@ export class RelaySession {
   #options: RelaySessionOptions;
   #parser: WsFrameParser;
   #toBrowser: BrowserOutput;
+  /**
+   * permessage-deflate, when negotiated: browser messages (and control
+   * frames, to keep their order) go through #inbound, backend messages
+   * through #outbound; each pump awaits its chain before reading on.
+   */
+  #compression: SessionCompression | undefined;
+  #inbound: Promise<void> = Promise.resolve();
+  #outbound: Promise<void> = Promise.resolve();
   #toBackend: BackendOutput;
   #stats = new RelayStats();
   #now: () => number;
@@ -129,16 +142,35 @@ export class RelaySession {
       pingSentAtMs: 0,
       isBrowserPaused: false,
     };
-    this.#parser = new WsFrameParser({
-      onMessage: (_isText, payload) => this.#relayToBackend(payload),
-      onControl: (opcode, payload) => this.#onBrowserControl(opcode, payload),
-    }, {
-      maxMessageBytes: options.maxMessageBytes,
-      expectMasked: true,
-      // Outputs copy every message below the copy threshold, so those may
-      // live in the parser's reused scratch buffer.
-      scratchBytes: COPY_THRESHOLD_BYTES - 1,
-    });
+    const compression = options.compression;
+    this.#compression = compression;
+    this.#parser = new WsFrameParser(
+      compression === undefined
+        ? {
+          onMessage: (_isText, payload) => this.#relayToBackend(payload),
+          onControl: (opcode, payload) =>
+            this.#onBrowserControl(opcode, payload),
+        }
+        : {
+          onMessage: (isText, payload, isCompressed) =>
+            this.#queueInbound(compression, isText, payload, isCompressed),
+          onControl: (opcode, payload) => {
+            // After the messages before it, which may still be inflating.
+            const copy = payload.slice();
+            this.#inbound = this.#inbound.then(() =>
+              this.#onBrowserControl(opcode, copy)
+            );
+          },
+        },
+      {
+        maxMessageBytes: options.maxMessageBytes,
+        expectMasked: true,
+        isCompressionNegotiated: compression !== undefined,
+        // Outputs copy every message below the copy threshold, so those
+        // may live in the parser's reused scratch buffer.
+        scratchBytes: COPY_THRESHOLD_BYTES - 1,
+      },
+    );
     this.#toBrowser = new BrowserOutput(browser, {
       isText: options.isTextToBrowser,
       highWaterBytes: options.highWaterBytes,
@@ -314,6 +346,7 @@ export class RelaySession {
       const initial = this.#options.initialBrowserBytes;
       if (initial !== undefined && initial.length > 0) {
         this.#parser.push(initial);
+        if (this.#compression !== undefined) await this.#inbound;
         output.flush();
       }
       while (!this.#isCloseReceived) {
@@ -345,6 +378,7 @@ export class RelaySession {
         times.pingSentAtMs = 0;
         output.beginRead();
         this.#parser.push(regionOf(bytes, 0, count));
+        if (this.#compression !== undefined) await this.#inbound;
         // Part of a message arrived: data is moving (idle timeout).
         if (this.#parser.pendingBytes > 0) {
           times.lastDataMs = times.lastFromBrowserMs;
@@ -377,6 +411,30 @@ export class RelaySession {
         });
       }
     }
+  }
+
+  /**
+   * Each browser message of a compressing session, from the parser:
+   * inflated (capped at the message limit) and relayed in order; the pump
+   * awaits the chain before reading on, and its failure (1009, 1007) ends
+   * the session like a parser error.
+   */
+  #queueInbound(
+    compression: SessionCompression,
+    isText: boolean,
+    payload: Uint8Array,
+    isCompressed: boolean,
+  ): void {
+    const copy = payload.slice();
+    this.#inbound = this.#inbound.then(async () => {
+      if (!isCompressed) {
+        this.#relayToBackend(copy);
+        return;
+      }
+      const message = await compression.inflater.decompress(copy);
+      if (isText) validateUtf8(message);
+      this.#relayToBackend(message);
+    });
   }
 
   /** Each complete browser message, from the parser. */
@@ -429,8 +487,10 @@ export class RelaySession {
     const output = this.#toBrowser;
     const writer = output.writer;
     const times = this.#times;
-    const relayToBrowser = (message: Uint8Array) =>
-      this.#relayToBrowser(message);
+    const compression = this.#compression;
+    const relayToBrowser = compression === undefined
+      ? (message: Uint8Array) => this.#relayToBrowser(message)
+      : (message: Uint8Array) => this.#queueOutbound(compression, message);
     try {
       for (;;) {
         // Once our close frame is queued nothing more can go to the browser:
@@ -457,6 +517,7 @@ export class RelaySession {
         if (output.isFinished) continue;
         output.beginRead();
         decoder.push(regionOf(bytes, 0, count), relayToBrowser);
+        if (compression !== undefined) await this.#outbound;
         if (decoder.pendingBytes > 0) {
           times.lastDataMs = times.lastFromBackendMs;
         }
@@ -487,6 +548,29 @@ export class RelaySession {
     this.#stats.countToBrowser(message.length);
     this.#options.onTraffic?.("to_browser", message);
     this.#times.lastDataMs = this.#times.lastFromBackendMs;
+  }
+
+  /**
+   * Each backend message of a compressing session: compressed and sent in
+   * order with RSV1 (or plain below the route's `minSize`); the pump awaits
+   * the chain before reading on.
+   */
+  #queueOutbound(compression: SessionCompression, message: Uint8Array): void {
+    if (this.#options.isTextToBrowser) validateUtf8(message);
+    // The decoder may hand messages over in a reused scratch buffer.
+    const copy = message.slice();
+    this.#outbound = this.#outbound.then(async () => {
+      const compressed = await compression.deflater.compress(copy);
+      if (this.#toBrowser.isFinished) return;
+      if (compressed === null) {
+        this.#relayToBrowser(copy);
+        return;
+      }
+      this.#toBrowser.sendCompressed(compressed);
+      this.#stats.countToBrowser(copy.length);
+      this.#options.onTraffic?.("to_browser", copy);
+      this.#times.lastDataMs = this.#times.lastFromBackendMs;
+    });
   }
 
   async #lingerBrowser(timeoutMs: number): Promise<void> {
@@ -541,6 +625,10 @@ export class RelaySession {
       // the close frame goes out: that data is in flight, not late.
       await nextTurn();
     }
+    // Messages still compressing go out before our close frame.
+    if (this.#compression !== undefined) {
+      await withTimeout(this.#outbound.catch(() => {}), remaining());
+    }
     if (!toBrowser.hasFailed) {
       // Browser side: queued messages first, then our close frame (an echo
       // of the browser's code when it closed first). Browser messages sent
@@ -562,6 +650,8 @@ export class RelaySession {
     this.#toBrowser.stop();
     closeQuietly(this.#browser);
     await this.#closeBackend(remaining);
+    this.#compression?.deflater.close();
+    this.#compression?.inflater.close();
     return this.#summary(cause);
   }
 

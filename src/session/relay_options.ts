@@ -7,6 +7,18 @@
  */
 
 import type { FrameDecoder, FrameEncoder } from "../framing/codec.ts";
+import type {
+  MessageDeflater,
+  MessageInflater,
+} from "../websocket/message_deflate.ts";
+
+/** The zlib state of a session that negotiated permessage-deflate. */
+export interface SessionCompression {
+  /** Compresses backend messages for the browser. */
+  deflater: MessageDeflater;
+  /** Inflates compressed browser messages, capped at the message limit. */
+  inflater: MessageInflater;
+}
 
 /** A duplex byte socket (`Deno.Conn` fits). */
 export interface DuplexSocket {
@@ -84,6 +96,8 @@ export interface RelaySessionOptions {
   now: () => number;
   /** Called once when the session has fully ended. */
   onClose: (summary: SessionSummary) => void;
+  /** permessage-deflate state; undefined when not negotiated (the fast path). */
+  compression?: SessionCompression;
   /** Sees every relayed message (for traffic logs and recordings); off when undefined. */
   onTraffic?: (
     direction: "to_backend" | "to_browser",

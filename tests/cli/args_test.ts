@@ -209,6 +209,16 @@ const FLAG_CASES: Record<
         subprotocols: ["mqtt", "v2"],
       }]),
   },
+  "--compression": {
+    value: "on",
+    check: ({ options }) =>
+      assertEquals(options.routes, [{ ...TARGET_ROUTE, compression: "on" }]),
+  },
+  "--compression-memory": {
+    value: "8m",
+    check: ({ options }) =>
+      assertEquals(options.compressionMemoryBytes, 8 * 1024 * 1024),
+  },
   "--ping-interval": {
     value: "500ms",
     check: ({ options }) => assertEquals(options.pingIntervalMs, 500),
@@ -256,6 +266,10 @@ const FLAG_CASES: Record<
   "--max-sessions-per-ip": {
     value: "2",
     check: ({ options }) => assertEquals(options.maxSessionsPerIp, 2),
+  },
+  "--max-handshakes-per-ip": {
+    value: "5",
+    check: ({ options }) => assertEquals(options.maxHandshakesPerIp, 5),
   },
   "--allow-origin": {
     value: "https://*.example.com",

@@ -45,6 +45,8 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     framingToBackend: "u16be",
     framingToBrowser: "lines",
     subprotocols: ["binary", "mqtt, v2"],
+    compression: "on",
+    compressionMemory: "8m",
     pingInterval: 5,
     pingTimeout: "1s",
     connectTimeout: "3s",
@@ -57,6 +59,7 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     maxHead: 16384,
     maxSessions: 100,
     maxSessionsPerIp: "3",
+    maxHandshakesPerIp: "4",
     allowOrigin: ["https://a.test", "https://*.b.test"],
     trustProxy: "10.0.0.0/8",
     ticketSecretFile: "/run/secret",
@@ -95,6 +98,7 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     maxHeadBytes: 16384,
     maxSessions: 100,
     maxSessionsPerIp: 3,
+    maxHandshakesPerIp: 4,
     allowOrigins: ["https://a.test", "https://*.b.test"],
     trustedProxies: ["10.0.0.0/8"],
     tls: { certFile: "/tls/cert.pem", keyFile: "/tls/key.pem" },
@@ -103,6 +107,7 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     console: false,
     metricsOnGatewayPort: false,
     logTrafficBytes: 1024,
+    compressionMemoryBytes: 8 * 1024 * 1024,
   });
   assertEquals(targets.route, {
     target: "127.0.0.1:9",
@@ -110,6 +115,7 @@ Deno.test("applyConfigFile converts every top-level key like its command-line tw
     framingToBackend: "u16be",
     framingToBrowser: "lines",
     subprotocols: ["binary", "mqtt", "v2"],
+    compression: "on",
   });
   assertEquals(targets.cli, {
     logFormat: "json",

@@ -56,6 +56,7 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     ticketSecret: undefined,
     maxSessions: 10000,
     maxSessionsPerIp: 0,
+    maxHandshakesPerIp: 16,
     trustedProxies: [],
     tls: undefined,
     staticDir: undefined,
@@ -64,6 +65,7 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     metricsOnGatewayPort: true,
     logTrafficBytes: 0,
     reusePort: false,
+    compressionMemoryBytes: 64 * 1024 * 1024,
   });
 });
 
@@ -100,7 +102,55 @@ Deno.test("resolveOptions applies every route default to a route with a target",
     proxyProtocol: undefined,
     backendTls: undefined,
     recordDir: undefined,
+    compression: undefined,
   });
+});
+
+Deno.test("resolveOptions turns compression on with defaults, keeps its settings and rejects a window of 8", () => {
+  const config = resolveOptions({
+    routes: [
+      { path: "/a", target: TARGET, compression: "on" },
+      {
+        path: "/b",
+        target: TARGET,
+        compression: { contextTakeover: false, maxWindowBits: 12 },
+      },
+      { path: "/c", target: TARGET, compression: "off" },
+    ],
+  });
+  assertEquals(config.routes.get("/a")?.compression, {});
+  assertEquals(config.routes.get("/b")?.compression, {
+    contextTakeover: false,
+    maxWindowBits: 12,
+  });
+  assertEquals(config.routes.get("/c")?.compression, undefined);
+  assertThrows(
+    () =>
+      resolveOptions({
+        routes: [{
+          path: "/a",
+          target: TARGET,
+          compression: { maxWindowBits: 8 },
+        }],
+      }),
+    ConfigError,
+    "routes[0].compression.maxWindowBits",
+  );
+});
+
+Deno.test("resolveOptions defaults compressionMemoryBytes to 64 MiB and refuses a negative or fractional budget", () => {
+  assertEquals(resolveOptions({}).compressionMemoryBytes, 64 * 1024 * 1024);
+  assertEquals(
+    resolveOptions({ compressionMemoryBytes: 0 }).compressionMemoryBytes,
+    0,
+  );
+  for (const compressionMemoryBytes of [-1, 1.5, Number.NaN]) {
+    assertThrows(
+      () => resolveOptions({ compressionMemoryBytes }),
+      ConfigError,
+      "compressionMemoryBytes: must be an integer >= 0",
+    );
+  }
 });
 
 Deno.test("resolveOptions gives routes the gateway's bufferBytes, idleTimeoutMs and maxLifetimeMs unless they set their own", () => {
@@ -856,5 +906,22 @@ Deno.test("resolveOptions reports a ticketSecret that is neither a string nor by
     (error: unknown) =>
       error instanceof ConfigError &&
       error.message.includes("tls: needs certFile and keyFile"),
+  );
+});
+
+Deno.test("resolveOptions serves the console by default only on a loopback listen address", () => {
+  for (const hostname of ["127.0.0.1", "127.1.2.3", "localhost", "::1"]) {
+    assertEquals(resolveOptions({ hostname }).console, true, hostname);
+  }
+  for (const hostname of ["0.0.0.0", "::", "192.0.2.10", "gateway.example"]) {
+    assertEquals(resolveOptions({ hostname }).console, false, hostname);
+  }
+  assertEquals(
+    resolveOptions({ hostname: "0.0.0.0", console: true }).console,
+    true,
+  );
+  assertEquals(
+    resolveOptions({ hostname: "127.0.0.1", console: false }).console,
+    false,
   );
 });

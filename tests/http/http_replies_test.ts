@@ -70,7 +70,7 @@ Deno.test("sendHttpResponse streams the file after the head and closes both", as
     const { server, client } = await pair();
     try {
       const bytes = encodeHttpResponse(200, {});
-      await sendHttpResponse(server, { bytes, file });
+      await sendHttpResponse(server, { bytes, file }, 5000);
       const text = await within(readText(client), 5000, "the response");
       assert(text.startsWith("HTTP/1.1 200 OK\r\n"), text);
       assert(text.endsWith("\r\n\r\nfile body"), text);

@@ -101,3 +101,40 @@ Deno.test("GatewayMetrics.addRoutes creates each route's counters at zero and ke
     }
   }
 });
+
+Deno.test("GatewayMetrics counts compressing sessions by context, budget fallbacks and reserved compression memory", () => {
+  const metrics = new GatewayMetrics();
+  const before = metrics.renderPrometheus();
+  assertWellFormed(before);
+  for (
+    const line of [
+      'wsgate_compression_sessions_total{context="takeover"} 0',
+      "wsgate_compression_budget_fallbacks_total 0",
+      "wsgate_compression_memory_bytes 0",
+    ]
+  ) {
+    assert.ok(before.split("\n").includes(line), `missing line: ${line}`);
+  }
+  metrics.compressionNegotiated(true, false);
+  metrics.compressionNegotiated(false, true);
+  metrics.compressionNegotiated(false, false);
+  metrics.setCompressionMemoryBytes(340992);
+  const text = metrics.renderPrometheus();
+  assertWellFormed(text);
+  for (
+    const line of [
+      "# TYPE wsgate_compression_sessions_total counter",
+      'wsgate_compression_sessions_total{context="takeover"} 1',
+      'wsgate_compression_sessions_total{context="none"} 2',
+      "# TYPE wsgate_compression_budget_fallbacks_total counter",
+      "wsgate_compression_budget_fallbacks_total 1",
+      "# TYPE wsgate_compression_memory_bytes gauge",
+      "wsgate_compression_memory_bytes 340992",
+    ]
+  ) {
+    assert.ok(
+      text.split("\n").includes(line),
+      `missing line: ${line}\n${text}`,
+    );
+  }
+});

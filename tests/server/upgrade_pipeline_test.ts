@@ -7,6 +7,7 @@ import { resolveOptions } from "../../src/config/config.ts";
 import type { GatewayEvent } from "../../src/observability/events.ts";
 import { GatewayMetrics } from "../../src/observability/gateway_metrics.ts";
 import { Reporter } from "../../src/server/_reporter.ts";
+import { CompressionNegotiator } from "../../src/server/_compression_negotiator.ts";
 import {
   clientAddress,
   remoteAddress,
@@ -37,7 +38,11 @@ async function setUp(target: string, maxSessions = 4) {
     { replayCache: table.replayCache },
   );
   await initGeneration(generation);
-  const pipeline = new UpgradePipeline({ table, reporter });
+  const pipeline = new UpgradePipeline({
+    table,
+    reporter,
+    compression: new CompressionNegotiator(),
+  });
   return { table, events, generation, pipeline };
 }
 

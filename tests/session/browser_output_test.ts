@@ -121,3 +121,27 @@ Deno.test("BrowserOutput.stop drops what is queued and finishes the output", () 
   assert.equal(output.isFinished, true);
   sink.release();
 });
+
+Deno.test("BrowserOutput.sendCompressed sets RSV1 on one data frame, small ones copied and large ones with a 64-bit length", async () => {
+  const sink = new RecordingSink();
+  const output = new BrowserOutput(sink, { isText: true });
+  // RFC 7692 section 7.2.3.1: "Hello" compressed, as a text frame.
+  output.sendCompressed(
+    new Uint8Array([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]),
+  );
+  const large = new Uint8Array(COPY_THRESHOLD_BYTES + 3).fill(9);
+  output.sendCompressed(large);
+  output.flush();
+  await output.writer.drained();
+  const bytes = sink.bytes;
+  assert.deepEqual(
+    [...bytes.subarray(0, 9)],
+    [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+  );
+  const length = large.length;
+  assert.deepEqual(
+    [...bytes.subarray(9, 19)],
+    [0xc1, 127, 0, 0, 0, 0, 0, length >> 16, (length >> 8) & 255, length & 255],
+  );
+  assert.equal(bytes.length, 19 + length);
+});
