@@ -21,19 +21,16 @@ import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
 import type { RelaySession } from "../session/relay.ts";
+import type { HttpRefusal, RequestHead } from "../http/request_head.ts";
+import { isUpgradeRequest } from "../websocket/handshake.ts";
 import { CompressionNegotiator } from "./_compression_negotiator.ts";
-import {
-  type HttpRefusal,
-  isUpgradeRequest,
-  type RequestHead,
-} from "../websocket/handshake.ts";
 import { closeQuietly } from "../io/close_quietly.ts";
 import { WriteStalledError } from "../io/write_progress.ts";
 import {
   sendHttpResponse,
   sendRefusal,
   sendRefusalWithoutLinger,
-} from "./_http_replies.ts";
+} from "../http/http_replies.ts";
 import { sweepPeriodMs } from "./_relay_settings.ts";
 import { Reporter } from "./_reporter.ts";
 import { recordTraffic } from "./_session_reports.ts";
@@ -48,10 +45,11 @@ import {
   ConnectionsByAddress,
   type TrackedConnection,
 } from "./connections_by_address.ts";
-import { respondToHttpRequest } from "./http_routes.ts";
+import { respondToHttpRequest } from "../http/http_routes.ts";
+import { demoPageHtml } from "../demo/demo_page.ts";
 import { AcceptRetry } from "./accept_retry.ts";
 import { ListenerOpener } from "./listener_opener.ts";
-import { readRequestHead } from "./request_head_reader.ts";
+import { readRequestHead } from "../http/request_head_reader.ts";
 import { sessionCaps, SessionTable } from "./session_table.ts";
 import { UpgradePipeline } from "./upgrade_pipeline.ts";
 
@@ -548,7 +546,7 @@ class GatewayServer implements Gateway {
       isDraining: this.#table.isDraining,
       // An admin listener (which turns metrics off here) serves health too.
       isHealthEnabled: config.metricsOnGatewayPort,
-      isDemoPageEnabled: config.demoPage,
+      demoPage: config.demoPage ? demoPageHtml : undefined,
       isConsoleEnabled: config.console,
       routes: [...config.routes.keys()],
       renderMetrics: config.metricsOnGatewayPort

@@ -35,11 +35,8 @@ import {
   TicketError,
   verifyTicket,
 } from "../security/ticket.ts";
-import {
-  checkUpgradeHeaders,
-  type HttpRefusal,
-  type RequestHead,
-} from "../websocket/handshake.ts";
+import type { HttpRefusal, RequestHead } from "../http/request_head.ts";
+import { checkUpgradeHeaders } from "../websocket/handshake.ts";
 import {
   chooseSubprotocol,
   splitSubprotocols,

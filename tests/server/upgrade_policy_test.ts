@@ -22,7 +22,7 @@ import {
 import {
   parseRequestHead,
   type RequestHead,
-} from "../../src/websocket/handshake.ts";
+} from "../../src/http/request_head.ts";
 
 const SECRET = "0123456789abcdef0123456789abcdef";
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
