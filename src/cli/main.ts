@@ -208,7 +208,13 @@ async function loadRunConfig(
   const config = buildRunConfig(flags, file, isDemo);
   const missing = missingPermissions(permissionNeeds(config));
   if (missing.length > 0) throw new ConfigError(missing);
-  const fileProblems = await checkStartupFiles(config.options);
+  // A directory from the config file is named by its key there.
+  const isStaticFlagGiven = flags.some((flag) =>
+    flag.setting.flag === "--static"
+  );
+  const fileProblems = await checkStartupFiles(config.options, {
+    ...(isStaticFlagGiven || file === undefined ? {} : { staticDir: "static" }),
+  });
   if (fileProblems.length > 0) throw new ConfigError(fileProblems);
   const secret = await readTicketSecret(
     config.cli.ticketSecretFile,
