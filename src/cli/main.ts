@@ -506,27 +506,14 @@ async function startSingle(
 ): Promise<Runner> {
   const gateway: Gateway = createGateway({ ...options, onEvent });
   const addr = await gateway.listen();
-  gateway.metrics.addRoutes(routePaths(options));
   return {
     addr,
-    reload: async (next) => {
-      await gateway.reload({ ...next, onEvent });
-      gateway.metrics.addRoutes(routePaths(next));
-    },
+    reload: (next) => gateway.reload({ ...next, onEvent }),
     renderMetrics: () => gateway.renderMetrics(),
     isDraining: () => gateway.isDraining,
     acceptFailure: () => gateway.acceptFailure,
     close: () => gateway.close(),
   };
-}
-
-/**
- * The route paths of `options`, whose metric series start at zero.
- * TODO(#18): the gateway should do this itself when it builds a generation
- * (server/ is being split; this keeps the change in cli/ for now).
- */
-function routePaths(options: GatewayOptions): string[] {
-  return (options.routes ?? []).map((route) => route.path);
 }
 
 /** Watches the --config file named in argv; debounced. */

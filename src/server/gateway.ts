@@ -191,6 +191,9 @@ class GatewayServer implements Gateway {
       replayCache: this.#replayCache,
     });
     this.#limits = this.#generation.limits;
+    // Every route's series exist at zero from the start (and after each
+    // reload), so rate() works from the first scrape.
+    this.metrics.addRoutes(config.routes.keys());
   }
 
   get addr(): Deno.NetAddr {
@@ -262,6 +265,7 @@ class GatewayServer implements Gateway {
     await initGeneration(generation);
     this.#limits.setLimits(sessionCaps(generation.config));
     this.#generation = generation;
+    this.metrics.addRoutes(generation.config.routes.keys());
   }
 
   close(): Promise<void> {
