@@ -61,6 +61,7 @@ import {
 } from "./generation.ts";
 import { respondToHttpRequest } from "./http_routes.ts";
 import { AcceptRetry } from "./accept_retry.ts";
+import { isPlaintextOnTls, PlaintextNotices } from "./plaintext_on_tls.ts";
 import { ListenerOpener } from "./listener_opener.ts";
 import { readRequestHead } from "./request_head_reader.ts";
 import { SessionRecorder } from "./session_recorder.ts";
@@ -171,6 +172,7 @@ class GatewayServer implements Gateway {
   /** Wakes the accept loops waiting out a backoff, at shutdown. */
   #acceptPauseWakers = new Set<() => void>();
   #listenerOpener = new ListenerOpener();
+  #plaintextNotices = new PlaintextNotices();
   #lastCertCheckMs = 0;
   readonly metrics: GatewayMetrics = new GatewayMetrics();
 
@@ -522,9 +524,10 @@ class GatewayServer implements Gateway {
       }
       head = read.head;
       leftover = read.leftover;
-    } catch {
+    } catch (error) {
       // Read failed, TLS failed, or the sweep closed a slow handshake.
       this.#handshakes.delete(pending);
+      if (isPlaintextOnTls(error)) this.#notePlaintextOnTls(peer.text);
       closeQuietly(conn);
       return;
     }
@@ -544,6 +547,17 @@ class GatewayServer implements Gateway {
         detail: error instanceof Error ? error.message : String(error),
       });
     }
+  }
+
+  /** Logs (at most once per interval) a client that skipped TLS. */
+  #notePlaintextOnTls(client: string): void {
+    const detail = this.#plaintextNotices.take(client, Date.now());
+    if (detail === undefined) return;
+    this.#emit({
+      type: "warning",
+      message: "plain HTTP on the TLS port",
+      detail,
+    });
   }
 
   async #respondHttp(
