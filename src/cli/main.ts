@@ -23,7 +23,7 @@ import { ConfigError } from "../errors.ts";
 import { createGateway, type Gateway } from "../server/gateway.ts";
 import { startDemoBackend } from "../demo/demo_backend.ts";
 import { formatEvent, type LogFormat } from "../observability/log.ts";
-import type { GatewayOptions } from "../config/config.ts";
+import { type GatewayOptions, resolveOptions } from "../config/config.ts";
 import type { GatewayEvent } from "../observability/events.ts";
 import { parseJsonc } from "../config/jsonc.ts";
 import { importTicketKey, signTicket } from "../security/ticket.ts";
@@ -41,6 +41,7 @@ import { formatWebsockifyBanner } from "./websockify_banner.ts";
 import { defaultCliSettings } from "../config/settings.ts";
 import { checkStartupFiles } from "./preflight.ts";
 import { startupSummary } from "./startup_summary.ts";
+import { unreachableTargets } from "./target_check.ts";
 import { missingPermissions, permissionNeeds } from "./permissions.ts";
 
 /** The wsgate version. */
@@ -125,6 +126,7 @@ async function dispatch(args: readonly string[]): Promise<number> {
           return await serve(config, {
             isDemo: true,
             isQuiet: command.isQuiet === true,
+            ...targetCheckOf(command),
           });
         } finally {
           await backend.close();
@@ -133,6 +135,7 @@ async function dispatch(args: readonly string[]): Promise<number> {
       return await serve(config, {
         ...(command.configPath === undefined ? {} : { reloadConfig: load }),
         isQuiet: command.isQuiet === true,
+        ...targetCheckOf(command),
       });
     }
   }
@@ -391,6 +394,11 @@ interface ServeOptions {
   isDemo?: boolean;
   /** `--quiet`: no settings block. */
   isQuiet?: boolean;
+  /**
+   * Whether to check that each fixed target answers, after listening.
+   * @default {stderr is a terminal and not isQuiet}
+   */
+  isTargetCheck?: boolean;
 }
 
 async function serve(
@@ -398,6 +406,9 @@ async function serve(
   serveOptions: ServeOptions,
 ): Promise<number> {
   const { reloadConfig, isDemo = false, isQuiet = false } = serveOptions;
+  // The check dials every backend once: by default only for a person at a
+  // terminal, not under a supervisor whose backends count connections.
+  const { isTargetCheck = !isQuiet && Deno.stderr.isTerminal() } = serveOptions;
   logFormat = config.cli.logFormat;
   const onEvent = eventPrinter(config);
   keepRunningOnUnhandledRejection(onEvent);
@@ -486,6 +497,15 @@ async function serve(
       }),
     }),
   }));
+  if (isTargetCheck) {
+    // Not awaited: each connection ends within the connect timeout, and a
+    // shutdown before then does not wait for it.
+    void unreachableTargets(resolveOptions(config.options)).then((lines) => {
+      for (const detail of lines) {
+        onEvent({ type: "warning", message: "target not reachable", detail });
+      }
+    });
+  }
   const watcher = config.cli.watchConfig && reloadConfig !== undefined
     ? watchConfigFile(Deno.args, () => reload("config file changed"))
     : undefined;
@@ -514,6 +534,15 @@ async function startSingle(
     acceptFailure: () => gateway.acceptFailure,
     close: () => gateway.close(),
   };
+}
+
+/** The `--check-targets` choice of a run command, as a serve option. */
+function targetCheckOf(
+  command: { isTargetCheck?: boolean },
+): { isTargetCheck?: boolean } {
+  return command.isTargetCheck === undefined
+    ? {}
+    : { isTargetCheck: command.isTargetCheck };
 }
 
 /** Watches the --config file named in argv; debounced. */
