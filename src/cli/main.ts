@@ -165,6 +165,13 @@ async function runWebsockify(argv: readonly string[]): Promise<number> {
   const { options, isTls } = buildWebsockifyOptions(settings, {
     isCertPresent,
   });
+  // Only the web root: websockify's --cert may hold the key too, which the
+  // --cert/--key check would call a problem.
+  const webProblems = await checkStartupFiles(
+    options.staticDir === undefined ? {} : { staticDir: options.staticDir },
+    { staticDir: "--web" },
+  );
+  if (webProblems.length > 0) throw new ConfigError(webProblems);
   for (const line of formatWebsockifyBanner(settings, { isTls })) {
     // deno-lint-ignore no-console
     console.error(line);
