@@ -48,6 +48,7 @@ import {
 import { respondToHttpRequest } from "../http/http_routes.ts";
 import { demoPageHtml } from "../demo/demo_page.ts";
 import { AcceptRetry } from "./accept_retry.ts";
+import { isPlaintextOnTls, PlaintextNotices } from "./plaintext_on_tls.ts";
 import { ListenerOpener } from "./listener_opener.ts";
 import { readRequestHead } from "../http/request_head_reader.ts";
 import { sessionCaps, SessionTable } from "./session_table.ts";
@@ -147,6 +148,7 @@ class GatewayServer implements Gateway {
   /** Wakes the accept loops waiting out a backoff, at shutdown. */
   #acceptPauseWakers = new Set<() => void>();
   #listenerOpener = new ListenerOpener();
+  #plaintextNotices = new PlaintextNotices();
   #lastCertCheckMs = 0;
   /** Bytes held by all sessions at the last sweep (a gauge's last value). */
   #lastBuffered = 0;
@@ -177,6 +179,9 @@ class GatewayServer implements Gateway {
       reporter: this.#reporter,
       compression: this.#compression,
     });
+    // Every route's series exist at zero from the start (and after each
+    // reload), so rate() works from the first scrape.
+    this.metrics.addRoutes(config.routes.keys());
   }
 
   get addr(): Deno.NetAddr {
@@ -250,6 +255,7 @@ class GatewayServer implements Gateway {
     this.#table.setCaps(sessionCaps(generation.config));
     this.#compression.setLimit(generation.config.compressionMemoryBytes);
     this.#generation = generation;
+    this.metrics.addRoutes(generation.config.routes.keys());
   }
 
   close(): Promise<void> {
@@ -511,9 +517,10 @@ class GatewayServer implements Gateway {
       }
       head = read.head;
       leftover = read.leftover;
-    } catch {
+    } catch (error) {
       // Read failed, TLS failed, or the sweep closed a slow handshake.
       this.#handshakes.delete(pending);
+      if (isPlaintextOnTls(error)) this.#notePlaintextOnTls(peer.text);
       closeQuietly(conn);
       return;
     }
@@ -533,6 +540,17 @@ class GatewayServer implements Gateway {
         detail: error instanceof Error ? error.message : String(error),
       });
     }
+  }
+
+  /** Logs (at most once per interval) a client that skipped TLS. */
+  #notePlaintextOnTls(client: string): void {
+    const detail = this.#plaintextNotices.take(client, Date.now());
+    if (detail === undefined) return;
+    this.#emit({
+      type: "warning",
+      message: "plain HTTP on the TLS port",
+      detail,
+    });
   }
 
   async #respondHttp(
