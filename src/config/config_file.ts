@@ -16,6 +16,7 @@ import {
 } from "./settings.ts";
 import { parseFramingSpec } from "../framing/spec.ts";
 import { parseTarget } from "./config.ts";
+import { ROUTE_TIMERS } from "./route_options.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 
 /** The route keys of the config file and what they hold. */
@@ -29,9 +30,11 @@ const ROUTE_KEYS: Record<string, string> = {
   buffer: "high-water mark per direction, e.g. 256k",
   maxMessage: "largest browser message, e.g. 1m",
   heartbeat: '{ "interval": "30s", "hex": "00000000" }',
-  backendSilence: "close with 4000 after this long without backend data",
-  idleTimeout: "close with 4001 after this long without data",
-  maxLifetime: "close with 4002 at this age",
+  ...Object.fromEntries(
+    ROUTE_TIMERS.flatMap(({ fileKey, fileHelp }) =>
+      fileKey === undefined ? [] : [[fileKey, fileHelp]]
+    ),
+  ),
   tokens: "websockify token file or directory",
   dynamic: '{ "hosts": [...], "cidrs": [...], "ports": [...] }',
   ticket: "true to require a signed ticket",
@@ -238,15 +241,10 @@ function convertRoute(
       }
     }
   }
-  const durations = [
-    ["backendSilence", "backendSilenceMs"],
-    ["idleTimeout", "idleTimeoutMs"],
-    ["maxLifetime", "maxLifetimeMs"],
-  ] as const;
-  for (const [key, field] of durations) {
-    if (raw[key] === undefined) continue;
-    const value = duration(key, raw[key]);
-    if (value !== undefined) route[field] = value;
+  for (const { option, fileKey } of ROUTE_TIMERS) {
+    if (fileKey === undefined || raw[fileKey] === undefined) continue;
+    const value = duration(fileKey, raw[fileKey]);
+    if (value !== undefined) route[option] = value;
   }
   const tokens = text("tokens");
   if (tokens !== undefined) route.tokens = resolvePath(baseDir, tokens);

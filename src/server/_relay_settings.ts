@@ -8,6 +8,7 @@
  */
 
 import type { ResolvedGatewayConfig, ResolvedRoute } from "../config/config.ts";
+import { routeTimers } from "../config/route_options.ts";
 import { COPY_THRESHOLD_BYTES } from "../session/browser_output.ts";
 import {
   createFrameDecoder,
@@ -47,10 +48,7 @@ export function relaySettings(
     timers: {
       pingIntervalMs: config.pingIntervalMs,
       pingTimeoutMs: config.pingTimeoutMs,
-      idleTimeoutMs: route.idleTimeoutMs,
-      maxLifetimeMs: route.maxLifetimeMs,
-      backendHeartbeatMs: route.backendHeartbeatMs,
-      backendSilenceMs: route.backendSilenceMs,
+      ...routeTimers(route),
       stallTimeoutMs: config.stallTimeoutMs,
     },
     heartbeatMessage: route.backendHeartbeatMessage,
@@ -74,14 +72,7 @@ export function sweepPeriodMs(config: ResolvedGatewayConfig): number {
     config.stallTimeoutMs || Infinity,
   );
   for (const route of config.routes.values()) {
-    for (
-      const value of [
-        route.idleTimeoutMs,
-        route.maxLifetimeMs,
-        route.backendHeartbeatMs,
-        route.backendSilenceMs,
-      ]
-    ) {
+    for (const value of Object.values(routeTimers(route))) {
       if (value > 0) shortest = Math.min(shortest, value);
     }
   }

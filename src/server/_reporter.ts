@@ -9,7 +9,7 @@
 
 import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import type { GatewayMetrics } from "../observability/gateway_metrics.ts";
-import type { HttpRefusal } from "../websocket/handshake.ts";
+import type { HttpRefusal } from "../http/request_head.ts";
 
 /** The gateway's event sink and metrics, shared by its parts. */
 export class Reporter {

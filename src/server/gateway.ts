@@ -22,19 +22,16 @@ import { CloseCode } from "../session/close_codes.ts";
 import { defaultMemoryBudgetBytes, pickOverBudget } from "./memory_budget.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
 import type { RelaySession } from "../session/relay.ts";
+import type { HttpRefusal, RequestHead } from "../http/request_head.ts";
+import { isUpgradeRequest } from "../websocket/handshake.ts";
 import { CompressionNegotiator } from "./_compression_negotiator.ts";
-import {
-  type HttpRefusal,
-  isUpgradeRequest,
-  type RequestHead,
-} from "../websocket/handshake.ts";
 import { closeQuietly } from "../io/close_quietly.ts";
 import { WriteStalledError } from "../io/write_progress.ts";
 import {
   sendHttpResponse,
   sendRefusal,
   sendRefusalWithoutLinger,
-} from "./_http_replies.ts";
+} from "../http/http_replies.ts";
 import { sweepPeriodMs } from "./_relay_settings.ts";
 import { Reporter } from "./_reporter.ts";
 import { recordTraffic } from "./_session_reports.ts";
@@ -49,10 +46,12 @@ import {
   ConnectionsByAddress,
   type TrackedConnection,
 } from "./connections_by_address.ts";
-import { respondToHttpRequest } from "./http_routes.ts";
+import { respondToHttpRequest } from "../http/http_routes.ts";
+import { demoPageHtml } from "../demo/demo_page.ts";
 import { AcceptRetry } from "./accept_retry.ts";
+import { isPlaintextOnTls, PlaintextNotices } from "./plaintext_on_tls.ts";
 import { ListenerOpener } from "./listener_opener.ts";
-import { readRequestHead } from "./request_head_reader.ts";
+import { readRequestHead } from "../http/request_head_reader.ts";
 import { sessionCaps, SessionTable } from "./session_table.ts";
 import { UpgradePipeline } from "./upgrade_pipeline.ts";
 
@@ -150,6 +149,7 @@ class GatewayServer implements Gateway {
   /** Wakes the accept loops waiting out a backoff, at shutdown. */
   #acceptPauseWakers = new Set<() => void>();
   #listenerOpener = new ListenerOpener();
+  #plaintextNotices = new PlaintextNotices();
   #lastCertCheckMs = 0;
   /** Bytes held by all sessions at the last sweep (a gauge's last value). */
   #lastBuffered = 0;
@@ -180,6 +180,9 @@ class GatewayServer implements Gateway {
       reporter: this.#reporter,
       compression: this.#compression,
     });
+    // Every route's series exist at zero from the start (and after each
+    // reload), so rate() works from the first scrape.
+    this.metrics.addRoutes(config.routes.keys());
   }
 
   get addr(): Deno.NetAddr {
@@ -253,6 +256,7 @@ class GatewayServer implements Gateway {
     this.#table.setCaps(sessionCaps(generation.config));
     this.#compression.setLimit(generation.config.compressionMemoryBytes);
     this.#generation = generation;
+    this.metrics.addRoutes(generation.config.routes.keys());
   }
 
   close(): Promise<void> {
@@ -508,9 +512,13 @@ class GatewayServer implements Gateway {
     if (
       config.maxHandshakesPerIp > 0 &&
       fromPeer >= config.maxHandshakesPerIp &&
+      unfinished * 2 >= config.maxSessions &&
       generation.trustedProxies?.(peer.ip) !== true
     ) {
-      // One address may not hold the whole pending-handshake cap above.
+      // Under pressure (half the cap above is taken), one address may not
+      // hold more than its share, so it cannot starve every other client;
+      // without pressure a burst from one address (a local proxy, a
+      // reconnect storm) passes.
       await this.#refuse(
         conn,
         {
@@ -547,9 +555,10 @@ class GatewayServer implements Gateway {
       }
       head = read.head;
       leftover = read.leftover;
-    } catch {
+    } catch (error) {
       // Read failed, TLS failed, or the sweep closed a slow handshake.
       this.#handshakes.delete(pending);
+      if (isPlaintextOnTls(error)) this.#notePlaintextOnTls(peer.text);
       closeQuietly(conn);
       return;
     }
@@ -571,6 +580,17 @@ class GatewayServer implements Gateway {
     }
   }
 
+  /** Logs (at most once per interval) a client that skipped TLS. */
+  #notePlaintextOnTls(client: string): void {
+    const detail = this.#plaintextNotices.take(client, Date.now());
+    if (detail === undefined) return;
+    this.#emit({
+      type: "warning",
+      message: "plain HTTP on the TLS port",
+      detail,
+    });
+  }
+
   async #respondHttp(
     tracked: TrackedConnection,
     head: RequestHead,
@@ -582,7 +602,7 @@ class GatewayServer implements Gateway {
       isDraining: this.#table.isDraining,
       // An admin listener (which turns metrics off here) serves health too.
       isHealthEnabled: config.metricsOnGatewayPort,
-      isDemoPageEnabled: config.demoPage,
+      demoPage: config.demoPage ? demoPageHtml : undefined,
       isConsoleEnabled: config.console,
       routes: [...config.routes.keys()],
       renderMetrics: config.metricsOnGatewayPort

@@ -17,17 +17,18 @@
  * @module
  */
 
-import type { RequestHead } from "../websocket/handshake.ts";
-import { computeAcceptKey, type HttpRefusal } from "../websocket/handshake.ts";
+import type { HttpRefusal, RequestHead } from "../http/request_head.ts";
+import { computeAcceptKey } from "../websocket/handshake.ts";
 import { closeQuietly } from "../io/close_quietly.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import type { RelaySession } from "../session/relay.ts";
-import { awaitOneRead, writeAll } from "./_conn_io.ts";
+import { awaitOneRead } from "./_await_one_read.ts";
+import { writeAll } from "../io/write_all.ts";
 import {
   sendRefusal,
   switchingProtocols,
   switchingProtocolsThenClose,
-} from "./_http_replies.ts";
+} from "../http/http_replies.ts";
 import type { Reporter } from "./_reporter.ts";
 import {
   backendUnreachableSummary,

@@ -35,11 +35,8 @@ import {
   TicketError,
   verifyTicket,
 } from "../security/ticket.ts";
-import {
-  checkUpgradeHeaders,
-  type HttpRefusal,
-  type RequestHead,
-} from "../websocket/handshake.ts";
+import type { HttpRefusal, RequestHead } from "../http/request_head.ts";
+import { checkUpgradeHeaders } from "../websocket/handshake.ts";
 import {
   chooseSubprotocol,
   splitSubprotocols,
@@ -483,10 +480,16 @@ function originRefusalDetail(
   }
 }
 
+/**
+ * The log detail of a refused ticket: the reason, then its values. The
+ * error's message restates the reason, so it is not appended whole (that
+ * read "missing jti: Cannot accept ticket as it is refused: missing jti").
+ */
 function ticketReason(error: unknown): string {
-  return error instanceof TicketError
-    ? `${error.reason}: ${error.message}`
-    : String(error);
+  if (!(error instanceof TicketError)) return String(error);
+  return error.detail === undefined
+    ? error.reason
+    : `${error.reason} (${error.detail})`;
 }
 
 function targetRefused(

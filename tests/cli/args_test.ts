@@ -1009,3 +1009,16 @@ Deno.test("parseArgs takes --quiet as a command-line-only flag", () => {
   assertEquals(command.flags.length, 1);
   assertEquals(runCommand(parseArgs(TARGET)).isQuiet, undefined);
 });
+
+Deno.test("parseArgs takes --check-targets[=true|false] as a command-line-only flag", () => {
+  assertEquals(
+    runCommand(parseArgs(["--check-targets", ...TARGET])).isTargetCheck,
+    true,
+  );
+  const off = runCommand(parseArgs(["--check-targets=false", ...TARGET]));
+  assertEquals([off.isTargetCheck, off.flags.length], [false, 1]);
+  assertEquals(runCommand(parseArgs(TARGET)).isTargetCheck, undefined);
+  assertEquals(problemsOf(() => parseArgs(["--check-targets=maybe"])), [
+    '--check-targets: invalid value "maybe" (expected true or false)',
+  ]);
+});

@@ -27,7 +27,7 @@ import {
   Opcode,
   WsFrameParser,
 } from "../../src/websocket/ws_frame_codec.ts";
-import { readRequestHead } from "../../src/server/request_head_reader.ts";
+import { readRequestHead } from "../../src/http/request_head_reader.ts";
 import { waitUntil } from "../_util/wait_until.ts";
 
 const START_MS = 1_000_000;

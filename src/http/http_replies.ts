@@ -2,21 +2,19 @@
  * Writing the gateway's answers to a request head: an HTTP response with an
  * optional streamed file, a refusal that lingers so the client reads it, the
  * `101 Switching Protocols` head, and a 101 followed at once by a close
- * frame. Private to `server/`.
+ * frame.
  *
  * @module
  */
 
 import { encodeClosePayload } from "../websocket/close_frame.ts";
-import {
-  encodeHttpResponse,
-  type HttpRefusal,
-} from "../websocket/handshake.ts";
+import { encodeHttpResponse } from "./http_response.ts";
+import type { HttpRefusal } from "./request_head.ts";
 import { encodeServerFrame, Opcode } from "../websocket/ws_frame_codec.ts";
 import { sharedDeadlines } from "../io/deadline_queue.ts";
 import { closeQuietly } from "../io/close_quietly.ts";
 import { drainUntilEof } from "../io/drain.ts";
-import { writeAll } from "./_conn_io.ts";
+import { writeAll } from "../io/write_all.ts";
 import { writeWithProgress } from "../io/write_progress.ts";
 import type { HttpResponse } from "./http_routes.ts";
 
@@ -129,6 +127,17 @@ export async function sendRefusalWithoutLinger(
 
 /**
  * The `101 Switching Protocols` response head.
+ *
+ * @example With a subprotocol
+ * ```ts
+ * import { switchingProtocols } from "./http_replies.ts";
+ * import assert from "node:assert/strict";
+ * const text = new TextDecoder().decode(switchingProtocols("abc=", "chat"));
+ * assert.ok(text.startsWith("HTTP/1.1 101 Switching Protocols\r\n"));
+ * assert.ok(text.includes("Sec-WebSocket-Protocol: chat\r\n"));
+ * assert.ok(text.endsWith("\r\n\r\n"));
+ * ```
+ *
  * @param accept The `Sec-WebSocket-Accept` value.
  * @param subprotocol The chosen subprotocol, if any.
  * @param extensions The `Sec-WebSocket-Extensions` value, if any.
@@ -155,6 +164,17 @@ export function switchingProtocols(
 /**
  * The 101 head followed by a close frame, in one buffer: completes the
  * upgrade only to close at once with a reason the page can read.
+ *
+ * @example A close frame with 1011 follows the head
+ * ```ts
+ * import { switchingProtocols, switchingProtocolsThenClose } from "./http_replies.ts";
+ * import assert from "node:assert/strict";
+ * const head = switchingProtocols("abc=", undefined);
+ * const bytes = switchingProtocolsThenClose("abc=", undefined, 1011, "down");
+ * assert.equal(bytes[head.length], 0x88);
+ * assert.equal((bytes[head.length + 2]! << 8) | bytes[head.length + 3]!, 1011);
+ * ```
+ *
  * @param accept The `Sec-WebSocket-Accept` value.
  * @param subprotocol The chosen subprotocol, if any.
  * @param code The close code.
