@@ -132,11 +132,15 @@ export function judgeLiveness(
     if (state.pingSentAtMs > 0) {
       // A browser we are not reading from (paused for flow control)
       // cannot be blamed for a missing pong; the deadline starts when the
-      // ping reached the socket and restarts while the browser reads.
+      // ping was sent, again when it reached the socket, and restarts
+      // while the browser takes bytes (it may wait behind data).
       if (
-        !state.isBrowserPaused && state.pingWrittenAtMs > 0 &&
-        now - Math.max(state.pingWrittenAtMs, state.browserDrainedAtMs) >=
-          timers.pingTimeoutMs
+        !state.isBrowserPaused &&
+        now - Math.max(
+                state.pingSentAtMs,
+                state.pingWrittenAtMs,
+                state.browserDrainedAtMs,
+              ) >= timers.pingTimeoutMs
       ) return { end: "ping_timeout", isPingDue: false, isHeartbeatDue: false };
     } else if (now - state.lastFromBrowserMs >= timers.pingIntervalMs) {
       isPingDue = true;

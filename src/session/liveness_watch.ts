@@ -88,7 +88,7 @@ export class LivenessWatch {
       this.#writtenAtTick = total;
       state.lastProgressMs = nowMs;
       if (
-        state.pingWrittenAtMs > 0 && written.toBrowser !== this.#toBrowserAtPing
+        state.pingSentAtMs > 0 && written.toBrowser !== this.#toBrowserAtPing
       ) {
         this.#toBrowserAtPing = written.toBrowser;
         state.browserDrainedAtMs = nowMs;
@@ -105,8 +105,10 @@ export class LivenessWatch {
   /**
    * A ping was queued for the browser.
    * @param nowMs The current clock value in milliseconds.
+   * @param toBrowserBytes Bytes the browser's socket has taken so far.
    */
-  pingSent(nowMs: number): void {
+  pingSent(nowMs: number, toBrowserBytes: number): void {
+    this.#toBrowserAtPing = toBrowserBytes;
     this.state.pingSentAtMs = nowMs;
     this.state.pingWrittenAtMs = 0;
     this.state.browserDrainedAtMs = 0;

@@ -292,7 +292,7 @@ export class RelaySession {
       return;
     }
     if (verdict.isPingDue) {
-      this.#liveness.pingSent(now);
+      this.#liveness.pingSent(now, this.#toBrowser.writer.writtenBytes);
       this.#toBrowser.ping(this.#onPingWritten);
     }
     if (verdict.isHeartbeatDue) {

@@ -151,10 +151,15 @@ Deno.test("judgeLiveness ends at exactly pingTimeoutMs after an unanswered ping"
     assertEquals(judgeLiveness(state, timers, 10_000).end, null);
   });
   await t.step(
-    "a ping still waiting to reach the socket does not time out",
+    "a ping still waiting behind data times out unless the browser takes bytes",
     () => {
       const state = stateAt(0, { pingSentAtMs: 200 });
-      assertEquals(judgeLiveness(state, timers, 10_000).end, null);
+      assertEquals(judgeLiveness(state, timers, 250).end, "ping_timeout");
+      const draining = stateAt(0, {
+        pingSentAtMs: 200,
+        browserDrainedAtMs: 240,
+      });
+      assertEquals(judgeLiveness(draining, timers, 289).end, null);
     },
   );
   await t.step(

@@ -41,9 +41,10 @@ Deno.test("LivenessWatch starts the pong deadline when the ping reached the sock
     watch.judge(100, { toBrowser: 0, toBackend: 0 }).isPingDue,
     true,
   );
-  watch.pingSent(100);
-  // Queued behind data for a while: no deadline yet.
-  assert.equal(watch.judge(500, { toBrowser: 0, toBackend: 0 }).end, null);
+  watch.pingSent(100, 0);
+  // Queued behind data the browser keeps taking: alive.
+  assert.equal(watch.judge(140, { toBrowser: 500, toBackend: 0 }).end, null);
+  assert.equal(watch.judge(500, { toBrowser: 1000, toBackend: 0 }).end, null);
   watch.pingWritten(500, 1000);
   // The browser keeps taking bytes: alive.
   assert.equal(watch.judge(540, { toBrowser: 2000, toBackend: 0 }).end, null);
@@ -57,7 +58,7 @@ Deno.test("LivenessWatch starts the pong deadline when the ping reached the sock
 Deno.test("LivenessWatch ignores a ping written after its pong already arrived", () => {
   const timers = { ...OFF, pingIntervalMs: 100, pingTimeoutMs: 50 };
   const watch = new LivenessWatch(timers, 0);
-  watch.pingSent(100);
+  watch.pingSent(100, 0);
   watch.state.pingSentAtMs = 0; // the pong
   watch.pingWritten(120, 10);
   assert.equal(watch.state.pingWrittenAtMs, 0);
