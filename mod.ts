@@ -33,6 +33,7 @@ export { createGateway, type Gateway } from "./src/server/gateway.ts";
 export type {
   BackendTarget,
   BackendTlsOptions,
+  CompressionOptions,
   DynamicTargetOptions,
   GatewayOptions,
   RouteOptions,

@@ -23,7 +23,7 @@ import { ConfigError } from "../errors.ts";
 import { createGateway, type Gateway } from "../server/gateway.ts";
 import { startDemoBackend } from "../demo/demo_backend.ts";
 import { formatEvent, type LogFormat } from "../observability/log.ts";
-import type { GatewayOptions } from "../config/config.ts";
+import { type GatewayOptions, resolveOptions } from "../config/config.ts";
 import type { GatewayEvent } from "../observability/events.ts";
 import { parseJsonc } from "../config/jsonc.ts";
 import { importTicketKey, signTicket } from "../security/ticket.ts";
@@ -41,6 +41,7 @@ import { formatWebsockifyBanner } from "./websockify_banner.ts";
 import { defaultCliSettings } from "../config/settings.ts";
 import { checkStartupFiles } from "./preflight.ts";
 import { startupSummary } from "./startup_summary.ts";
+import { unreachableTargets } from "./target_check.ts";
 import { missingPermissions, permissionNeeds } from "./permissions.ts";
 
 /** The wsgate version. */
@@ -125,6 +126,7 @@ async function dispatch(args: readonly string[]): Promise<number> {
           return await serve(config, {
             isDemo: true,
             isQuiet: command.isQuiet === true,
+            ...targetCheckOf(command),
           });
         } finally {
           await backend.close();
@@ -133,6 +135,7 @@ async function dispatch(args: readonly string[]): Promise<number> {
       return await serve(config, {
         ...(command.configPath === undefined ? {} : { reloadConfig: load }),
         isQuiet: command.isQuiet === true,
+        ...targetCheckOf(command),
       });
     }
   }
@@ -162,6 +165,13 @@ async function runWebsockify(argv: readonly string[]): Promise<number> {
   const { options, isTls } = buildWebsockifyOptions(settings, {
     isCertPresent,
   });
+  // Only the web root: websockify's --cert may hold the key too, which the
+  // --cert/--key check would call a problem.
+  const webProblems = await checkStartupFiles(
+    options.staticDir === undefined ? {} : { staticDir: options.staticDir },
+    { staticDir: "--web" },
+  );
+  if (webProblems.length > 0) throw new ConfigError(webProblems);
   for (const line of formatWebsockifyBanner(settings, { isTls })) {
     // deno-lint-ignore no-console
     console.error(line);
@@ -208,7 +218,13 @@ async function loadRunConfig(
   const config = buildRunConfig(flags, file, isDemo);
   const missing = missingPermissions(permissionNeeds(config));
   if (missing.length > 0) throw new ConfigError(missing);
-  const fileProblems = await checkStartupFiles(config.options);
+  // A directory from the config file is named by its key there.
+  const isStaticFlagGiven = flags.some((flag) =>
+    flag.setting.flag === "--static"
+  );
+  const fileProblems = await checkStartupFiles(config.options, {
+    ...(isStaticFlagGiven || file === undefined ? {} : { staticDir: "static" }),
+  });
   if (fileProblems.length > 0) throw new ConfigError(fileProblems);
   const secret = await readTicketSecret(
     config.cli.ticketSecretFile,
@@ -385,6 +401,11 @@ interface ServeOptions {
   isDemo?: boolean;
   /** `--quiet`: no settings block. */
   isQuiet?: boolean;
+  /**
+   * Whether to check that each fixed target answers, after listening.
+   * @default {stderr is a terminal and not isQuiet}
+   */
+  isTargetCheck?: boolean;
 }
 
 async function serve(
@@ -392,6 +413,9 @@ async function serve(
   serveOptions: ServeOptions,
 ): Promise<number> {
   const { reloadConfig, isDemo = false, isQuiet = false } = serveOptions;
+  // The check dials every backend once: by default only for a person at a
+  // terminal, not under a supervisor whose backends count connections.
+  const { isTargetCheck = !isQuiet && Deno.stderr.isTerminal() } = serveOptions;
   logFormat = config.cli.logFormat;
   const onEvent = eventPrinter(config);
   keepRunningOnUnhandledRejection(onEvent);
@@ -480,6 +504,15 @@ async function serve(
       }),
     }),
   }));
+  if (isTargetCheck) {
+    // Not awaited: each connection ends within the connect timeout, and a
+    // shutdown before then does not wait for it.
+    void unreachableTargets(resolveOptions(config.options)).then((lines) => {
+      for (const detail of lines) {
+        onEvent({ type: "warning", message: "target not reachable", detail });
+      }
+    });
+  }
   const watcher = config.cli.watchConfig && reloadConfig !== undefined
     ? watchConfigFile(Deno.args, () => reload("config file changed"))
     : undefined;
@@ -501,13 +534,9 @@ async function startSingle(
   // The CLI warms up by default (the library does not): `--warm-up=false`.
   const gateway: Gateway = createGateway({ warmUp: true, ...options, onEvent });
   const addr = await gateway.listen();
-  gateway.metrics.addRoutes(routePaths(options));
   return {
     addr,
-    reload: async (next) => {
-      await gateway.reload({ ...next, onEvent });
-      gateway.metrics.addRoutes(routePaths(next));
-    },
+    reload: (next) => gateway.reload({ ...next, onEvent }),
     renderMetrics: () => gateway.renderMetrics(),
     isDraining: () => gateway.isDraining,
     acceptFailure: () => gateway.acceptFailure,
@@ -515,13 +544,13 @@ async function startSingle(
   };
 }
 
-/**
- * The route paths of `options`, whose metric series start at zero.
- * TODO(#18): the gateway should do this itself when it builds a generation
- * (server/ is being split; this keeps the change in cli/ for now).
- */
-function routePaths(options: GatewayOptions): string[] {
-  return (options.routes ?? []).map((route) => route.path);
+/** The `--check-targets` choice of a run command, as a serve option. */
+function targetCheckOf(
+  command: { isTargetCheck?: boolean },
+): { isTargetCheck?: boolean } {
+  return command.isTargetCheck === undefined
+    ? {}
+    : { isTargetCheck: command.isTargetCheck };
 }
 
 /** Watches the --config file named in argv; debounced. */

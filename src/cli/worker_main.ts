@@ -44,10 +44,6 @@ scope.onmessage = async (message) => {
           metricsRenderer: () => summedMetrics ?? gateway!.renderMetrics(),
         });
         const addr = await gateway.listen();
-        // Every route's series at zero from the start (TODO(#18): in server/).
-        gateway.metrics.addRoutes(
-          (command.options.routes ?? []).map((route) => route.path),
-        );
         timer = setInterval(() => {
           scope.postMessage({
             type: "snapshot",
@@ -73,9 +69,6 @@ scope.onmessage = async (message) => {
     case "reload":
       try {
         await gateway!.reload(command.options);
-        gateway!.metrics.addRoutes(
-          (command.options.routes ?? []).map((route) => route.path),
-        );
         scope.postMessage({ type: "reloaded" });
       } catch (error) {
         scope.postMessage({

@@ -260,6 +260,27 @@ export const SETTINGS: readonly SettingDefinition[] = [
       route.subprotocols = [...(route.subprotocols ?? []), ...names];
     },
   },
+  {
+    flag: "--compression",
+    key: "compression",
+    kind: "choice",
+    choices: ["off", "on"],
+    help:
+      "permessage-deflate for the route at /: off or on (default off; ~290 KiB per session)",
+    apply(value, { route }) {
+      route.compression = value as "off" | "on";
+    },
+  },
+  {
+    flag: "--compression-memory",
+    key: "compressionMemory",
+    kind: "bytes",
+    help:
+      "zlib memory compressing sessions may keep between messages; beyond it new sessions go without context takeover (default 64m)",
+    apply(value, { options }) {
+      options.compressionMemoryBytes = value as number;
+    },
+  },
   durationSetting(
     "--ping-interval",
     "pingInterval",
@@ -308,6 +329,12 @@ export const SETTINGS: readonly SettingDefinition[] = [
     "closeTimeoutMs",
     "flush and close-handshake deadline per session (default 5s)",
   ),
+  durationSetting(
+    "--stall-timeout",
+    "stallTimeout",
+    "stallTimeoutMs",
+    "close with 4003 a session stuck both ways this long (default 60s, 0 = off)",
+  ),
   {
     flag: "--buffer",
     key: "buffer",
@@ -316,6 +343,17 @@ export const SETTINGS: readonly SettingDefinition[] = [
     help: "high-water mark per direction per session (default 1m)",
     apply(value, { options }) {
       options.bufferBytes = value as number;
+    },
+  },
+  {
+    flag: "--memory-budget",
+    key: "memoryBudget",
+    kind: "bytes",
+    min: 0,
+    help:
+      "bytes all sessions may hold, largest closed with 1013 beyond (default: a quarter of memory, 0 = off)",
+    apply(value, { options }) {
+      options.memoryBudgetBytes = value as number;
     },
   },
   {
@@ -345,6 +383,26 @@ export const SETTINGS: readonly SettingDefinition[] = [
     help: "most open sessions per client IP, 429 beyond (default 0 = off)",
     apply(value, { options }) {
       options.maxSessionsPerIp = value as number;
+    },
+  },
+  {
+    flag: "--max-control-rate",
+    key: "maxControlRate",
+    kind: "count",
+    help:
+      "pings and pongs per second per browser, bursts of twice that, 1008 beyond (default 100, 0 = off)",
+    apply(value, { options }) {
+      options.maxControlFramesPerSecond = value as number;
+    },
+  },
+  {
+    flag: "--max-handshakes-per-ip",
+    key: "maxHandshakesPerIp",
+    kind: "count",
+    help:
+      "most unfinished handshakes per peer address, 429 beyond (default 16, 0 = off)",
+    apply(value, { options }) {
+      options.maxHandshakesPerIp = value as number;
     },
   },
   {
@@ -447,7 +505,8 @@ export const SETTINGS: readonly SettingDefinition[] = [
     flag: "--console",
     key: "console",
     kind: "flag",
-    help: "serve the web console at /_console (default true)",
+    help:
+      "serve the web console at /_console (default: on for a loopback --listen, off otherwise)",
     apply(value, { options }) {
       options.console = value as boolean;
     },

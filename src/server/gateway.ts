@@ -12,58 +12,48 @@
 import {
   type GatewayOptions,
   type ResolvedGatewayConfig,
-  type ResolvedRoute,
   resolveOptions,
 } from "../config/config.ts";
 import type { ConsoleStats } from "../http/console_page.ts";
 import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import { GatewayMetrics } from "../observability/gateway_metrics.ts";
-import type { ClientLimits } from "../security/client_limits.ts";
-import { ReplayCache } from "../security/replay_cache.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
+import { defaultMemoryBudgetBytes, pickOverBudget } from "./memory_budget.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
-import { RelaySession } from "../session/relay.ts";
-import type { SessionSummary } from "../session/relay_options.ts";
-import {
-  computeAcceptKey,
-  type HttpRefusal,
-  isUpgradeRequest,
-  type RequestHead,
-} from "../websocket/handshake.ts";
+import type { RelaySession } from "../session/relay.ts";
+import type { HttpRefusal, RequestHead } from "../http/request_head.ts";
+import { isUpgradeRequest } from "../websocket/handshake.ts";
+import { CompressionNegotiator } from "./_compression_negotiator.ts";
 import { closeQuietly } from "../io/close_quietly.ts";
-import { awaitOneRead, writeAll } from "./_conn_io.ts";
+import { WriteStalledError } from "../io/write_progress.ts";
 import {
   sendHttpResponse,
   sendRefusal,
   sendRefusalWithoutLinger,
-  switchingProtocols,
-  switchingProtocolsThenClose,
-} from "./_http_replies.ts";
-import { relaySettings, sweepPeriodMs } from "./_relay_settings.ts";
-import {
-  backendUnreachableSummary,
-  recordTraffic,
-  sessionCloseEvent,
-} from "./_session_reports.ts";
-import { connectBackend } from "./backend_connect.ts";
-import {
-  type ClientAddress,
-  clientAddress,
-  proxyHeader,
-  remoteAddress,
-} from "./client_address.ts";
+} from "../http/http_replies.ts";
+import { sweepPeriodMs } from "./_relay_settings.ts";
+import { Reporter } from "./_reporter.ts";
+import { recordTraffic } from "./_session_reports.ts";
+import { clientAddress, remoteAddress } from "./client_address.ts";
 import {
   buildGeneration,
   type Generation,
   initGeneration,
-  sessionCaps,
 } from "./generation.ts";
-import { respondToHttpRequest } from "./http_routes.ts";
+import { consoleStats, renderMetrics } from "./gateway_views.ts";
+import {
+  ConnectionsByAddress,
+  type TrackedConnection,
+} from "./connections_by_address.ts";
+import { respondToHttpRequest } from "../http/http_routes.ts";
+import { demoPageHtml } from "../demo/demo_page.ts";
 import { AcceptRetry } from "./accept_retry.ts";
+import { isPlaintextOnTls, PlaintextNotices } from "./plaintext_on_tls.ts";
 import { ListenerOpener } from "./listener_opener.ts";
-import { readRequestHead } from "./request_head_reader.ts";
-import { SessionRecorder } from "./session_recorder.ts";
+import { readRequestHead } from "../http/request_head_reader.ts";
+import { sessionCaps, SessionTable } from "./session_table.ts";
+import { UpgradePipeline } from "./upgrade_pipeline.ts";
 import { warmUp } from "./warm_up.ts";
 
 /** A running (or ready to run) gateway. */
@@ -108,19 +98,6 @@ export interface Gateway {
 }
 
 /** A connection still in its HTTP phase, with its deadline. */
-interface PendingHandshake {
-  conn: Deno.Conn;
-  deadlineMs: number;
-  /** The client's address, for the log and metrics of a timeout. */
-  client: string;
-}
-
-/** What the gateway keeps per open session. */
-interface SessionEntry {
-  route: string;
-  client: string;
-}
-
 /**
  * Creates a gateway from options; validates them at once (throws
  * `ConfigError`) but opens no socket until `listen()`.
@@ -148,22 +125,23 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
 }
 
-let nextSessionNumber = 0;
-const SESSION_PREFIX = crypto.randomUUID().slice(0, 4);
-
 class GatewayServer implements Gateway {
   #generation: Generation;
-  #onEvent: EventSink;
+  #reporter: Reporter;
   #listener: Deno.Listener | undefined;
-  #sessions = new Map<RelaySession, SessionEntry>();
-  #handshakes = new Set<PendingHandshake>();
+  /** Open sessions, session counts and used ticket ids: process state. */
+  #table: SessionTable<RelaySession>;
+  #pipeline: UpgradePipeline;
+  /** permessage-deflate under the process-wide context memory budget. */
+  #compression: CompressionNegotiator;
+  #handshakes = new ConnectionsByAddress();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #acceptLoops: Promise<void>[] = [];
   #pendingHttp = new Set<Promise<void>>();
   /** Connections being sent a plain HTTP response, cut at the drain deadline. */
-  #httpConns = new Set<Deno.Conn>();
+  /** Connections receiving a plain HTTP response (static files, metrics). */
+  #httpConns = new ConnectionsByAddress();
   #closing: Promise<void> | undefined;
-  #isDraining = false;
   #isListenCalled = false;
   /** Set just before shutdown closes the listener: accept loops end. */
   #isListenerClosed = false;
@@ -172,26 +150,40 @@ class GatewayServer implements Gateway {
   /** Wakes the accept loops waiting out a backoff, at shutdown. */
   #acceptPauseWakers = new Set<() => void>();
   #listenerOpener = new ListenerOpener();
+  #plaintextNotices = new PlaintextNotices();
   #lastCertCheckMs = 0;
+  /** Bytes held by all sessions at the last sweep (a gauge's last value). */
+  #lastBuffered = 0;
   readonly metrics: GatewayMetrics = new GatewayMetrics();
 
   #metricsRenderer: (() => string) | undefined;
-  readonly #replayCache = new ReplayCache();
-  #limits: ClientLimits;
 
   constructor(
     config: ResolvedGatewayConfig,
     onEvent: EventSink | undefined,
     metricsRenderer: (() => string) | undefined,
   ) {
-    this.#onEvent = onEvent ?? (() => {});
+    this.#reporter = new Reporter(this.metrics, onEvent ?? (() => {}));
     this.#metricsRenderer = metricsRenderer;
     // Counts and used ticket ids belong to the process, not to one
-    // configuration: every generation shares these two.
+    // configuration: the table keeps them for every generation.
+    this.#table = new SessionTable(sessionCaps(config));
     this.#generation = buildGeneration(config, {
-      replayCache: this.#replayCache,
+      replayCache: this.#table.replayCache,
     });
-    this.#limits = this.#generation.limits;
+    this.#compression = new CompressionNegotiator({
+      limitBytes: config.compressionMemoryBytes,
+      metrics: this.metrics,
+      onEvent: (event) => this.#reporter.emit(event),
+    });
+    this.#pipeline = new UpgradePipeline({
+      table: this.#table,
+      reporter: this.#reporter,
+      compression: this.#compression,
+    });
+    // Every route's series exist at zero from the start (and after each
+    // reload), so rate() works from the first scrape.
+    this.metrics.addRoutes(config.routes.keys());
   }
 
   get addr(): Deno.NetAddr {
@@ -204,11 +196,11 @@ class GatewayServer implements Gateway {
   }
 
   get sessionCount(): number {
-    return this.#sessions.size;
+    return this.#table.size;
   }
 
   get isDraining(): boolean {
-    return this.#isDraining;
+    return this.#table.isDraining;
   }
 
   get acceptFailure(): string | undefined {
@@ -259,12 +251,15 @@ class GatewayServer implements Gateway {
 
   async reload(options: GatewayOptions): Promise<void> {
     const generation = buildGeneration(resolveOptions(options), {
-      limits: this.#limits,
-      replayCache: this.#replayCache,
+      replayCache: this.#table.replayCache,
     });
     await initGeneration(generation);
-    this.#limits.setLimits(sessionCaps(generation.config));
+    // The shared counts get the new caps only now that the reload commits,
+    // so a reload that fails changes nothing.
+    this.#table.setCaps(sessionCaps(generation.config));
+    this.#compression.setLimit(generation.config.compressionMemoryBytes);
     this.#generation = generation;
+    this.metrics.addRoutes(generation.config.routes.keys());
   }
 
   close(): Promise<void> {
@@ -278,18 +273,13 @@ class GatewayServer implements Gateway {
 
   async #shutdown(): Promise<void> {
     // Draining: new upgrades get 503 and /healthz answers 503 (so a load
-    // balancer moves on), while every open session flushes and closes 1001.
-    this.#isDraining = true;
+    // balancer moves on), while every open session flushes and closes 1001
+    // (aborted past the drain timeout).
     for (const pending of this.#handshakes) closeQuietly(pending.conn);
-    const ends = [...this.#sessions.keys()].map((session) =>
-      session.close(CloseCode.GOING_AWAY, "gateway shutting down")
-    );
     const drainTimeoutMs = this.#generation.config.drainTimeoutMs;
     const deadline = performance.now() + drainTimeoutMs;
     const remaining = () => Math.max(0, deadline - performance.now());
-    await withTimeout(Promise.all(ends), drainTimeoutMs);
-    // Past the deadline: cut what is left.
-    await this.#abortSessions();
+    await this.#table.drain(drainTimeoutMs);
     this.#isListenerClosed = true;
     try {
       this.#listener?.close();
@@ -303,20 +293,12 @@ class GatewayServer implements Gateway {
     // nothing) and upgrades still connecting get what is left of the drain
     // time; then their connections are cut.
     await withTimeout(Promise.all(this.#pendingHttp), remaining());
-    for (const conn of this.#httpConns) closeQuietly(conn);
+    for (const entry of this.#httpConns) closeQuietly(entry.conn);
     await Promise.all(this.#pendingHttp);
     // An upgrade that passed the draining check before the drain began can
     // open its session after the snapshot above: cut it too.
-    await this.#abortSessions();
+    await this.#table.abortAll();
     clearInterval(this.#sweepTimer);
-  }
-
-  #abortSessions(): Promise<unknown> {
-    return Promise.all(
-      [...this.#sessions.keys()].map((session) =>
-        session.abort(CloseCode.GOING_AWAY, "gateway shutting down")
-      ),
-    );
   }
 
   /**
@@ -397,12 +379,13 @@ class GatewayServer implements Gateway {
   }
 
   #emit(event: GatewayEvent): void {
-    try {
-      this.#onEvent(event);
-    } catch {
-      // A faulty sink must not break the data path.
-    }
+    this.#reporter.emit(event);
   }
+
+  /** Sessions closed for the memory budget (not warned about twice). */
+  #shed = new WeakSet<RelaySession>();
+  /** The memory budget derived from the machine's memory, once needed. */
+  #defaultMemoryBudget: number | undefined;
 
   #sweep(): void {
     const now = Date.now();
@@ -413,11 +396,19 @@ class GatewayServer implements Gateway {
       }
     }
     let buffered = 0;
-    for (const [session, entry] of this.#sessions) {
+    const held: number[] = [];
+    const holders: RelaySession[] = [];
+    for (const [session, labels] of this.#table) {
       try {
         session.tick(now);
-        this.#recordTraffic(session, entry.route);
-        buffered += session.bufferedBytes;
+        recordTraffic(this.metrics, labels.route, session.takeStats());
+        const bytes = session.bufferedBytes;
+        buffered += bytes;
+        // A session already shed frees its bytes as it ends.
+        if (!this.#shed.has(session)) {
+          held.push(bytes);
+          holders.push(session);
+        }
       } catch (error) {
         // One session's failure must not stop the sweep for the others.
         this.#emit({
@@ -431,6 +422,7 @@ class GatewayServer implements Gateway {
     }
     this.metrics.addBufferedBytes(buffered - this.#lastBuffered);
     this.#lastBuffered = buffered;
+    this.#enforceMemoryBudget(held, holders);
     if (
       this.#generation.config.tls !== undefined &&
       now - this.#lastCertCheckMs >= 5000
@@ -440,17 +432,34 @@ class GatewayServer implements Gateway {
     }
   }
 
-  #lastBuffered = 0;
-
-  #recordTraffic(session: RelaySession, route: string): void {
-    recordTraffic(this.metrics, route, session.takeStats());
+  /**
+   * Closes the largest holders with 1013 while all sessions together hold
+   * more than the memory budget (each close is logged with its session).
+   */
+  #enforceMemoryBudget(held: number[], holders: RelaySession[]): void {
+    const budget = this.#generation.config.memoryBudgetBytes ??
+      (this.#defaultMemoryBudget ??= defaultMemoryBudgetBytes(
+        Deno.systemMemoryInfo().total,
+      ));
+    for (const index of pickOverBudget(held, budget)) {
+      const session = holders[index]!;
+      this.#shed.add(session);
+      this.#emit({
+        type: "warning",
+        message: "session closed: gateway over its memory budget",
+        detail: `session ${session.id} held ${
+          held[index]
+        } bytes; budget ${budget} bytes`,
+      });
+      session.close(CloseCode.TRY_AGAIN_LATER, "gateway over memory budget");
+    }
   }
 
   /** Swaps in a new TLS listener when the certificate files change. */
   async #reloadCertificateIfChanged(): Promise<void> {
     const config = this.#generation.config;
     const old = this.#listener;
-    if (old === undefined || this.#isDraining) return;
+    if (old === undefined || this.#table.isDraining) return;
     try {
       if (!await this.#listenerOpener.isCertificateChanged(config)) return;
       // SO_REUSEPORT lets the new listener bind before the old one closes,
@@ -477,14 +486,17 @@ class GatewayServer implements Gateway {
     const generation = this.#generation;
     const config = generation.config;
     const peer = remoteAddress(conn.remoteAddr);
-    const pending: PendingHandshake = {
+    const pending: TrackedConnection = {
       conn,
       deadlineMs: Date.now() + config.handshakeTimeoutMs,
       client: peer.text,
+      ip: peer.ip,
     };
-    if (this.#handshakes.size >= config.maxSessions) {
-      // Connections that have not finished their request count against the
-      // session limit too, so slow handshakes cannot pile up without bound.
+    const unfinished = this.#handshakes.size + this.#httpConns.size;
+    if (unfinished >= config.maxSessions) {
+      // Connections that have not finished their request, or their plain
+      // HTTP response, count against the session limit too, so slow
+      // handshakes and slow readers cannot pile up without bound.
       await this.#refuse(
         conn,
         {
@@ -494,7 +506,32 @@ class GatewayServer implements Gateway {
         },
         peer.text,
         "",
-        `${this.#handshakes.size} handshakes in progress (limit ${config.maxSessions})`,
+        `${unfinished} handshakes and HTTP responses in progress (limit ${config.maxSessions})`,
+      );
+      return;
+    }
+    const fromPeer = this.#handshakes.countFor(peer.ip) +
+      this.#httpConns.countFor(peer.ip);
+    if (
+      config.maxHandshakesPerIp > 0 &&
+      fromPeer >= config.maxHandshakesPerIp &&
+      unfinished * 2 >= config.maxSessions &&
+      generation.trustedProxies?.(peer.ip) !== true
+    ) {
+      // Under pressure (half the cap above is taken), one address may not
+      // hold more than its share, so it cannot starve every other client;
+      // without pressure a burst from one address (a local proxy, a
+      // reconnect storm) passes.
+      await this.#refuse(
+        conn,
+        {
+          status: 429,
+          body: "Too many handshakes from this address",
+          headers: { "retry-after": "5" },
+        },
+        peer.text,
+        "",
+        `${fromPeer} handshakes and HTTP responses in progress from ${peer.ip} (limit ${config.maxHandshakesPerIp})`,
       );
       return;
     }
@@ -521,9 +558,10 @@ class GatewayServer implements Gateway {
       }
       head = read.head;
       leftover = read.leftover;
-    } catch {
+    } catch (error) {
       // Read failed, TLS failed, or the sweep closed a slow handshake.
       this.#handshakes.delete(pending);
+      if (isPlaintextOnTls(error)) this.#notePlaintextOnTls(peer.text);
       closeQuietly(conn);
       return;
     }
@@ -531,9 +569,9 @@ class GatewayServer implements Gateway {
     const client = clientAddress(peer, head, generation.trustedProxies);
     try {
       if (isUpgradeRequest(head.headers)) {
-        await this.#upgrade(conn, head, client, leftover, generation);
+        await this.#pipeline.run({ conn, head, client, leftover, generation });
       } else {
-        await this.#respondHttp(conn, head, generation);
+        await this.#respondHttp(pending, head, generation);
       }
     } catch (error) {
       closeQuietly(conn);
@@ -545,17 +583,29 @@ class GatewayServer implements Gateway {
     }
   }
 
+  /** Logs (at most once per interval) a client that skipped TLS. */
+  #notePlaintextOnTls(client: string): void {
+    const detail = this.#plaintextNotices.take(client, Date.now());
+    if (detail === undefined) return;
+    this.#emit({
+      type: "warning",
+      message: "plain HTTP on the TLS port",
+      detail,
+    });
+  }
+
   async #respondHttp(
-    conn: Deno.Conn,
+    tracked: TrackedConnection,
     head: RequestHead,
     generation: Generation,
   ): Promise<void> {
+    const conn = tracked.conn;
     const config = generation.config;
     const response = await respondToHttpRequest(head, {
-      isDraining: this.#isDraining,
+      isDraining: this.#table.isDraining,
       // An admin listener (which turns metrics off here) serves health too.
       isHealthEnabled: config.metricsOnGatewayPort,
-      isDemoPageEnabled: config.demoPage,
+      demoPage: config.demoPage ? demoPageHtml : undefined,
       isConsoleEnabled: config.console,
       routes: [...config.routes.keys()],
       renderMetrics: config.metricsOnGatewayPort
@@ -564,49 +614,30 @@ class GatewayServer implements Gateway {
       consoleStats: () => this.consoleStats(),
       staticFiles: generation.staticFiles,
     });
-    this.#httpConns.add(conn);
+    this.#httpConns.add(tracked);
     try {
-      await sendHttpResponse(conn, response);
+      await sendHttpResponse(conn, response, config.handshakeTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof WriteStalledError)) throw error;
+      this.#emit({
+        type: "warning",
+        message: "slow reader cut",
+        detail:
+          `${tracked.client} ${head.method} ${head.path}: ${error.message}`,
+      });
     } finally {
-      this.#httpConns.delete(conn);
+      this.#httpConns.delete(tracked);
     }
   }
 
   /** Renders the Prometheus text (after folding in live traffic). */
   renderMetrics(): string {
-    for (const [session, entry] of this.#sessions) {
-      this.#recordTraffic(session, entry.route);
-    }
-    return this.metrics.renderPrometheus();
+    return renderMetrics(this.#table, this.metrics);
   }
 
   /** The console's live view. */
   consoleStats(): ConsoleStats {
-    let bytesToBackend = 0;
-    let bytesToBrowser = 0;
-    const sessions = [];
-    for (const [session, entry] of this.#sessions) {
-      const traffic = session.traffic;
-      bytesToBackend += traffic.toBackend;
-      bytesToBrowser += traffic.toBrowser;
-      if (sessions.length < 100) {
-        sessions.push({
-          id: session.id,
-          route: entry.route,
-          client: entry.client,
-          openedAtMs: session.openedAtMs,
-          bytesToBackend: traffic.toBackend,
-          bytesToBrowser: traffic.toBrowser,
-        });
-      }
-    }
-    const totals = this.metrics.totals();
-    return {
-      sessionsOpen: this.#sessions.size,
-      bytesToBackend: Math.max(totals.bytesToBackend, bytesToBackend),
-      bytesToBrowser: Math.max(totals.bytesToBrowser, bytesToBrowser),
-      sessions,
-    };
+    return consoleStats(this.#table, this.metrics);
   }
 
   /**
@@ -615,9 +646,9 @@ class GatewayServer implements Gateway {
    * every refusal. The head reader's pending read then fails and its
    * handler ends quietly.
    */
-  #expireHandshake(pending: PendingHandshake): void {
+  #expireHandshake(pending: TrackedConnection): void {
     const refusal: HttpRefusal = { status: 408, body: "Request head timeout" };
-    this.#recordRefusal(
+    this.#reporter.refused(
       refusal,
       pending.client,
       "",
@@ -635,268 +666,7 @@ class GatewayServer implements Gateway {
     path: string,
     detail: string,
   ): Promise<void> {
-    this.#recordRefusal(refusal, client, path, detail);
+    this.#reporter.refused(refusal, client, path, detail);
     await sendRefusal(conn, refusal);
-  }
-
-  /** Counts and logs a refused upgrade request. */
-  #recordRefusal(
-    refusal: HttpRefusal,
-    client: string,
-    path: string,
-    detail: string,
-  ): void {
-    this.metrics.handshakeRefused(refusal.body, refusal.status);
-    this.#emit({
-      type: "handshake_refused",
-      status: refusal.status,
-      reason: refusal.body,
-      detail,
-      client,
-      path,
-    });
-  }
-
-  async #upgrade(
-    conn: Deno.Conn,
-    head: RequestHead,
-    client: ClientAddress,
-    leftover: Uint8Array | undefined,
-    generation: Generation,
-  ): Promise<void> {
-    const local = conn.localAddr;
-    const peer = conn.remoteAddr;
-    const decision = await generation.policy.decide(head, {
-      ...(local.transport === "tcp" ? { listenPort: local.port } : {}),
-      isFromTrustedProxy: peer.transport === "tcp" &&
-        generation.trustedProxies?.(peer.hostname) === true,
-    });
-    if (decision.kind === "refuse") {
-      return this.#refuse(
-        conn,
-        decision.refusal,
-        client.text,
-        head.path,
-        decision.detail,
-      );
-    }
-    if (this.#isDraining) {
-      return this.#refuse(
-        conn,
-        { status: 503, body: "Gateway shutting down" },
-        client.text,
-        head.path,
-        "draining",
-      );
-    }
-    const limits = this.#limits;
-    const admitted = limits.acquire(client.ip);
-    if (admitted !== "ok") {
-      const isTotal = admitted === "total";
-      return this.#refuse(
-        conn,
-        {
-          status: isTotal ? 503 : 429,
-          body: isTotal
-            ? "Too many sessions"
-            : "Too many sessions from your address",
-          headers: { "retry-after": "5" },
-        },
-        client.text,
-        head.path,
-        isTotal
-          ? `session limit ${generation.config.maxSessions} reached`
-          : `per-address limit ${generation.config.maxSessionsPerIp} reached for ${client.ip}`,
-      );
-    }
-    // The ticket id is spent only now that every capacity check admitted
-    // the session (a 503 for a full gateway leaves the ticket usable).
-    const spent = generation.policy.spendTicket(decision);
-    if (spent !== "fresh") {
-      limits.release(client.ip);
-      return this.#refuse(
-        conn,
-        { status: 401, body: "Unauthorized" },
-        client.text,
-        head.path,
-        `ticket refused: ${spent}`,
-      );
-    }
-    const { route, target, targetText } = decision;
-    const sessionId = `${SESSION_PREFIX}-${(++nextSessionNumber).toString(36)}`;
-    const acceptPromise = computeAcceptKey(decision.key);
-    let backend: Deno.Conn;
-    const connectStarted = performance.now();
-    try {
-      backend = await connectBackend(
-        target,
-        generation.config.connectTimeoutMs,
-        generation.backendTls.get(route.path),
-      );
-      this.metrics.observeBackendConnectMs(performance.now() - connectStarted);
-      if (route.proxyProtocol !== undefined) {
-        await writeAll(
-          backend,
-          proxyHeader(route.proxyProtocol, client, conn.localAddr),
-        );
-      }
-    } catch (error) {
-      limits.release(client.ip);
-      // No session opened: the ticket may be used again.
-      generation.policy.releaseTicket(decision);
-      const detail = error instanceof Error ? error.message : String(error);
-      this.#emit({ type: "backend_error", sessionId, detail });
-      await this.#acceptThenClose(
-        conn,
-        await acceptPromise,
-        decision.subprotocol,
-        CloseCode.INTERNAL_ERROR,
-        "backend unreachable",
-      );
-      this.metrics.sessionOpened(route.path);
-      this.metrics.sessionClosed(route.path, CloseCode.INTERNAL_ERROR);
-      this.#emitClose(
-        sessionId,
-        route.path,
-        client.text,
-        targetText,
-        backendUnreachableSummary(detail),
-      );
-      return;
-    }
-    try {
-      await writeAll(
-        conn,
-        switchingProtocols(await acceptPromise, decision.subprotocol),
-      );
-    } catch {
-      limits.release(client.ip);
-      closeQuietly(conn);
-      closeQuietly(backend);
-      return;
-    }
-    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    this.#startSession(
-      sessionId,
-      route,
-      conn,
-      backend,
-      leftover,
-      client,
-      targetText,
-      generation,
-    );
-  }
-
-  #startSession(
-    sessionId: string,
-    route: ResolvedRoute,
-    conn: Deno.Conn,
-    backend: Deno.Conn,
-    leftover: Uint8Array | undefined,
-    client: ClientAddress,
-    targetText: string,
-    generation: Generation,
-  ): void {
-    const config = generation.config;
-    this.metrics.sessionOpened(route.path);
-    this.#emit({
-      type: "session_open",
-      sessionId,
-      route: route.path,
-      client: client.text,
-      target: targetText,
-    });
-    const recorder = route.recordDir === undefined
-      ? undefined
-      : new SessionRecorder(route.recordDir, {
-        sessionId,
-        route: route.path,
-        client: client.text,
-        target: targetText,
-        startedAtMs: Date.now(),
-      }, (error) =>
-        this.#emit({
-          type: "error",
-          message: "session recording failed",
-          detail: String(error),
-          sessionId,
-        }));
-    const trafficCap = config.logTrafficBytes;
-    const onTraffic = recorder === undefined && trafficCap === 0
-      ? undefined
-      : (direction: "to_backend" | "to_browser", message: Uint8Array) => {
-        recorder?.record(direction, message);
-        if (trafficCap > 0) {
-          this.#emit({
-            type: "traffic",
-            sessionId,
-            direction,
-            bytes: message.slice(0, trafficCap),
-            size: message.length,
-          });
-        }
-      };
-    const session: RelaySession = new RelaySession(sessionId, conn, backend, {
-      ...relaySettings(route, config, leftover),
-      ...(onTraffic === undefined ? {} : { onTraffic }),
-      onClose: (summary) => {
-        // The process-wide counts: a reload since the start shares them.
-        if (this.#sessions.delete(session)) this.#limits.release(client.ip);
-        this.#recordTraffic(session, route.path);
-        this.metrics.sessionClosed(route.path, summary.code);
-        const report = () =>
-          this.#emitClose(
-            sessionId,
-            route.path,
-            client.text,
-            targetText,
-            summary,
-          );
-        // The close is reported once the recording is complete on disk.
-        if (recorder === undefined) report();
-        else recorder.close().finally(report);
-      },
-    });
-    this.#sessions.set(session, {
-      route: route.path,
-      client: client.text,
-    });
-    session.start();
-    // A session that finished its upgrade while the drain began.
-    if (this.#isDraining) {
-      session.close(CloseCode.GOING_AWAY, "gateway shutting down");
-    }
-  }
-
-  #emitClose(
-    sessionId: string,
-    route: string,
-    client: string,
-    target: string,
-    summary: SessionSummary,
-  ): void {
-    this.#emit(sessionCloseEvent(sessionId, route, client, target, summary));
-  }
-
-  /** Completes the upgrade only to close at once with a readable reason. */
-  async #acceptThenClose(
-    conn: Deno.Conn,
-    accept: string,
-    subprotocol: string | undefined,
-    code: number,
-    reason: string,
-  ): Promise<void> {
-    try {
-      await writeAll(
-        conn,
-        switchingProtocolsThenClose(accept, subprotocol, code, reason),
-      );
-      // Give the browser a moment to answer the close frame, bounded.
-      await awaitOneRead(conn, this.#generation.config.closeTimeoutMs);
-    } catch {
-      // The browser went away first.
-    }
-    closeQuietly(conn);
   }
 }

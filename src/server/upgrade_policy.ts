@@ -35,16 +35,14 @@ import {
   TicketError,
   verifyTicket,
 } from "../security/ticket.ts";
-import {
-  checkUpgradeHeaders,
-  type HttpRefusal,
-  type RequestHead,
-} from "../websocket/handshake.ts";
+import type { HttpRefusal, RequestHead } from "../http/request_head.ts";
+import { checkUpgradeHeaders } from "../websocket/handshake.ts";
 import {
   chooseSubprotocol,
   splitSubprotocols,
 } from "../websocket/subprotocol.ts";
 import { formatTarget } from "./backend_connect.ts";
+import { targetLookups } from "./target_lookups.ts";
 import { ConfigError } from "../errors.ts";
 
 /** The prefix of a `Sec-WebSocket-Protocol` entry that carries a ticket. */
@@ -353,9 +351,24 @@ export class UpgradePolicy {
     // so a later DNS answer cannot point the session elsewhere. Resolving
     // is the first step of reaching the backend, so the connect timeout
     // bounds it too: without it only the resolver's own retries did.
+    const lookingUp = targetLookups.track(() =>
+      lookup(check.name, { all: true })
+    );
+    if (lookingUp === undefined) {
+      return {
+        refusal: {
+          status: 503,
+          body: "Too many target lookups in progress",
+          headers: { "retry-after": "5" },
+        },
+        detail: `not resolving ${
+          JSON.stringify(check.name)
+        }: ${targetLookups.inFlight} lookups in flight (limit ${targetLookups.max})`,
+      };
+    }
     const lookedUp = await awaitTargetLookup(
       check.name,
-      lookup(check.name, { all: true }),
+      lookingUp,
       this.#config.connectTimeoutMs,
     );
     if ("refusal" in lookedUp) return lookedUp;
@@ -467,10 +480,16 @@ function originRefusalDetail(
   }
 }
 
+/**
+ * The log detail of a refused ticket: the reason, then its values. The
+ * error's message restates the reason, so it is not appended whole (that
+ * read "missing jti: Cannot accept ticket as it is refused: missing jti").
+ */
 function ticketReason(error: unknown): string {
-  return error instanceof TicketError
-    ? `${error.reason}: ${error.message}`
-    : String(error);
+  if (!(error instanceof TicketError)) return String(error);
+  return error.detail === undefined
+    ? error.reason
+    : `${error.reason} (${error.detail})`;
 }
 
 function targetRefused(

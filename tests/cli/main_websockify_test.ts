@@ -34,3 +34,21 @@ Deno.test("wsgate websockify refuses an unwired plugin instead of running withou
   assertEquals(code, 2);
   assert(stderr.includes("BasicHTTPAuth: not wired yet"), stderr);
 });
+
+// Issue 18: a missing --web directory was reported as "staticDir", the
+// library's option name, after the settings banner.
+Deno.test("wsgate websockify exits 2 with one line naming --web for a missing web root", async () => {
+  const { code, stderr } = await runWebsockify([
+    "--web",
+    "/nonexistent",
+    "127.0.0.1:0",
+    "127.0.0.1:9",
+  ]);
+  assertEquals(code, 2);
+  assertEquals(stderr.trim().split("\n").length, 1, stderr);
+  assert(
+    stderr.startsWith('wsgate: --web: cannot open "/nonexistent"'),
+    stderr,
+  );
+  assert(!stderr.includes("staticDir"), stderr);
+});

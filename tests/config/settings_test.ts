@@ -314,3 +314,11 @@ Deno.test("parseByteSize refuses fractions, signs and other units", () => {
     assertEquals(parseByteSize(text), undefined, JSON.stringify(text));
   }
 });
+
+Deno.test("SETTINGS --compression-memory sets the gateway's compression budget in bytes, 0 included", () => {
+  const targets = freshTargets();
+  apply("--compression-memory", "16m", targets);
+  assertEquals(targets.options.compressionMemoryBytes, 16 * 1024 * 1024);
+  apply("--compression-memory", "0", targets);
+  assertEquals(targets.options.compressionMemoryBytes, 0);
+});

@@ -7,18 +7,15 @@
  * @module
  */
 
-import { demoPageHtml } from "../demo/demo_page.ts";
 import {
   consolePage,
   consolePageCsp,
   type ConsoleStats,
-} from "../http/console_page.ts";
-import type { StaticFiles } from "../http/static_files.ts";
+} from "./console_page.ts";
+import type { StaticFiles } from "./static_files.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../observability/render_prometheus.ts";
-import {
-  encodeHttpResponse,
-  type RequestHead,
-} from "../websocket/handshake.ts";
+import { encodeHttpResponse } from "./http_response.ts";
+import type { RequestHead } from "./request_head.ts";
 
 /** What the responder needs to know about the gateway. */
 export interface HttpRouteContext {
@@ -29,8 +26,11 @@ export interface HttpRouteContext {
    * @default {true}
    */
   isHealthEnabled?: boolean;
-  /** Whether `/` serves the demo page. */
-  isDemoPageEnabled: boolean;
+  /**
+   * Renders the demo page served at `/` from the route paths; undefined
+   * when the demo page is off.
+   */
+  demoPage: ((routes: readonly string[]) => string) | undefined;
   /** Whether `/_console` is served. */
   isConsoleEnabled: boolean;
   /** The configured WebSocket route paths. */
@@ -65,12 +65,12 @@ let consoleCsp: Promise<string> | undefined;
  * @example Health check
  * ```ts
  * import { respondToHttpRequest } from "./http_routes.ts";
- * import { parseRequestHead } from "../websocket/handshake.ts";
+ * import { parseRequestHead } from "./request_head.ts";
  * import assert from "node:assert/strict";
  * const parsed = parseRequestHead(new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n"), 8192);
  * if (parsed.kind !== "head") throw new Error("unreachable");
  * const response = await respondToHttpRequest(parsed.head, {
- *   isDraining: false, isDemoPageEnabled: false, isConsoleEnabled: false, routes: [],
+ *   isDraining: false, demoPage: undefined, isConsoleEnabled: false, routes: [],
  *   renderMetrics: undefined, staticFiles: undefined,
  *   consoleStats: () => ({ sessionsOpen: 0, bytesToBackend: 0, bytesToBrowser: 0, sessions: [] }),
  * });
@@ -131,11 +131,13 @@ export async function respondToHttpRequest(
       "cache-control": "no-store",
     }, JSON.stringify(context.consoleStats()));
   }
-  if (context.isDemoPageEnabled && (path === "/" || path === "/index.html")) {
+  if (
+    context.demoPage !== undefined && (path === "/" || path === "/index.html")
+  ) {
     return reply(200, {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
-    }, demoPageHtml(context.routes));
+    }, context.demoPage(context.routes));
   }
   // A route path answers 426 to a plain request, unless the static root
   // has a file there: with --static beside a route at /, GET / serves
