@@ -337,6 +337,10 @@ const FLAG_CASES: Record<
     value: "false",
     check: ({ options }) => assertEquals(options.console, false),
   },
+  "--warm-up": {
+    value: "false",
+    check: ({ options }) => assertEquals(options.warmUp, false),
+  },
   "--admin-listen": {
     value: "127.0.0.1:9100",
     check: ({ options, cli }) => {
