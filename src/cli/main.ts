@@ -29,6 +29,11 @@ import { parseJsonc } from "../config/jsonc.ts";
 import { importTicketKey, signTicket } from "../security/ticket.ts";
 import { replay } from "../observability/recording.ts";
 import { startWorkers } from "./workers.ts";
+import {
+  applySessionCap,
+  readOpenFileLimit,
+  sessionLimitFor,
+} from "./descriptor_limit.ts";
 import { startAdminServer } from "./admin_server.ts";
 import { LineWriter } from "./log_sink.ts";
 import {
@@ -422,11 +427,20 @@ async function serve(
   const workers = config.cli.workers === 0
     ? navigator.hardwareConcurrency
     : config.cli.workers;
+  // The CLI's session limit defaults to what the open-file limit carries.
+  const openFiles = readOpenFileLimit();
+  const sessionCap = openFiles === undefined
+    ? undefined
+    : sessionLimitFor(openFiles, Math.max(1, workers));
+  const capped = applySessionCap(config.options, sessionCap);
+  if (capped.warning !== undefined) {
+    onEvent({ type: "warning", message: capped.warning });
+  }
   let runner: Runner;
   try {
     runner = workers > 1
-      ? await startWorkers(config.options, workers, onEvent)
-      : await startSingle(config.options, onEvent);
+      ? await startWorkers(capped.options, workers, onEvent)
+      : await startSingle(capped.options, onEvent);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     printProblem(
@@ -458,7 +472,7 @@ async function serve(
     }
     try {
       const next = await reloadConfig();
-      await runner.reload(next.options);
+      await runner.reload(applySessionCap(next.options, sessionCap).options);
       onEvent({ type: "warning", message: `${why}: configuration reloaded` });
     } catch (error) {
       const detail = error instanceof ConfigError
