@@ -69,7 +69,7 @@ import { SessionRecorder } from "./session_recorder.ts";
 export interface Gateway {
   /**
    * Starts listening; resolves with the bound address (the real port when 0
-   * was asked for). Rejects with `ConfigError` when a token file or ticket
+   * was asked for; with `unixSocket`, the listener's `Deno.UnixAddr`). Rejects with `ConfigError` when a token file or ticket
    * secret cannot be loaded.
    */
   listen(): Promise<Deno.NetAddr>;
@@ -225,7 +225,12 @@ class GatewayServer implements Gateway {
     const config = this.#generation.config;
     const listener = await this.#listenerOpener.open(config, config.port);
     this.#listener = listener;
+    // On a Unix socket the address is a Deno.UnixAddr; events name it
+    // unix:/path with port 0.
     const addr = listener.addr as Deno.NetAddr;
+    const shown = listener.addr.transport === "unix"
+      ? { hostname: `unix:${listener.addr.path}`, port: 0 }
+      : addr;
     this.#sweepTimer = setInterval(
       () => this.#sweep(),
       sweepPeriodMs(config),
@@ -238,17 +243,16 @@ class GatewayServer implements Gateway {
           'origin checks are off (allowOrigins "*"): any web page may open sessions',
       });
     }
-    const exposure = sameOriginExposureWarning(
-      config.allowOrigins,
-      addr.hostname,
-    );
+    const exposure = config.unixSocket === undefined
+      ? sameOriginExposureWarning(config.allowOrigins, addr.hostname)
+      : undefined;
     if (exposure !== undefined) {
       this.#emit({ type: "warning", message: exposure });
     }
     this.#emit({
       type: "listening",
-      hostname: addr.hostname,
-      port: addr.port,
+      hostname: shown.hostname,
+      port: shown.port,
       tls: config.tls !== undefined,
     });
     return addr;
@@ -560,6 +564,9 @@ class GatewayServer implements Gateway {
         : undefined,
       consoleStats: () => this.consoleStats(),
       staticFiles: generation.staticFiles,
+      ...(config.isWebAuth && config.authCheck !== undefined
+        ? { authCheck: config.authCheck }
+        : {}),
     });
     this.#httpConns.add(conn);
     try {

@@ -66,6 +66,9 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     metricsOnGatewayPort: true,
     logTrafficBytes: 0,
     reusePort: false,
+    unixSocket: undefined,
+    authCheck: undefined,
+    isWebAuth: false,
   });
 });
 
