@@ -447,7 +447,12 @@ async function serve(
   );
   // websockify's --timeout: no new sessions (nor files) from now on; the
   // open ones run to their end, then the lifetime says exit.
-  const stopAccepting = () => {
+  const stopAccepting = (cause: string) => {
+    onEvent({
+      type: "warning",
+      message:
+        `${cause}: refusing new sessions; exiting once the open ones end (${lifetime.openSessions} open)`,
+    });
     const { staticDir: _staticDir, ...rest } = config.options;
     runner.reload({ ...rest, routes: [] }).catch((error) =>
       onEvent({
@@ -459,7 +464,7 @@ async function serve(
   };
   const follow = (verdict: LifetimeVerdict) => {
     if (verdict.kind === "exit") stopped.resolve(verdict.cause);
-    if (verdict.kind === "stop-accepting") stopAccepting();
+    if (verdict.kind === "stop-accepting") stopAccepting(verdict.cause);
   };
   const onEvent = (event: GatewayEvent) => {
     printEvent(event);

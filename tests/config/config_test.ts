@@ -1028,3 +1028,44 @@ Deno.test("resolveOptions reports a ticketSecret that is neither a string nor by
       error.message.includes("tls: needs certFile and keyFile"),
   );
 });
+
+Deno.test("resolveOptions checks unixSocket against TLS, workers and its mode", () => {
+  assertEquals(
+    resolveOptions({ unixSocket: "/run/w.sock" }).unixSocket,
+    { path: "/run/w.sock", mode: 0o660 },
+  );
+  const cases: [GatewayOptions, RegExp][] = [
+    [
+      { unixSocket: "/s", tls: { certFile: "c", keyFile: "k" } },
+      /unixSocket: cannot serve TLS on a Unix socket/,
+    ],
+    [{ unixSocket: "/s", reusePort: true }, /several workers/],
+    [{ unixSocket: "/s", unixSocketMode: 0o1777 }, /unixSocketMode: must be/],
+    [{ unixSocket: "" }, /unixSocket: must be a non-empty path/],
+  ];
+  for (const [options, pattern] of cases) {
+    assertThrows(() => resolveOptions(options), pattern);
+  }
+});
+
+Deno.test("resolveOptions compiles authPlugin into one check and refuses a bad one", () => {
+  const config = resolveOptions({
+    authPlugin: { name: "BasicHTTPAuth", source: "u:p", isWebAuth: true },
+  });
+  assertEquals(config.isWebAuth, true);
+  assertEquals(config.authCheck?.(new Map())?.status, 401);
+  assertThrows(
+    () =>
+      resolveOptions({
+        authPlugin: { name: "BasicHTTPAuth", source: "nocolon" },
+      }),
+    /authPlugin\.source/,
+  );
+  assertThrows(
+    () =>
+      resolveOptions({
+        authPlugin: { name: "Kerberos" as "ExpectOrigin", source: "x" },
+      }),
+    /authPlugin\.name/,
+  );
+});
