@@ -672,8 +672,10 @@ class GatewayServer implements Gateway {
     const peer = conn.remoteAddr;
     const decision = await generation.policy.decide(head, {
       ...(local.transport === "tcp" ? { listenPort: local.port } : {}),
-      isFromTrustedProxy: peer.transport === "tcp" &&
-        generation.trustedProxies?.(peer.hostname) === true,
+      // A Unix socket is reached only through the local proxy in front.
+      isFromTrustedProxy: peer.transport === "unix" ||
+        (peer.transport === "tcp" &&
+          generation.trustedProxies?.(peer.hostname) === true),
     });
     if (decision.kind === "refuse") {
       return this.#refuse(

@@ -9,6 +9,7 @@
 
 import { assert, assertEquals, assertStrictEquals } from "../_util/assert.ts";
 import { nginxSkipReason, startNginx } from "../_util/nginx.ts";
+import { RawWsClient } from "../_util/raw_ws_client.ts";
 import { startU32beBackend } from "../_util/u32be_backend.ts";
 import {
   bytesEqual,
@@ -66,7 +67,23 @@ Deno.test({
         const info = await client.close(1000, "done");
         assertEquals([info.code, info.wasClean], [1000, true]);
       }
-      assertStrictEquals(backend.connections.length, 1);
+      {
+        // A page served through nginx has nginx's origin; the Host nginx
+        // passes on names the same host and port.
+        const { client, response } = await RawWsClient.connect(
+          nginx.port,
+          "/",
+          { Origin: `http://127.0.0.1:${nginx.port}` },
+        );
+        await using _client = client;
+        assertStrictEquals(response.status, 101, response.head);
+        const crossOrigin = await RawWsClient.connect(nginx.port, "/", {
+          Origin: "http://evil.example",
+        });
+        await crossOrigin.client.close();
+        assertStrictEquals(crossOrigin.response.status, 403);
+      }
+      assertStrictEquals(backend.connections.length, 2);
       await wsgate.waitForLine(
         "stderr",
         (line) => line.includes("session_close"),
