@@ -449,11 +449,13 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: "gateway-slot-not-released",
-    file: "src/server/gateway.ts",
-    find:
-      "if (this.#sessions.delete(session)) this.#limits.release(client.ip);",
-    replace: "this.#sessions.delete(session);",
-    tests: ["tests/server/gateway_test.ts"],
+    file: "src/server/session_table.ts",
+    find: "this.#limits.release(row.clientIp);",
+    replace: "",
+    tests: [
+      "tests/server/gateway_test.ts",
+      "tests/server/session_table_test.ts",
+    ],
     note: "an ended session keeps its slot (the gateway fills up for good)",
   },
 ];

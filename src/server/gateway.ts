@@ -12,65 +12,50 @@
 import {
   type GatewayOptions,
   type ResolvedGatewayConfig,
-  type ResolvedRoute,
   resolveOptions,
 } from "../config/config.ts";
 import type { ConsoleStats } from "../http/console_page.ts";
 import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import { GatewayMetrics } from "../observability/gateway_metrics.ts";
-import type { ClientLimits } from "../security/client_limits.ts";
-import { ReplayCache } from "../security/replay_cache.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
-import { RelaySession } from "../session/relay.ts";
-import type { SessionSummary } from "../session/relay_options.ts";
+import type { RelaySession } from "../session/relay.ts";
 import {
-  computeAcceptKey,
   type HttpRefusal,
   isUpgradeRequest,
   type RequestHead,
 } from "../websocket/handshake.ts";
 import { closeQuietly } from "../io/close_quietly.ts";
-import { awaitOneRead, writeAll } from "./_conn_io.ts";
 import {
   sendHttpResponse,
   sendRefusal,
   sendRefusalWithoutLinger,
-  switchingProtocols,
-  switchingProtocolsThenClose,
 } from "./_http_replies.ts";
-import { relaySettings, sweepPeriodMs } from "./_relay_settings.ts";
-import {
-  backendUnreachableSummary,
-  recordTraffic,
-  sessionCloseEvent,
-} from "./_session_reports.ts";
-import { connectBackend } from "./backend_connect.ts";
-import {
-  type ClientAddress,
-  clientAddress,
-  proxyHeader,
-  remoteAddress,
-} from "./client_address.ts";
+import { sweepPeriodMs } from "./_relay_settings.ts";
+import { Reporter } from "./_reporter.ts";
+import { recordTraffic } from "./_session_reports.ts";
+import { clientAddress, remoteAddress } from "./client_address.ts";
 import {
   buildGeneration,
   type Generation,
   initGeneration,
-  sessionCaps,
 } from "./generation.ts";
+import { consoleStats, renderMetrics } from "./gateway_views.ts";
 import { respondToHttpRequest } from "./http_routes.ts";
 import { AcceptRetry } from "./accept_retry.ts";
 import { ListenerOpener } from "./listener_opener.ts";
 import { readRequestHead } from "./request_head_reader.ts";
-import { SessionRecorder } from "./session_recorder.ts";
+import { sessionCaps, SessionTable } from "./session_table.ts";
+import { UpgradePipeline } from "./upgrade_pipeline.ts";
 
 /** A running (or ready to run) gateway. */
 export interface Gateway {
   /**
    * Starts listening; resolves with the bound address (the real port when 0
-   * was asked for; with `unixSocket`, the listener's `Deno.UnixAddr`). Rejects with `ConfigError` when a token file or ticket
-   * secret cannot be loaded.
+   * was asked for; with `unixSocket`, the listener's `Deno.UnixAddr`).
+   * Rejects with `ConfigError` when a token file or ticket secret cannot be
+   * loaded.
    */
   listen(): Promise<Deno.NetAddr>;
   /** The bound address; throws before {@linkcode Gateway.listen}. */
@@ -114,12 +99,6 @@ interface PendingHandshake {
   client: string;
 }
 
-/** What the gateway keeps per open session. */
-interface SessionEntry {
-  route: string;
-  client: string;
-}
-
 /**
  * Creates a gateway from options; validates them at once (throws
  * `ConfigError`) but opens no socket until `listen()`.
@@ -147,14 +126,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
 }
 
-let nextSessionNumber = 0;
-const SESSION_PREFIX = crypto.randomUUID().slice(0, 4);
-
 class GatewayServer implements Gateway {
   #generation: Generation;
-  #onEvent: EventSink;
+  #reporter: Reporter;
   #listener: Deno.Listener | undefined;
-  #sessions = new Map<RelaySession, SessionEntry>();
+  /** Open sessions, session counts and used ticket ids: process state. */
+  #table: SessionTable<RelaySession>;
+  #pipeline: UpgradePipeline;
   #handshakes = new Set<PendingHandshake>();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #acceptLoops: Promise<void>[] = [];
@@ -162,7 +140,6 @@ class GatewayServer implements Gateway {
   /** Connections being sent a plain HTTP response, cut at the drain deadline. */
   #httpConns = new Set<Deno.Conn>();
   #closing: Promise<void> | undefined;
-  #isDraining = false;
   #isListenCalled = false;
   /** Set just before shutdown closes the listener: accept loops end. */
   #isListenerClosed = false;
@@ -172,25 +149,29 @@ class GatewayServer implements Gateway {
   #acceptPauseWakers = new Set<() => void>();
   #listenerOpener = new ListenerOpener();
   #lastCertCheckMs = 0;
+  /** Bytes held by all sessions at the last sweep (a gauge's last value). */
+  #lastBuffered = 0;
   readonly metrics: GatewayMetrics = new GatewayMetrics();
 
   #metricsRenderer: (() => string) | undefined;
-  readonly #replayCache = new ReplayCache();
-  #limits: ClientLimits;
 
   constructor(
     config: ResolvedGatewayConfig,
     onEvent: EventSink | undefined,
     metricsRenderer: (() => string) | undefined,
   ) {
-    this.#onEvent = onEvent ?? (() => {});
+    this.#reporter = new Reporter(this.metrics, onEvent ?? (() => {}));
     this.#metricsRenderer = metricsRenderer;
     // Counts and used ticket ids belong to the process, not to one
-    // configuration: every generation shares these two.
+    // configuration: the table keeps them for every generation.
+    this.#table = new SessionTable(sessionCaps(config));
     this.#generation = buildGeneration(config, {
-      replayCache: this.#replayCache,
+      replayCache: this.#table.replayCache,
     });
-    this.#limits = this.#generation.limits;
+    this.#pipeline = new UpgradePipeline({
+      table: this.#table,
+      reporter: this.#reporter,
+    });
   }
 
   get addr(): Deno.NetAddr {
@@ -203,11 +184,11 @@ class GatewayServer implements Gateway {
   }
 
   get sessionCount(): number {
-    return this.#sessions.size;
+    return this.#table.size;
   }
 
   get isDraining(): boolean {
-    return this.#isDraining;
+    return this.#table.isDraining;
   }
 
   get acceptFailure(): string | undefined {
@@ -260,11 +241,12 @@ class GatewayServer implements Gateway {
 
   async reload(options: GatewayOptions): Promise<void> {
     const generation = buildGeneration(resolveOptions(options), {
-      limits: this.#limits,
-      replayCache: this.#replayCache,
+      replayCache: this.#table.replayCache,
     });
     await initGeneration(generation);
-    this.#limits.setLimits(sessionCaps(generation.config));
+    // The shared counts get the new caps only now that the reload commits,
+    // so a reload that fails changes nothing.
+    this.#table.setCaps(sessionCaps(generation.config));
     this.#generation = generation;
   }
 
@@ -279,18 +261,13 @@ class GatewayServer implements Gateway {
 
   async #shutdown(): Promise<void> {
     // Draining: new upgrades get 503 and /healthz answers 503 (so a load
-    // balancer moves on), while every open session flushes and closes 1001.
-    this.#isDraining = true;
+    // balancer moves on), while every open session flushes and closes 1001
+    // (aborted past the drain timeout).
     for (const pending of this.#handshakes) closeQuietly(pending.conn);
-    const ends = [...this.#sessions.keys()].map((session) =>
-      session.close(CloseCode.GOING_AWAY, "gateway shutting down")
-    );
     const drainTimeoutMs = this.#generation.config.drainTimeoutMs;
     const deadline = performance.now() + drainTimeoutMs;
     const remaining = () => Math.max(0, deadline - performance.now());
-    await withTimeout(Promise.all(ends), drainTimeoutMs);
-    // Past the deadline: cut what is left.
-    await this.#abortSessions();
+    await this.#table.drain(drainTimeoutMs);
     this.#isListenerClosed = true;
     try {
       this.#listener?.close();
@@ -308,16 +285,8 @@ class GatewayServer implements Gateway {
     await Promise.all(this.#pendingHttp);
     // An upgrade that passed the draining check before the drain began can
     // open its session after the snapshot above: cut it too.
-    await this.#abortSessions();
+    await this.#table.abortAll();
     clearInterval(this.#sweepTimer);
-  }
-
-  #abortSessions(): Promise<unknown> {
-    return Promise.all(
-      [...this.#sessions.keys()].map((session) =>
-        session.abort(CloseCode.GOING_AWAY, "gateway shutting down")
-      ),
-    );
   }
 
   /**
@@ -398,11 +367,7 @@ class GatewayServer implements Gateway {
   }
 
   #emit(event: GatewayEvent): void {
-    try {
-      this.#onEvent(event);
-    } catch {
-      // A faulty sink must not break the data path.
-    }
+    this.#reporter.emit(event);
   }
 
   #sweep(): void {
@@ -414,10 +379,10 @@ class GatewayServer implements Gateway {
       }
     }
     let buffered = 0;
-    for (const [session, entry] of this.#sessions) {
+    for (const [session, labels] of this.#table) {
       try {
         session.tick(now);
-        this.#recordTraffic(session, entry.route);
+        recordTraffic(this.metrics, labels.route, session.takeStats());
         buffered += session.bufferedBytes;
       } catch (error) {
         // One session's failure must not stop the sweep for the others.
@@ -441,17 +406,11 @@ class GatewayServer implements Gateway {
     }
   }
 
-  #lastBuffered = 0;
-
-  #recordTraffic(session: RelaySession, route: string): void {
-    recordTraffic(this.metrics, route, session.takeStats());
-  }
-
   /** Swaps in a new TLS listener when the certificate files change. */
   async #reloadCertificateIfChanged(): Promise<void> {
     const config = this.#generation.config;
     const old = this.#listener;
-    if (old === undefined || this.#isDraining) return;
+    if (old === undefined || this.#table.isDraining) return;
     try {
       if (!await this.#listenerOpener.isCertificateChanged(config)) return;
       // SO_REUSEPORT lets the new listener bind before the old one closes,
@@ -532,7 +491,7 @@ class GatewayServer implements Gateway {
     const client = clientAddress(peer, head, generation.trustedProxies);
     try {
       if (isUpgradeRequest(head.headers)) {
-        await this.#upgrade(conn, head, client, leftover, generation);
+        await this.#pipeline.run({ conn, head, client, leftover, generation });
       } else {
         await this.#respondHttp(conn, head, generation);
       }
@@ -553,7 +512,7 @@ class GatewayServer implements Gateway {
   ): Promise<void> {
     const config = generation.config;
     const response = await respondToHttpRequest(head, {
-      isDraining: this.#isDraining,
+      isDraining: this.#table.isDraining,
       // An admin listener (which turns metrics off here) serves health too.
       isHealthEnabled: config.metricsOnGatewayPort,
       isDemoPageEnabled: config.demoPage,
@@ -578,39 +537,12 @@ class GatewayServer implements Gateway {
 
   /** Renders the Prometheus text (after folding in live traffic). */
   renderMetrics(): string {
-    for (const [session, entry] of this.#sessions) {
-      this.#recordTraffic(session, entry.route);
-    }
-    return this.metrics.renderPrometheus();
+    return renderMetrics(this.#table, this.metrics);
   }
 
   /** The console's live view. */
   consoleStats(): ConsoleStats {
-    let bytesToBackend = 0;
-    let bytesToBrowser = 0;
-    const sessions = [];
-    for (const [session, entry] of this.#sessions) {
-      const traffic = session.traffic;
-      bytesToBackend += traffic.toBackend;
-      bytesToBrowser += traffic.toBrowser;
-      if (sessions.length < 100) {
-        sessions.push({
-          id: session.id,
-          route: entry.route,
-          client: entry.client,
-          openedAtMs: session.openedAtMs,
-          bytesToBackend: traffic.toBackend,
-          bytesToBrowser: traffic.toBrowser,
-        });
-      }
-    }
-    const totals = this.metrics.totals();
-    return {
-      sessionsOpen: this.#sessions.size,
-      bytesToBackend: Math.max(totals.bytesToBackend, bytesToBackend),
-      bytesToBrowser: Math.max(totals.bytesToBrowser, bytesToBrowser),
-      sessions,
-    };
+    return consoleStats(this.#table, this.metrics);
   }
 
   /**
@@ -621,7 +553,7 @@ class GatewayServer implements Gateway {
    */
   #expireHandshake(pending: PendingHandshake): void {
     const refusal: HttpRefusal = { status: 408, body: "Request head timeout" };
-    this.#recordRefusal(
+    this.#reporter.refused(
       refusal,
       pending.client,
       "",
@@ -639,271 +571,7 @@ class GatewayServer implements Gateway {
     path: string,
     detail: string,
   ): Promise<void> {
-    this.#recordRefusal(refusal, client, path, detail);
+    this.#reporter.refused(refusal, client, path, detail);
     await sendRefusal(conn, refusal);
-  }
-
-  /** Counts and logs a refused upgrade request. */
-  #recordRefusal(
-    refusal: HttpRefusal,
-    client: string,
-    path: string,
-    detail: string,
-  ): void {
-    this.metrics.handshakeRefused(refusal.body, refusal.status);
-    this.#emit({
-      type: "handshake_refused",
-      status: refusal.status,
-      reason: refusal.body,
-      detail,
-      client,
-      path,
-    });
-  }
-
-  async #upgrade(
-    conn: Deno.Conn,
-    head: RequestHead,
-    client: ClientAddress,
-    leftover: Uint8Array | undefined,
-    generation: Generation,
-  ): Promise<void> {
-    const local = conn.localAddr;
-    const peer = conn.remoteAddr;
-    const decision = await generation.policy.decide(head, {
-      ...(local.transport === "tcp" ? { listenPort: local.port } : {}),
-      // A Unix socket is reached only through the local proxy in front.
-      isFromTrustedProxy: peer.transport === "unix" ||
-        (peer.transport === "tcp" &&
-          generation.trustedProxies?.(peer.hostname) === true),
-    });
-    if (decision.kind === "refuse") {
-      return this.#refuse(
-        conn,
-        decision.refusal,
-        client.text,
-        head.path,
-        decision.detail,
-      );
-    }
-    if (this.#isDraining) {
-      return this.#refuse(
-        conn,
-        { status: 503, body: "Gateway shutting down" },
-        client.text,
-        head.path,
-        "draining",
-      );
-    }
-    const limits = this.#limits;
-    const admitted = limits.acquire(client.ip);
-    if (admitted !== "ok") {
-      const isTotal = admitted === "total";
-      return this.#refuse(
-        conn,
-        {
-          status: isTotal ? 503 : 429,
-          body: isTotal
-            ? "Too many sessions"
-            : "Too many sessions from your address",
-          headers: { "retry-after": "5" },
-        },
-        client.text,
-        head.path,
-        isTotal
-          ? `session limit ${generation.config.maxSessions} reached`
-          : `per-address limit ${generation.config.maxSessionsPerIp} reached for ${client.ip}`,
-      );
-    }
-    // The ticket id is spent only now that every capacity check admitted
-    // the session (a 503 for a full gateway leaves the ticket usable).
-    const spent = generation.policy.spendTicket(decision);
-    if (spent !== "fresh") {
-      limits.release(client.ip);
-      return this.#refuse(
-        conn,
-        { status: 401, body: "Unauthorized" },
-        client.text,
-        head.path,
-        `ticket refused: ${spent}`,
-      );
-    }
-    const { route, target, targetText } = decision;
-    const sessionId = `${SESSION_PREFIX}-${(++nextSessionNumber).toString(36)}`;
-    const acceptPromise = computeAcceptKey(decision.key);
-    let backend: Deno.Conn;
-    const connectStarted = performance.now();
-    try {
-      backend = await connectBackend(
-        target,
-        generation.config.connectTimeoutMs,
-        generation.backendTls.get(route.path),
-      );
-      this.metrics.observeBackendConnectMs(performance.now() - connectStarted);
-      if (route.proxyProtocol !== undefined) {
-        await writeAll(
-          backend,
-          proxyHeader(route.proxyProtocol, client, conn.localAddr),
-        );
-      }
-    } catch (error) {
-      limits.release(client.ip);
-      // No session opened: the ticket may be used again.
-      generation.policy.releaseTicket(decision);
-      const detail = error instanceof Error ? error.message : String(error);
-      this.#emit({ type: "backend_error", sessionId, detail });
-      await this.#acceptThenClose(
-        conn,
-        await acceptPromise,
-        decision.subprotocol,
-        CloseCode.INTERNAL_ERROR,
-        "backend unreachable",
-      );
-      this.metrics.sessionOpened(route.path);
-      this.metrics.sessionClosed(route.path, CloseCode.INTERNAL_ERROR);
-      this.#emitClose(
-        sessionId,
-        route.path,
-        client.text,
-        targetText,
-        backendUnreachableSummary(detail),
-      );
-      return;
-    }
-    try {
-      await writeAll(
-        conn,
-        switchingProtocols(await acceptPromise, decision.subprotocol),
-      );
-    } catch {
-      limits.release(client.ip);
-      closeQuietly(conn);
-      closeQuietly(backend);
-      return;
-    }
-    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    this.#startSession(
-      sessionId,
-      route,
-      conn,
-      backend,
-      leftover,
-      client,
-      targetText,
-      generation,
-    );
-  }
-
-  #startSession(
-    sessionId: string,
-    route: ResolvedRoute,
-    conn: Deno.Conn,
-    backend: Deno.Conn,
-    leftover: Uint8Array | undefined,
-    client: ClientAddress,
-    targetText: string,
-    generation: Generation,
-  ): void {
-    const config = generation.config;
-    this.metrics.sessionOpened(route.path);
-    this.#emit({
-      type: "session_open",
-      sessionId,
-      route: route.path,
-      client: client.text,
-      target: targetText,
-    });
-    const recorder = route.recordDir === undefined
-      ? undefined
-      : new SessionRecorder(route.recordDir, {
-        sessionId,
-        route: route.path,
-        client: client.text,
-        target: targetText,
-        startedAtMs: Date.now(),
-      }, (error) =>
-        this.#emit({
-          type: "error",
-          message: "session recording failed",
-          detail: String(error),
-          sessionId,
-        }));
-    const trafficCap = config.logTrafficBytes;
-    const onTraffic = recorder === undefined && trafficCap === 0
-      ? undefined
-      : (direction: "to_backend" | "to_browser", message: Uint8Array) => {
-        recorder?.record(direction, message);
-        if (trafficCap > 0) {
-          this.#emit({
-            type: "traffic",
-            sessionId,
-            direction,
-            bytes: message.slice(0, trafficCap),
-            size: message.length,
-          });
-        }
-      };
-    const session: RelaySession = new RelaySession(conn, backend, {
-      id: sessionId,
-      ...relaySettings(route, config, leftover),
-      ...(onTraffic === undefined ? {} : { onTraffic }),
-      onClose: (summary) => {
-        // The process-wide counts: a reload since the start shares them.
-        if (this.#sessions.delete(session)) this.#limits.release(client.ip);
-        this.#recordTraffic(session, route.path);
-        this.metrics.sessionClosed(route.path, summary.code);
-        const report = () =>
-          this.#emitClose(
-            sessionId,
-            route.path,
-            client.text,
-            targetText,
-            summary,
-          );
-        // The close is reported once the recording is complete on disk.
-        if (recorder === undefined) report();
-        else recorder.close().finally(report);
-      },
-    });
-    this.#sessions.set(session, {
-      route: route.path,
-      client: client.text,
-    });
-    session.start();
-    // A session that finished its upgrade while the drain began.
-    if (this.#isDraining) {
-      session.close(CloseCode.GOING_AWAY, "gateway shutting down");
-    }
-  }
-
-  #emitClose(
-    sessionId: string,
-    route: string,
-    client: string,
-    target: string,
-    summary: SessionSummary,
-  ): void {
-    this.#emit(sessionCloseEvent(sessionId, route, client, target, summary));
-  }
-
-  /** Completes the upgrade only to close at once with a readable reason. */
-  async #acceptThenClose(
-    conn: Deno.Conn,
-    accept: string,
-    subprotocol: string | undefined,
-    code: number,
-    reason: string,
-  ): Promise<void> {
-    try {
-      await writeAll(
-        conn,
-        switchingProtocolsThenClose(accept, subprotocol, code, reason),
-      );
-      // Give the browser a moment to answer the close frame, bounded.
-      await awaitOneRead(conn, this.#generation.config.closeTimeoutMs);
-    } catch {
-      // The browser went away first.
-    }
-    closeQuietly(conn);
   }
 }

@@ -1,0 +1,321 @@
+/**
+ * The upgrade pipeline: what happens to a WebSocket upgrade request, step
+ * by step, from the request head to a running session. Each step either
+ * passes the request on or ends it (an HTTP refusal before the 101, a
+ * close with 1011 after it); a step that ends it gives back what the steps
+ * before it took.
+ *
+ * 1. **check**: the {@linkcode UpgradePolicy} (route, upgrade headers,
+ *    origin, ticket, subprotocol, target; see `upgrade_policy.ts`);
+ * 2. **admit**: not while draining, the process-wide session caps (total
+ *    and per address), then the single-use ticket id is spent;
+ * 3. **connect**: dial the backend (and send its PROXY header);
+ * 4. **switch protocols**: write the 101;
+ * 5. **open**: start the relay session ({@linkcode openSession}).
+ *
+ * @module
+ */
+
+import type { RequestHead } from "../websocket/handshake.ts";
+import { computeAcceptKey, type HttpRefusal } from "../websocket/handshake.ts";
+import { closeQuietly } from "../io/close_quietly.ts";
+import { CloseCode } from "../session/close_codes.ts";
+import type { RelaySession } from "../session/relay.ts";
+import { awaitOneRead, writeAll } from "./_conn_io.ts";
+import {
+  sendRefusal,
+  switchingProtocols,
+  switchingProtocolsThenClose,
+} from "./_http_replies.ts";
+import type { Reporter } from "./_reporter.ts";
+import {
+  backendUnreachableSummary,
+  sessionCloseEvent,
+} from "./_session_reports.ts";
+import { connectBackend } from "./backend_connect.ts";
+import { type ClientAddress, proxyHeader } from "./client_address.ts";
+import type { Generation } from "./generation.ts";
+import { openSession } from "./open_session.ts";
+import { nextSessionId, type SessionLabels } from "./session_labels.ts";
+import type { SessionTable } from "./session_table.ts";
+import type { UpgradeDecision } from "./upgrade_policy.ts";
+
+/** One upgrade request, its head read, on its way through the pipeline. */
+export interface UpgradeRequest {
+  /** The browser's connection. */
+  conn: Deno.Conn;
+  /** The request head. */
+  head: RequestHead;
+  /** The client's address (after PROXY and forwarded headers). */
+  client: ClientAddress;
+  /** Bytes that followed the request head, if any. */
+  leftover: Uint8Array | undefined;
+  /** The configuration generation the request is decided under. */
+  generation: Generation;
+}
+
+/** An accepted policy decision. */
+type Accepted = Extract<UpgradeDecision, { kind: "accept" }>;
+
+/** Why a step ended the request before the 101, for the client and the log. */
+interface StepRefusal {
+  refusal: HttpRefusal;
+  /** Operator-only detail. */
+  detail: string;
+}
+
+/** Options of {@linkcode UpgradePipeline}. */
+export interface UpgradePipelineOptions {
+  /** The process's session table: caps, ticket ids, drain, open sessions. */
+  table: SessionTable<RelaySession>;
+  /** Where events and metrics go. */
+  reporter: Reporter;
+}
+
+/** Takes upgrade requests through the steps listed in the module doc. */
+export class UpgradePipeline {
+  #table: SessionTable<RelaySession>;
+  #reporter: Reporter;
+
+  /**
+   * Creates the pipeline.
+   * @param options The session table and the reporter.
+   */
+  constructor(options: UpgradePipelineOptions) {
+    this.#table = options.table;
+    this.#reporter = options.reporter;
+  }
+
+  /**
+   * Takes one request through every step; never throws for a refusal or a
+   * backend that cannot be reached (both are answered and reported).
+   * @param request The request.
+   * @returns Resolves once the request is refused, closed, or its session
+   * started.
+   */
+  async run(request: UpgradeRequest): Promise<void> {
+    // 1. check
+    const decision = await this.#check(request);
+    if (decision.kind === "refuse") {
+      return this.#refuse(request, decision);
+    }
+    // 2. admit
+    const refused = this.#admit(request, decision);
+    if (refused !== undefined) return this.#refuse(request, refused);
+    // 3. connect
+    const labels: SessionLabels = {
+      id: nextSessionId(),
+      route: decision.route.path,
+      client: request.client.text,
+      target: decision.targetText,
+    };
+    const accept = computeAcceptKey(decision.key);
+    const backend = await this.#connect(request, decision, labels, accept);
+    if (backend === undefined) return;
+    // 4. switch protocols
+    const isSwitched = await this.#switchProtocols(
+      request,
+      decision,
+      backend,
+      accept,
+    );
+    if (!isSwitched) return;
+    // 5. open
+    openSession({
+      labels,
+      route: decision.route,
+      config: request.generation.config,
+      browser: request.conn,
+      backend,
+      leftover: request.leftover,
+      clientIp: request.client.ip,
+      table: this.#table,
+      reporter: this.#reporter,
+    });
+  }
+
+  /** Step 1: every check of the upgrade policy, in its order. */
+  #check(request: UpgradeRequest): Promise<UpgradeDecision> {
+    const { conn, generation } = request;
+    const local = conn.localAddr;
+    const peer = conn.remoteAddr;
+    return generation.policy.decide(request.head, {
+      ...(local.transport === "tcp" ? { listenPort: local.port } : {}),
+      // A Unix socket is reached only through the local proxy in front.
+      isFromTrustedProxy: peer.transport === "unix" ||
+        (peer.transport === "tcp" &&
+          generation.trustedProxies?.(peer.hostname) === true),
+    });
+  }
+
+  /**
+   * Step 2: admits the session or says why not. Admitted, it holds a slot
+   * (given back by the steps after on failure, else when the session
+   * ends) and its single-use ticket id is spent; refused, nothing is held.
+   */
+  #admit(request: UpgradeRequest, decision: Accepted): StepRefusal | undefined {
+    const config = request.generation.config;
+    const client = request.client;
+    if (this.#table.isDraining) {
+      return {
+        refusal: { status: 503, body: "Gateway shutting down" },
+        detail: "draining",
+      };
+    }
+    const acquired = this.#table.acquire(client.ip);
+    if (acquired === "total") {
+      return {
+        refusal: capacityRefusal(503, "Too many sessions"),
+        detail: `session limit ${config.maxSessions} reached`,
+      };
+    }
+    if (acquired === "per-ip") {
+      return {
+        refusal: capacityRefusal(429, "Too many sessions from your address"),
+        detail:
+          `per-address limit ${config.maxSessionsPerIp} reached for ${client.ip}`,
+      };
+    }
+    // The ticket id is spent only now that every capacity check admitted
+    // the session (a 503 for a full gateway leaves the ticket usable).
+    const spent = request.generation.policy.spendTicket(decision);
+    if (spent !== "fresh") {
+      this.#table.release(client.ip);
+      return {
+        refusal: { status: 401, body: "Unauthorized" },
+        detail: `ticket refused: ${spent}`,
+      };
+    }
+    return undefined;
+  }
+
+  /**
+   * Step 3: dials the backend. When it cannot be reached, the slot and the
+   * ticket id are given back, the browser gets a 101 and a close 1011
+   * "backend unreachable" (browsers never see a failed upgrade's status),
+   * and `undefined` is returned.
+   */
+  async #connect(
+    request: UpgradeRequest,
+    decision: Accepted,
+    labels: SessionLabels,
+    accept: string,
+  ): Promise<Deno.Conn | undefined> {
+    const { conn, client, generation } = request;
+    const metrics = this.#reporter.metrics;
+    const route = decision.route;
+    const connectStarted = performance.now();
+    let backend: Deno.Conn | undefined;
+    try {
+      backend = await connectBackend(
+        decision.target,
+        generation.config.connectTimeoutMs,
+        generation.backendTls.get(route.path),
+      );
+      metrics.observeBackendConnectMs(performance.now() - connectStarted);
+      if (route.proxyProtocol !== undefined) {
+        await writeAll(
+          backend,
+          proxyHeader(route.proxyProtocol, client, conn.localAddr),
+        );
+      }
+      return backend;
+    } catch (error) {
+      if (backend !== undefined) closeQuietly(backend);
+      this.#table.release(client.ip);
+      // No session opened: the ticket may be used again.
+      generation.policy.releaseTicket(decision);
+      const detail = error instanceof Error ? error.message : String(error);
+      this.#reporter.emit({
+        type: "backend_error",
+        sessionId: labels.id,
+        detail,
+      });
+      await acceptThenClose(conn, {
+        accept,
+        subprotocol: decision.subprotocol,
+        reason: "backend unreachable",
+        lingerMs: generation.config.closeTimeoutMs,
+      });
+      metrics.sessionOpened(route.path);
+      metrics.sessionClosed(route.path, CloseCode.INTERNAL_ERROR);
+      this.#reporter.emit(
+        sessionCloseEvent(labels, backendUnreachableSummary(detail)),
+      );
+      return undefined;
+    }
+  }
+
+  /**
+   * Step 4: writes the 101. When the browser is gone, both sockets are
+   * closed, the slot is given back and `false` is returned.
+   */
+  async #switchProtocols(
+    request: UpgradeRequest,
+    decision: Accepted,
+    backend: Deno.Conn,
+    accept: string,
+  ): Promise<boolean> {
+    const conn = request.conn;
+    try {
+      await writeAll(conn, switchingProtocols(accept, decision.subprotocol));
+    } catch {
+      this.#table.release(request.client.ip);
+      closeQuietly(conn);
+      closeQuietly(backend);
+      return false;
+    }
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+    return true;
+  }
+
+  /** Counts, logs and answers a refusal before the 101. */
+  async #refuse(request: UpgradeRequest, refused: StepRefusal): Promise<void> {
+    this.#reporter.refused(
+      refused.refusal,
+      request.client.text,
+      request.head.path,
+      refused.detail,
+    );
+    await sendRefusal(request.conn, refused.refusal);
+  }
+}
+
+function capacityRefusal(status: 429 | 503, body: string): HttpRefusal {
+  return { status, body, headers: { "retry-after": "5" } };
+}
+
+/** Options of {@linkcode acceptThenClose}. */
+interface AcceptThenCloseOptions {
+  /** The `Sec-WebSocket-Accept` value. */
+  accept: string;
+  /** The chosen subprotocol, if any. */
+  subprotocol: string | undefined;
+  /** The close reason the page can read (sent with 1011). */
+  reason: string;
+  /** How long to wait for the browser's answer, in milliseconds. */
+  lingerMs: number;
+}
+
+/** Completes the upgrade only to close at once with a readable reason. */
+async function acceptThenClose(
+  conn: Deno.Conn,
+  options: AcceptThenCloseOptions,
+): Promise<void> {
+  try {
+    await writeAll(
+      conn,
+      switchingProtocolsThenClose(
+        options.accept,
+        options.subprotocol,
+        CloseCode.INTERNAL_ERROR,
+        options.reason,
+      ),
+    );
+    // Give the browser a moment to answer the close frame, bounded.
+    await awaitOneRead(conn, options.lingerMs);
+  } catch {
+    // The browser went away first.
+  }
+  closeQuietly(conn);
+}
