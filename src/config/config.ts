@@ -550,7 +550,7 @@ function checkUnixSocket(
   }
   if (reusePort) {
     problems.push(
-      "unixSocket: cannot be shared by several workers (reusePort): run one process",
+      "unixSocket: cannot be shared by several workers (--workers, reusePort): run one process",
     );
   }
 }
