@@ -31,6 +31,7 @@
 // The gateway
 export { createGateway, type Gateway } from "./src/server/gateway.ts";
 export type {
+  AuthPluginOptions,
   BackendTarget,
   BackendTlsOptions,
   CompressionOptions,

@@ -193,6 +193,8 @@ function metavar(setting: SettingDefinition): string {
     case "address":
     case "target":
       return "HOST:PORT";
+    case "listen":
+      return "HOST:PORT|unix:PATH";
     case "framing":
       return "SPEC";
     case "duration":

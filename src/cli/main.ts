@@ -43,6 +43,11 @@ import {
   websockifyHelpText,
 } from "./websockify_args.ts";
 import { formatWebsockifyBanner } from "./websockify_banner.ts";
+import {
+  type LifetimeVerdict,
+  ServerLifetime,
+  type ServerLifetimeOptions,
+} from "./server_lifetime.ts";
 import { defaultCliSettings } from "../config/settings.ts";
 import { checkStartupFiles } from "./preflight.ts";
 import { startupSummary } from "./startup_summary.ts";
@@ -177,13 +182,44 @@ async function runWebsockify(argv: readonly string[]): Promise<number> {
     { staticDir: "--web" },
   );
   if (webProblems.length > 0) throw new ConfigError(webProblems);
-  for (const line of formatWebsockifyBanner(settings, { isTls })) {
+  const banner = formatWebsockifyBanner(settings, { isTls });
+  for (const line of banner) {
     // deno-lint-ignore no-console
     console.error(line);
   }
   const cli = defaultCliSettings();
   if (settings.isVerbose || settings.isTraffic) cli.logLevel = "debug";
-  return await serve({ options, cli }, { isQuiet: true });
+  let logFile: Deno.FsFile | undefined;
+  if (settings.logFile !== undefined) {
+    try {
+      logFile = await Deno.open(settings.logFile, {
+        append: true,
+        create: true,
+      });
+    } catch (error) {
+      throw new ConfigError([
+        `--log-file: cannot open "${settings.logFile}": ${
+          (error as Error).message
+        }`,
+      ]);
+    }
+  }
+  const fileLines = logFile === undefined ? undefined : new LineWriter(logFile);
+  for (const line of banner) fileLines?.writeLine(line);
+  try {
+    return await serve({ options, cli }, {
+      isQuiet: true,
+      ...(fileLines === undefined ? {} : { logFile: fileLines }),
+      lifetime: {
+        isRunOnce: settings.isRunOnce,
+        idleTimeoutMs: settings.idleTimeoutSec * 1000,
+        timeoutMs: settings.timeoutSec * 1000,
+      },
+    });
+  } finally {
+    await fileLines?.flush();
+    logFile?.close();
+  }
 }
 
 /** Reads the config file (if any), the ticket secret, and merges flags. */
@@ -360,11 +396,16 @@ function listeningLine(
     (extras.settings === undefined ? "" : `\n${extras.settings.join("\n")}`);
 }
 
-function eventPrinter(config: RunConfig): (event: GatewayEvent) => void {
+function eventPrinter(
+  config: RunConfig,
+  logFile: LineWriter | undefined,
+): (event: GatewayEvent) => void {
   const { logFormat, logLevel } = config.cli;
   return (event) => {
     const line = formatEvent(event, { format: logFormat, level: logLevel });
-    if (line !== undefined) STDERR_LINES.writeLine(line);
+    if (line === undefined) return;
+    STDERR_LINES.writeLine(line);
+    logFile?.writeLine(line);
   };
 }
 
@@ -411,18 +452,53 @@ interface ServeOptions {
    * @default {stderr is a terminal and not isQuiet}
    */
   isTargetCheck?: boolean;
+  /** websockify's `--log-file`: event lines also go here. */
+  logFile?: LineWriter;
+  /** websockify's `--run-once`, `--idle-timeout` and `--timeout`. */
+  lifetime?: ServerLifetimeOptions;
 }
 
 async function serve(
   config: RunConfig,
   serveOptions: ServeOptions,
 ): Promise<number> {
-  const { reloadConfig, isDemo = false, isQuiet = false } = serveOptions;
+  const { reloadConfig, isDemo = false, isQuiet = false, logFile } =
+    serveOptions;
   // The check dials every backend once: by default only for a person at a
   // terminal, not under a supervisor whose backends count connections.
   const { isTargetCheck = !isQuiet && Deno.stderr.isTerminal() } = serveOptions;
   logFormat = config.cli.logFormat;
-  const onEvent = eventPrinter(config);
+  const printEvent = eventPrinter(config, logFile);
+  const stopped = Promise.withResolvers<string>();
+  const lifetime = new ServerLifetime(
+    performance.now(),
+    serveOptions.lifetime,
+  );
+  // websockify's --timeout: no new sessions (nor files) from now on; the
+  // open ones run to their end, then the lifetime says exit.
+  const stopAccepting = (cause: string) => {
+    onEvent({
+      type: "warning",
+      message:
+        `${cause}: refusing new sessions; exiting once the open ones end (${lifetime.openSessions} open)`,
+    });
+    const { staticDir: _staticDir, ...rest } = config.options;
+    runner.reload({ ...rest, routes: [] }).catch((error) =>
+      onEvent({
+        type: "error",
+        message: "--timeout: cannot stop accepting new sessions",
+        detail: String(error),
+      })
+    );
+  };
+  const follow = (verdict: LifetimeVerdict) => {
+    if (verdict.kind === "exit") stopped.resolve(verdict.cause);
+    if (verdict.kind === "stop-accepting") stopAccepting(verdict.cause);
+  };
+  const onEvent = (event: GatewayEvent) => {
+    printEvent(event);
+    if (lifetime.isActive) follow(lifetime.observe(event, performance.now()));
+  };
   keepRunningOnUnhandledRejection(onEvent);
   const workers = config.cli.workers === 0
     ? navigator.hardwareConcurrency
@@ -443,15 +519,19 @@ async function serve(
       : await startSingle(capped.options, onEvent);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
+    const where = config.options.unixSocket !== undefined
+      ? `unix:${config.options.unixSocket}`
+      : `${config.options.hostname}:${config.options.port}`;
     printProblem(
-      `--listen: cannot listen on ${config.options.hostname}:${config.options.port}: ${
-        (error as Error).message
-      }`,
+      `--listen: cannot listen on ${where}: ${(error as Error).message}`,
     );
     return 1;
   }
   const addr = runner.addr;
-  const host = addr.hostname.includes(":")
+  const unixSocket = config.options.unixSocket;
+  const host = unixSocket !== undefined
+    ? "localhost"
+    : addr.hostname.includes(":")
     ? `[${addr.hostname}]`
     : addr.hostname;
   const scheme = config.options.tls === undefined ? "ws" : "wss";
@@ -485,7 +565,6 @@ async function serve(
       });
     }
   };
-  const stopped = Promise.withResolvers<Deno.Signal>();
   let signals = 0;
   const stopOn = (signal: Deno.Signal) => () => {
     signals++;
@@ -501,23 +580,28 @@ async function serve(
   const adminMetrics = admin === undefined
     ? undefined
     : `http://${admin.addr.hostname}:${admin.addr.port}/metrics`;
-  const httpBase = `${
-    scheme === "wss" ? "https" : "http"
-  }://${host}:${addr.port}`;
+  const httpBase = unixSocket !== undefined
+    ? `unix:${unixSocket}`
+    : `${scheme === "wss" ? "https" : "http"}://${host}:${addr.port}`;
   // deno-lint-ignore no-console
-  console.log(listeningLine(`${scheme}://${host}:${addr.port}`, {
-    ...(isDemo ? { demoPage: `http://${host}:${addr.port}/` } : {}),
-    ...(adminMetrics === undefined ? {} : { metrics: adminMetrics }),
-    ...(isQuiet ? {} : {
-      settings: startupSummary(config.options, {
-        gateway: httpBase,
-        metrics: adminMetrics ??
-          (config.options.metricsOnGatewayPort === false
-            ? undefined
-            : `${httpBase}/metrics`),
+  console.log(listeningLine(
+    unixSocket !== undefined
+      ? `unix:${unixSocket}`
+      : `${scheme}://${host}:${addr.port}`,
+    {
+      ...(isDemo ? { demoPage: `http://${host}:${addr.port}/` } : {}),
+      ...(adminMetrics === undefined ? {} : { metrics: adminMetrics }),
+      ...(isQuiet ? {} : {
+        settings: startupSummary(config.options, {
+          gateway: httpBase,
+          metrics: adminMetrics ??
+            (config.options.metricsOnGatewayPort === false
+              ? undefined
+              : `${httpBase}/metrics`),
+        }),
       }),
-    }),
-  }));
+    },
+  ));
   if (isTargetCheck) {
     // Not awaited: each connection ends within the connect timeout, and a
     // shutdown before then does not wait for it.
@@ -530,7 +614,12 @@ async function serve(
   const watcher = config.cli.watchConfig && reloadConfig !== undefined
     ? watchConfigFile(Deno.args, () => reload("config file changed"))
     : undefined;
+  // websockify checks its timeouts once a second.
+  const lifetimeTimer = lifetime.isActive
+    ? setInterval(() => follow(lifetime.check(performance.now())), 1000)
+    : undefined;
   onEvent({ type: "shutting_down", cause: await stopped.promise });
+  clearInterval(lifetimeTimer);
   watcher?.close();
   await runner.close();
   await admin?.close();

@@ -25,6 +25,11 @@ import {
   resolveRoute,
   type RouteOptions,
 } from "./route_options.ts";
+import {
+  type AuthCheck,
+  basicHttpAuth,
+  expectOrigin,
+} from "../security/websockify_auth.ts";
 
 export type {
   BackendTlsOptions,
@@ -34,6 +39,19 @@ export type {
   RouteOptions,
 } from "./route_options.ts";
 export { type BackendTarget, parseHostPort, parseTarget } from "./target.ts";
+
+/** websockify's auth plugins, by their websockify names. */
+export interface AuthPluginOptions {
+  /**
+   * `BasicHTTPAuth` (401 with `WWW-Authenticate` unless the credentials
+   * match) or `ExpectOrigin` (403 unless `Origin` is listed).
+   */
+  name: "BasicHTTPAuth" | "ExpectOrigin";
+  /** `user:password`, or the allowed origins separated by spaces. */
+  source: string;
+  /** Whether plain GET/HEAD requests (static files) are checked too. @default {false} */
+  isWebAuth?: boolean;
+}
 
 /** Options of {@linkcode createGateway}. Every duration is in milliseconds. */
 export interface GatewayOptions {
@@ -146,6 +164,19 @@ export interface GatewayOptions {
    * @default {67108864}
    */
   compressionMemoryBytes?: number;
+   * Listen on this Unix socket path instead of `hostname:port` (plain
+   * `ws://` only, one process). A stale socket file left by a crash is
+   * replaced; one that a live process listens on is refused. The file is
+   * removed when the gateway closes. @default {undefined}
+   */
+  unixSocket?: string;
+  /** The file mode of `unixSocket` (octal, e.g. `0o660`). @default {0o660} */
+  unixSocketMode?: number;
+  /**
+   * websockify's `--auth-plugin`: checked before every upgrade, and before
+   * plain GET/HEAD requests too with `isWebAuth`. @default {undefined}
+   */
+  authPlugin?: AuthPluginOptions;
   /**
    * Renders `/metrics` instead of the gateway's own metrics (workers use it
    * to serve metrics summed across workers). @default {undefined}
@@ -217,6 +248,14 @@ export interface ResolvedGatewayConfig {
   readonly warmUp: boolean;
   /** The compression context budget in bytes. */
   readonly compressionMemoryBytes: number;
+  /** The Unix socket to listen on instead of TCP, with its file mode. */
+  readonly unixSocket:
+    | { readonly path: string; readonly mode: number }
+    | undefined;
+  /** The compiled auth plugin check, if any. */
+  readonly authCheck: AuthCheck | undefined;
+  /** Whether the auth check also guards plain GET/HEAD requests. */
+  readonly isWebAuth: boolean;
 }
 
 const DEFAULT_BUFFER_BYTES = 1024 * 1024;
@@ -279,7 +318,12 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     reusePort = false,
     warmUp = false,
     compressionMemoryBytes = DEFAULT_COMPRESSION_MEMORY_BYTES,
+    unixSocket,
+    unixSocketMode = 0o660,
+    authPlugin,
   } = options;
+  checkUnixSocket(problems, { unixSocket, unixSocketMode, tls, reusePort });
+  const authCheck = compileAuthPlugin(problems, authPlugin);
   if (
     allowOrigins !== undefined && allowOrigins !== "*" &&
     !isStringList(allowOrigins)
@@ -453,5 +497,72 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     reusePort,
     warmUp,
     compressionMemoryBytes,
+    unixSocket: unixSocket === undefined
+      ? undefined
+      : Object.freeze({ path: unixSocket, mode: unixSocketMode }),
+    authCheck,
+    isWebAuth: authPlugin?.isWebAuth === true,
   });
+}
+
+function checkUnixSocket(
+  problems: string[],
+  given: {
+    unixSocket: string | undefined;
+    unixSocketMode: number;
+    tls: unknown;
+    reusePort: boolean;
+  },
+): void {
+  const { unixSocket, unixSocketMode, tls, reusePort } = given;
+  if (unixSocket === undefined) return;
+  if (typeof unixSocket !== "string" || unixSocket === "") {
+    problems.push("unixSocket: must be a non-empty path");
+  }
+  if (
+    !Number.isInteger(unixSocketMode) || unixSocketMode < 0 ||
+    unixSocketMode > 0o777
+  ) {
+    problems.push(
+      `unixSocketMode: must be a file mode from 0 to 0o777: current value is ${
+        JSON.stringify(unixSocketMode)
+      }`,
+    );
+  }
+  if (tls !== undefined) {
+    problems.push(
+      "unixSocket: cannot serve TLS on a Unix socket: terminate TLS in the proxy in front",
+    );
+  }
+  if (reusePort) {
+    problems.push(
+      "unixSocket: cannot be shared by several workers (--workers, reusePort): run one process",
+    );
+  }
+}
+
+function compileAuthPlugin(
+  problems: string[],
+  plugin: AuthPluginOptions | undefined,
+): AuthCheck | undefined {
+  if (plugin === undefined) return undefined;
+  if (typeof plugin.source !== "string") {
+    problems.push("authPlugin.source: must be a string");
+    return undefined;
+  }
+  if (plugin.name === "ExpectOrigin") return expectOrigin(plugin.source);
+  if (plugin.name === "BasicHTTPAuth") {
+    try {
+      return basicHttpAuth(plugin.source);
+    } catch (error) {
+      problems.push(`authPlugin.source: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+  problems.push(
+    `authPlugin.name: must be "BasicHTTPAuth" or "ExpectOrigin": current value is ${
+      JSON.stringify(plugin.name)
+    }`,
+  );
+  return undefined;
 }

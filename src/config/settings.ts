@@ -63,6 +63,7 @@ export interface SettingTargets {
 /** How a setting parses its value. */
 export type SettingKind =
   | "address"
+  | "listen"
   | "target"
   | "framing"
   | "duration"
@@ -98,6 +99,8 @@ export interface SettingDefinition {
 /** Expected-value wording per kind, for error lines. */
 export const EXPECTED: Record<SettingKind, string> = {
   address: "HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080",
+  listen:
+    "HOST:PORT or unix:/path, e.g. 127.0.0.1:8080 or unix:/run/wsgate.sock",
   target: "HOST:PORT or unix:/path of the backend, e.g. 127.0.0.1:9000",
   framing: "a framing SPEC such as u32be, raw, lines or varint",
   duration: "a duration such as 20, 20s, 500ms or 5m",
@@ -125,6 +128,13 @@ export function convertValue(
   switch (kind) {
     case "address":
       if (text === undefined) break;
+      return parseHostPort(text, "address");
+    case "listen":
+      if (text === undefined) break;
+      if (text.startsWith("unix:")) {
+        if (text.length === "unix:".length) break;
+        return { unixSocket: text.slice("unix:".length) };
+      }
       return parseHostPort(text, "address");
     case "target":
       if (text === undefined) break;
@@ -202,9 +212,14 @@ export const SETTINGS: readonly SettingDefinition[] = [
   {
     flag: "--listen",
     key: "listen",
-    kind: "address",
-    help: "where to listen (default 127.0.0.1:8080)",
+    kind: "listen",
+    help:
+      "where to listen: HOST:PORT, or unix:/path for a Unix socket (mode 0660) behind a proxy (default 127.0.0.1:8080)",
     apply(value, { options }) {
+      if ("unixSocket" in (value as object)) {
+        options.unixSocket = (value as { unixSocket: string }).unixSocket;
+        return;
+      }
       const { hostname, port } = value as { hostname: string; port: number };
       options.hostname = hostname;
       options.port = port;

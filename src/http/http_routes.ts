@@ -13,6 +13,7 @@ import {
   type ConsoleStats,
 } from "./console_page.ts";
 import type { StaticFiles } from "./static_files.ts";
+import type { AuthCheck } from "../security/websockify_auth.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../observability/render_prometheus.ts";
 import { encodeHttpResponse } from "./http_response.ts";
 import type { RequestHead } from "./request_head.ts";
@@ -41,6 +42,11 @@ export interface HttpRouteContext {
   consoleStats: () => ConsoleStats;
   /** Static files, if configured. */
   staticFiles: StaticFiles | undefined;
+  /**
+   * websockify's `--web-auth`: the auth plugin's check, run before any
+   * answer. @default {undefined}
+   */
+  authCheck?: AuthCheck;
 }
 
 /** A response: head bytes, and a file to stream after them, if any. */
@@ -96,6 +102,14 @@ export async function respondToHttpRequest(
   });
   if (head.method !== "GET" && !isHead) {
     return reply(405, { ...TEXT, allow: "GET, HEAD" }, "Method not allowed\n");
+  }
+  const denied = context.authCheck?.(head.headers);
+  if (denied !== undefined) {
+    return reply(
+      denied.status,
+      { ...TEXT, ...denied.headers },
+      `${denied.body}\n`,
+    );
   }
   const path = head.path;
   if (path === "/healthz" && context.isHealthEnabled !== false) {

@@ -60,8 +60,9 @@ import { warmUp } from "./warm_up.ts";
 export interface Gateway {
   /**
    * Starts listening; resolves with the bound address (the real port when 0
-   * was asked for). Rejects with `ConfigError` when a token file or ticket
-   * secret cannot be loaded.
+   * was asked for; with `unixSocket`, the listener's `Deno.UnixAddr`).
+   * Rejects with `ConfigError` when a token file or ticket secret cannot be
+   * loaded.
    */
   listen(): Promise<Deno.NetAddr>;
   /** The bound address; throws before {@linkcode Gateway.listen}. */
@@ -220,7 +221,12 @@ class GatewayServer implements Gateway {
     // Connections that arrive meanwhile wait in the listen backlog.
     if (config.warmUp) await warmUp(config, createGateway);
     this.#listener = listener;
+    // On a Unix socket the address is a Deno.UnixAddr; events name it
+    // unix:/path with port 0.
     const addr = listener.addr as Deno.NetAddr;
+    const shown = listener.addr.transport === "unix"
+      ? { hostname: `unix:${listener.addr.path}`, port: 0 }
+      : addr;
     this.#sweepTimer = setInterval(
       () => this.#sweep(),
       sweepPeriodMs(config),
@@ -233,17 +239,16 @@ class GatewayServer implements Gateway {
           'origin checks are off (allowOrigins "*"): any web page may open sessions',
       });
     }
-    const exposure = sameOriginExposureWarning(
-      config.allowOrigins,
-      addr.hostname,
-    );
+    const exposure = config.unixSocket === undefined
+      ? sameOriginExposureWarning(config.allowOrigins, addr.hostname)
+      : undefined;
     if (exposure !== undefined) {
       this.#emit({ type: "warning", message: exposure });
     }
     this.#emit({
       type: "listening",
-      hostname: addr.hostname,
-      port: addr.port,
+      hostname: shown.hostname,
+      port: shown.port,
       tls: config.tls !== undefined,
     });
     return addr;
@@ -613,6 +618,9 @@ class GatewayServer implements Gateway {
         : undefined,
       consoleStats: () => this.consoleStats(),
       staticFiles: generation.staticFiles,
+      ...(config.isWebAuth && config.authCheck !== undefined
+        ? { authCheck: config.authCheck }
+        : {}),
     });
     this.#httpConns.add(tracked);
     try {

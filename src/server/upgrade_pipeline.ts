@@ -161,8 +161,10 @@ export class UpgradePipeline {
     const peer = conn.remoteAddr;
     return generation.policy.decide(request.head, {
       ...(local.transport === "tcp" ? { listenPort: local.port } : {}),
-      isFromTrustedProxy: peer.transport === "tcp" &&
-        generation.trustedProxies?.(peer.hostname) === true,
+      // A Unix socket is reached only through the local proxy in front.
+      isFromTrustedProxy: peer.transport === "unix" ||
+        (peer.transport === "tcp" &&
+          generation.trustedProxies?.(peer.hostname) === true),
     });
   }
 

@@ -1,6 +1,6 @@
 /**
  * Every check made before a WebSocket upgrade is accepted, in one place:
- * route, upgrade headers, origin, ticket, subprotocol and target (fixed,
+ * route, upgrade headers, auth plugin, origin, ticket, subprotocol and target (fixed,
  * token file or dynamic allow-list, resolved once so the checked address is
  * the dialled one, within `connectTimeoutMs`). A refusal is an HTTP status
  * with a short fixed body; the detail goes to the log only.
@@ -184,6 +184,19 @@ export class UpgradePolicy {
     const checked = checkUpgradeHeaders(head);
     if (!("key" in checked)) {
       return { kind: "refuse", refusal: checked, detail: checked.body };
+    }
+    // websockify's --auth-plugin (BasicHTTPAuth, ExpectOrigin).
+    const denied = this.#config.authCheck?.(head.headers);
+    if (denied !== undefined) {
+      return {
+        kind: "refuse",
+        refusal: {
+          status: denied.status,
+          body: denied.body,
+          headers: { ...denied.headers },
+        },
+        detail: `auth plugin: ${denied.detail}`,
+      };
     }
     const host = head.headers.get("host") ?? null;
     const port = connection.listenPort ??

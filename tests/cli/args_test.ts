@@ -453,6 +453,7 @@ Deno.test("parseArgs keeps the last value of a repeated flag and all of a repeat
 /** A malformed value for each kind of setting. */
 const BAD_VALUE_BY_KIND: Record<string, string> = {
   address: "nope",
+  listen: "nope",
   target: "nope",
   framing: "u33be",
   duration: "soon",

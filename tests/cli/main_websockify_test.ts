@@ -24,15 +24,15 @@ Deno.test("wsgate websockify exits 2 with one line naming the alternative for --
 
 Deno.test("wsgate websockify refuses an unwired plugin instead of running without it", async () => {
   const { code, stderr } = await runWebsockify([
-    "--auth-plugin",
-    "BasicHTTPAuth",
-    "--auth-source",
-    "u:p",
-    "6080",
-    "h:1",
+    "--token-plugin",
+    "TokenFile",
+    "--token-source",
+    "/nonexistent",
+    "--host-token",
+    "0",
   ]);
   assertEquals(code, 2);
-  assert(stderr.includes("BasicHTTPAuth: not wired yet"), stderr);
+  assert(stderr.includes("--host-token: not wired yet"), stderr);
 });
 
 // Issue 18: a missing --web directory was reported as "staticDir", the

@@ -70,6 +70,9 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     reusePort: false,
     warmUp: false,
     compressionMemoryBytes: 64 * 1024 * 1024,
+    unixSocket: undefined,
+    authCheck: undefined,
+    isWebAuth: false,
   });
 });
 
@@ -928,5 +931,46 @@ Deno.test("resolveOptions serves the console by default only on a loopback liste
   assertEquals(
     resolveOptions({ hostname: "127.0.0.1", console: false }).console,
     false,
+  );
+});
+
+Deno.test("resolveOptions checks unixSocket against TLS, workers and its mode", () => {
+  assertEquals(
+    resolveOptions({ unixSocket: "/run/w.sock" }).unixSocket,
+    { path: "/run/w.sock", mode: 0o660 },
+  );
+  const cases: [GatewayOptions, RegExp][] = [
+    [
+      { unixSocket: "/s", tls: { certFile: "c", keyFile: "k" } },
+      /unixSocket: cannot serve TLS on a Unix socket/,
+    ],
+    [{ unixSocket: "/s", reusePort: true }, /several workers/],
+    [{ unixSocket: "/s", unixSocketMode: 0o1777 }, /unixSocketMode: must be/],
+    [{ unixSocket: "" }, /unixSocket: must be a non-empty path/],
+  ];
+  for (const [options, pattern] of cases) {
+    assertThrows(() => resolveOptions(options), pattern);
+  }
+});
+
+Deno.test("resolveOptions compiles authPlugin into one check and refuses a bad one", () => {
+  const config = resolveOptions({
+    authPlugin: { name: "BasicHTTPAuth", source: "u:p", isWebAuth: true },
+  });
+  assertEquals(config.isWebAuth, true);
+  assertEquals(config.authCheck?.(new Map())?.status, 401);
+  assertThrows(
+    () =>
+      resolveOptions({
+        authPlugin: { name: "BasicHTTPAuth", source: "nocolon" },
+      }),
+    /authPlugin\.source/,
+  );
+  assertThrows(
+    () =>
+      resolveOptions({
+        authPlugin: { name: "Kerberos" as "ExpectOrigin", source: "x" },
+      }),
+    /authPlugin\.name/,
   );
 });
