@@ -164,6 +164,7 @@ export interface GatewayOptions {
    * @default {67108864}
    */
   compressionMemoryBytes?: number;
+  /**
    * Listen on this Unix socket path instead of `hostname:port` (plain
    * `ws://` only, one process). A stale socket file left by a crash is
    * replaced; one that a live process listens on is refused. The file is
