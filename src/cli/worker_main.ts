@@ -30,6 +30,8 @@ globalThis.addEventListener("unhandledrejection", (event) => {
 let gateway: Gateway | undefined;
 let summedMetrics: string | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
+/** Test only: whether the next reload fails (`WorkerPoolOptions`). */
+let isNextReloadFailing = false;
 
 scope.onmessage = async (message) => {
   const command = message.data;
@@ -66,8 +68,15 @@ scope.onmessage = async (message) => {
         });
       }
       break;
+    case "fail-next-reload-for-test":
+      isNextReloadFailing = true;
+      break;
     case "reload":
       try {
+        if (isNextReloadFailing) {
+          isNextReloadFailing = false;
+          throw new ConfigError(["reload failed in this worker (test hook)"]);
+        }
         await gateway!.reload(command.options);
         scope.postMessage({ type: "reloaded" });
       } catch (error) {

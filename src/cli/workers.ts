@@ -28,13 +28,19 @@ export type WorkerCommand =
   | { type: "start"; options: GatewayOptions }
   | { type: "reload"; options: GatewayOptions }
   | { type: "metrics"; text: string }
+  /** Test only: the next reload fails (see `WorkerPoolOptions`). */
+  | { type: "fail-next-reload-for-test" }
   | { type: "close" };
 
 /** The running workers, driven like one gateway. */
 export interface WorkerPool {
   /** The shared address. */
   addr: Deno.NetAddr;
-  /** Reloads every worker; rejects with the first worker's problems. */
+  /**
+   * Reloads every worker, all or nothing: when one worker rejects the new
+   * options, the workers that took them get the previous ones back, and
+   * the call rejects with the first failing worker's problems.
+   */
   reload(options: GatewayOptions): Promise<void>;
   /** Metrics summed across workers. */
   renderMetrics(): string;
@@ -42,6 +48,16 @@ export interface WorkerPool {
   isDraining(): boolean;
   /** Drains and stops every worker. */
   close(): Promise<void>;
+}
+
+/** How {@linkcode startWorkers} runs the pool. */
+export interface WorkerPoolOptions {
+  /**
+   * Test only: the index of the worker whose first reload fails, to test
+   * that a reload is all or nothing; no worker fails when unset.
+   * @default {undefined}
+   */
+  failFirstReloadInForTest?: number;
 }
 
 interface WorkerHandle {
@@ -110,6 +126,62 @@ function post(handle: WorkerHandle, command: WorkerCommand): void {
   handle.worker.postMessage(command);
 }
 
+/** The problems a worker reported for a reload, or `undefined` if none. */
+function reloadProblems(report: WorkerReport): string[] | undefined {
+  return report.type === "reloaded" ? report.problems : undefined;
+}
+
+function reloadEach(
+  handles: readonly WorkerHandle[],
+  options: GatewayOptions,
+): Promise<WorkerReport[]> {
+  return Promise.all(handles.map((handle) => {
+    const done = handle.next("reloaded");
+    post(handle, { type: "reload", options });
+    return done;
+  }));
+}
+
+/**
+ * The pool's reload, all or nothing and one at a time: a worker that
+ * rejects the new options leaves the others on the previous ones (they are
+ * sent back to every worker that took the new ones).
+ */
+function reloader(
+  handles: readonly WorkerHandle[],
+  initial: GatewayOptions,
+): (next: GatewayOptions) => Promise<void> {
+  let current = initial;
+  let queue: Promise<unknown> = Promise.resolve();
+  const reloadOnce = async (next: GatewayOptions) => {
+    const reports = await reloadEach(handles, next);
+    const failed = reports.map(reloadProblems).find((problems) =>
+      problems !== undefined
+    );
+    if (failed === undefined) {
+      current = next;
+      return;
+    }
+    const applied = handles.filter((_, i) =>
+      reloadProblems(reports[i]!) === undefined
+    );
+    const restored = await reloadEach(applied, current);
+    const stuck = restored.flatMap((report, i) =>
+      (reloadProblems(report) ?? []).map((problem) =>
+        `worker ${
+          handles.indexOf(applied[i]!)
+        }: cannot return to the previous configuration: ${problem}`
+      )
+    );
+    throw new ConfigError([...failed, ...stuck]);
+  };
+  return (next) => {
+    const done = queue.then(() => reloadOnce(next));
+    queue = done.catch(() => {});
+    return done;
+  };
+}
+
 /**
  * Starts `count` workers on one port; the first one picks the port when 0
  * was asked for.
@@ -123,12 +195,14 @@ function post(handle: WorkerHandle, command: WorkerCommand): void {
  * @param options The gateway options (without functions).
  * @param count How many workers.
  * @param onEvent Receives every worker's events.
+ * @param poolOptions How the pool runs.
  * @returns The pool.
  */
 export async function startWorkers(
   options: GatewayOptions,
   count: number,
   onEvent: (event: GatewayEvent) => void,
+  poolOptions: WorkerPoolOptions = {},
 ): Promise<WorkerPool> {
   const handles: WorkerHandle[] = [];
   let port = options.port ?? 8080;
@@ -153,6 +227,11 @@ export async function startWorkers(
       hostname = report.hostname;
     }
   }
+  const failing = handles[poolOptions.failFirstReloadInForTest ?? -1];
+  if (failing !== undefined) {
+    post(failing, { type: "fail-next-reload-for-test" });
+  }
+  const reloadAll = reloader(handles, cloneable(options));
   const render = () =>
     renderPrometheus(mergeSnapshots(handles.map((handle) => handle.snapshot)));
   const broadcast = setInterval(() => {
@@ -161,19 +240,7 @@ export async function startWorkers(
   }, 1000);
   return {
     addr: { transport: "tcp", hostname, port },
-    async reload(next) {
-      const reports = await Promise.all(handles.map((handle) => {
-        const done = handle.next("reloaded");
-        post(handle, { type: "reload", options: cloneable(next) });
-        return done;
-      }));
-      const failed = reports.find((report) =>
-        report.type === "reloaded" && report.problems !== undefined
-      );
-      if (failed !== undefined && failed.type === "reloaded") {
-        throw new ConfigError(failed.problems!);
-      }
-    },
+    reload: (next) => reloadAll(cloneable(next)),
     renderMetrics: render,
     isDraining: () => isDraining,
     async close() {

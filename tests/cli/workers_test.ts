@@ -1,5 +1,6 @@
 import {
   assert,
+  assertEquals,
   assertRejects,
   assertStrictEquals,
   within,
@@ -123,4 +124,79 @@ Deno.test("startWorkers rejects with the worker's ConfigError when the gateway c
       return true;
     },
   );
+});
+
+async function upgradeStatus(port: number, path: string): Promise<number> {
+  const { client, response } = await RawWsClient.connect(port, path);
+  await client.close();
+  return response.status;
+}
+
+/**
+ * The statuses of `count` upgrades to `path`, each on a new connection (the
+ * kernel spreads them over the workers by the client port).
+ */
+async function upgradeStatuses(
+  port: number,
+  path: string,
+  count: number,
+): Promise<Set<number>> {
+  const statuses = new Set<number>();
+  for (let i = 0; i < count; i++) {
+    statuses.add(await upgradeStatus(port, path));
+  }
+  return statuses;
+}
+
+Deno.test("startWorkers reload that fails in one worker returns the others to the old configuration", async () => {
+  await using backend = startEchoBackend();
+  const oldRoutes = [{ path: "/old", target: backend.target }];
+  const newRoutes = [{ path: "/new", target: backend.target }];
+  const pool = await within(
+    startWorkers(
+      { hostname: "127.0.0.1", port: 0, routes: oldRoutes },
+      2,
+      () => {},
+      { failFirstReloadInForTest: 0 },
+    ),
+    20000,
+    "two workers",
+  );
+  try {
+    await assertRejects(
+      () => pool.reload({ routes: newRoutes }),
+      (error: unknown) => {
+        assert(error instanceof ConfigError, String(error));
+        assertStrictEquals(
+          error.problems.join("; "),
+          "reload failed in this worker (test hook)",
+        );
+        return true;
+      },
+    );
+    // 32 connections reach both workers but with odds of 2^-31; every one
+    // of them must see the old routes.
+    const connections = 32;
+    assertEquals(
+      [...await upgradeStatuses(pool.addr.port, "/new", connections)],
+      [404],
+    );
+    assertEquals(
+      [...await upgradeStatuses(pool.addr.port, "/old", connections)],
+      [101],
+    );
+    // The hook fails one reload only: the same options now reach every
+    // worker.
+    await pool.reload({ routes: newRoutes });
+    assertEquals(
+      [...await upgradeStatuses(pool.addr.port, "/new", connections)],
+      [101],
+    );
+    assertEquals(
+      [...await upgradeStatuses(pool.addr.port, "/old", connections)],
+      [404],
+    );
+  } finally {
+    await pool.close();
+  }
 });
