@@ -474,6 +474,8 @@ async function serve(
     performance.now(),
     serveOptions.lifetime,
   );
+  /** The options the runner runs with (after a reload, the new ones). */
+  let running = config.options;
   // websockify's --timeout: no new sessions (nor files) from now on; the
   // open ones run to their end, then the lifetime says exit.
   const stopAccepting = (cause: string) => {
@@ -482,7 +484,8 @@ async function serve(
       message:
         `${cause}: refusing new sessions; exiting once the open ones end (${lifetime.openSessions} open)`,
     });
-    const { staticDir: _staticDir, ...rest } = config.options;
+    // From the options running now: the derived session cap included.
+    const { staticDir: _staticDir, ...rest } = running;
     runner.reload({ ...rest, routes: [] }).catch((error) =>
       onEvent({
         type: "error",
@@ -512,6 +515,7 @@ async function serve(
   if (capped.warning !== undefined) {
     onEvent({ type: "warning", message: capped.warning });
   }
+  running = capped.options;
   let runner: Runner;
   try {
     runner = workers > 1
@@ -552,7 +556,9 @@ async function serve(
     }
     try {
       const next = await reloadConfig();
-      await runner.reload(applySessionCap(next.options, sessionCap).options);
+      const nextOptions = applySessionCap(next.options, sessionCap).options;
+      await runner.reload(nextOptions);
+      running = nextOptions;
       onEvent({ type: "warning", message: `${why}: configuration reloaded` });
     } catch (error) {
       const detail = error instanceof ConfigError

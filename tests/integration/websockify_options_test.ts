@@ -252,6 +252,48 @@ Deno.test("websockify --timeout stops taking sessions but lets the open one fini
   assertStrictEquals(status.code, 0);
 });
 
+// Regression: the stop-accepting reload took the options as parsed, without
+// the session limit derived from the open-file limit, so for that last phase
+// the limit went back to the library's 10,000.
+Deno.test("websockify --timeout keeps the session limit derived from the open-file limit after it stops accepting", async () => {
+  await using backend = startEchoBackend();
+  // (100 - 64 reserved) / 3 descriptors per session = 12; connections that
+  // have not sent their request count against it too.
+  const limit = 12;
+  const wsgate = spawnWsgate(
+    ["websockify", "--timeout", "1", "127.0.0.1:0", backend.target],
+    ["prlimit", "--nofile=100:100"],
+  );
+  await using _wsgate = wsgate;
+  const { port } = await wsgate.listening(15000);
+  const { client, response } = await RawWsClient.connect(port);
+  await using _client = client;
+  assertStrictEquals(response.status, 101, response.head);
+  await wsgate.waitForLine(
+    "stderr",
+    (line) => line.includes("--timeout 1: refusing new sessions"),
+    15000,
+  );
+  const late = await RawWsClient.connect(port);
+  await late.client.close();
+  assertStrictEquals(late.response.status, 404, late.response.head);
+  const silent: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < limit; i++) {
+      silent.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    }
+    const over = await RawWsClient.connect(port);
+    await over.client.close();
+    assertStrictEquals(over.response.status, 503, over.response.head);
+  } finally {
+    for (const conn of silent) conn.close();
+  }
+  await client.sendClose(1000);
+  await client.nextClose(5000);
+  const status = await within(wsgate.status, 10000, "wsgate to exit");
+  assertStrictEquals(status.code, 0);
+});
+
 Deno.test("websockify --log-file appends the settings block and the event lines to the file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "wsgate_websockify_log_" });
   const logFile = `${dir}/websockify.log`;
