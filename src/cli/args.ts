@@ -131,7 +131,7 @@ export function helpText(version: string): string {
     `  ${"--help".padEnd(36)}print this help and exit`,
     `  ${"--version".padEnd(36)}print the version and exit`,
     "",
-    "Durations are seconds, or take a unit: 500ms, 20s, 5m. Sizes take k or m.",
+    "Durations are seconds, or take a unit: 500ms, 20s, 5m. Sizes take k, m or g.",
     "Boolean flags take an optional =true/=false (e.g. --console=false).",
     "Framing SPECs: raw, lines[,crlf], varint, u8|u16|u24|u32|u64 + be|le",
     "  [,offset=N][,adjust=N][,whole][,max=BYTES][,text]  (see README).",

@@ -104,7 +104,7 @@ export const EXPECTED: Record<SettingKind, string> = {
   target: "HOST:PORT or unix:/path of the backend, e.g. 127.0.0.1:9000",
   framing: "a framing SPEC such as u32be, raw, lines or varint",
   duration: "a duration such as 20, 20s, 500ms or 5m",
-  bytes: "a size such as 65536, 64k or 1m",
+  bytes: "a size such as 65536, 64k, 1m or 1g",
   count: "a whole number",
   choice: "one of the listed values",
   list: "a value, or a list in the config file",
@@ -632,23 +632,34 @@ export function parseDurationMs(text: string): number | undefined {
   return Math.round(value * factor);
 }
 
+/** What each size suffix multiplies by (binary units). */
+const BYTE_UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  k: 1024,
+  m: 1024 * 1024,
+  g: 1024 * 1024 * 1024,
+};
+
 /**
- * Parses a byte size: a whole number with an optional `k` or `m` suffix.
+ * Parses a byte size: a whole number with an optional `k`, `m` or `g`
+ * suffix (KiB, MiB, GiB; either case).
  *
  * @example
  * ```ts
  * import { parseByteSize } from "./settings.ts";
  * import assert from "node:assert/strict";
- * assert.deepEqual([parseByteSize("64k"), parseByteSize("1m"), parseByteSize("x")], [65536, 1048576, undefined]);
+ * assert.deepEqual(
+ *   [parseByteSize("64k"), parseByteSize("1m"), parseByteSize("1g"), parseByteSize("x")],
+ *   [65536, 1048576, 1073741824, undefined],
+ * );
  * ```
  *
  * @param text The size text.
- * @returns Bytes, or undefined when invalid.
+ * @returns Bytes, or undefined when invalid (or beyond a safe integer).
  */
 export function parseByteSize(text: string): number | undefined {
-  const match = /^(\d+)([kKmM])?$/.exec(text.trim());
+  const match = /^(\d+)([kmg])?$/i.exec(text.trim());
   if (match === null) return undefined;
-  const unit = (match[2] ?? "").toLowerCase();
-  return Number(match[1]) *
-    (unit === "k" ? 1024 : unit === "m" ? 1024 * 1024 : 1);
+  const bytes = Number(match[1]) * BYTE_UNITS[(match[2] ?? "").toLowerCase()]!;
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
 }

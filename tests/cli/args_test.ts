@@ -91,7 +91,7 @@ Deno.test("parseArgs returns help and version before anything else", async (t) =
     ["--help after a bad flag", ["--bogus", "--listen", "nope", "--help"], {
       kind: "help",
     }],
-    ["--version after a bad value", ["--buffer", "1g", "--version"], {
+    ["--version after a bad value", ["--buffer", "1t", "--version"], {
       kind: "version",
     }],
     ["demo --help", ["demo", "--help"], { kind: "help" }],
@@ -260,9 +260,9 @@ const FLAG_CASES: Record<
     check: ({ options }) => assertEquals(options.bufferBytes, 65536),
   },
   "--memory-budget": {
-    value: "64m",
+    value: "1g",
     check: ({ options }) =>
-      assertEquals(options.memoryBudgetBytes, 64 * 1024 * 1024),
+      assertEquals(options.memoryBudgetBytes, 1024 * 1024 * 1024),
   },
   "--max-head": {
     value: "16K",
@@ -457,7 +457,7 @@ const BAD_VALUE_BY_KIND: Record<string, string> = {
   target: "nope",
   framing: "u33be",
   duration: "soon",
-  bytes: "1g",
+  bytes: "1t",
   count: "many",
   choice: "xml",
   list: "",

@@ -57,9 +57,9 @@ Deno.test("wsgate exits 2 with one stderr line naming a bad flag and its value",
       "--target",
       "127.0.0.1:9",
     ], ["--ping-interval", '"soon"']],
-    ["bad --buffer", ["--buffer", "1g", "--target", "127.0.0.1:9"], [
+    ["bad --buffer", ["--buffer", "1t", "--target", "127.0.0.1:9"], [
       "--buffer",
-      '"1g"',
+      '"1t"',
     ]],
     ["bad --workers", ["--workers=0", "--target", "127.0.0.1:9"], [
       "--workers",

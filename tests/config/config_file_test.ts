@@ -238,7 +238,7 @@ Deno.test("applyConfigFile reports each bad value with its path", async (t) => {
     ["bad top-level framing", { framing: "u7" }, "framing"],
     ["bad duration", { pingInterval: "soon" }, "pingInterval"],
     ["negative duration", { idleTimeout: -1 }, "idleTimeout"],
-    ["bad size", { buffer: "1g" }, "buffer"],
+    ["bad size", { buffer: "1t" }, "buffer"],
     ["fractional count", { maxSessions: 1.5 }, "maxSessions"],
     ["bad choice", { logFormat: "xml" }, "logFormat"],
     [

@@ -117,7 +117,7 @@ Deno.test("convertValue rejects a bad value saying what its kind expects", async
     ["--ping-interval", "soon"],
     ["--ping-interval", -1],
     ["--ping-interval", null],
-    ["--buffer", "1g"],
+    ["--buffer", "1t"],
     ["--buffer", 1.5],
     ["--buffer", [1]],
     ["--max-sessions", "-1"],
@@ -304,15 +304,27 @@ Deno.test("parseDurationMs refuses negative, unitless words and unknown units", 
   }
 });
 
-Deno.test("parseByteSize reads whole bytes with k and m suffixes in either case", () => {
+Deno.test("parseByteSize reads whole bytes with k, m and g suffixes in either case", () => {
   assertEquals(
-    ["0", "65536", "64k", "64K", "1m", "1M"].map(parseByteSize),
-    [0, 65536, 65536, 65536, 1048576, 1048576],
+    ["0", "65536", "64k", "64K", "1m", "1M", "1g", "2G"].map(parseByteSize),
+    [0, 65536, 65536, 65536, 1048576, 1048576, 1073741824, 2147483648],
   );
 });
 
-Deno.test("parseByteSize refuses fractions, signs and other units", () => {
-  for (const text of ["", "1g", "1.5k", "-1", "k", "1kb", "0x10"]) {
+Deno.test("parseByteSize refuses fractions, signs, other units and sizes beyond a safe integer", () => {
+  for (
+    const text of [
+      "",
+      "1t",
+      "1.5k",
+      "-1",
+      "k",
+      "1kb",
+      "1gb",
+      "0x10",
+      "9999999999g",
+    ]
+  ) {
     assertEquals(parseByteSize(text), undefined, JSON.stringify(text));
   }
 });
