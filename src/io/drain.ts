@@ -23,18 +23,33 @@ export interface DrainOptions {
    */
   maxReads?: number;
   /**
-   * The clock in milliseconds; when given, the loop also stops once it
-   * reads `ms` past its start on this clock (a session clock may run
-   * apart from the runtime timer).
-   * @default {undefined}
+   * The clock in milliseconds: the loop also stops once it reads `ms` past
+   * its start on this clock (a session clock may run apart from the
+   * runtime timer).
+   * @default {performance.now}
    */
   now?: () => number;
 }
 
 const DISCARD_BYTES = 4096;
+/**
+ * Bytes read back to back (every read filling the buffer) before the loop
+ * gives the event loop a turn, as the relay pumps do: a peer that keeps the
+ * socket full must not hold the thread, nor keep the deadline's timer from
+ * firing.
+ */
+const YIELD_AFTER_BYTES = 1024 * 1024;
+
+/** Resolves after one turn of the event loop (timers and I/O polled). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
 
 /**
- * Reads and discards until EOF or `ms` pass; never throws.
+ * Reads and discards until EOF or `ms` pass; never throws. A peer that
+ * keeps sending is bounded by `maxReads` and by the deadline, which the
+ * loop checks itself; after every 1 MiB read back to back it yields to the
+ * event loop.
  * @param reader The connection or socket.
  * @param ms The longest wait in milliseconds.
  * @param options The read budget and the optional clock.
@@ -58,13 +73,20 @@ export async function drainUntilEof(
   ms: number,
   options: DrainOptions = {},
 ): Promise<void> {
-  const { maxReads = 1024, now } = options;
+  const { maxReads = 1024, now = () => performance.now() } = options;
   const buffer = new Uint8Array(DISCARD_BYTES);
-  const deadline = now === undefined ? 0 : now() + ms;
+  const deadline = now() + ms;
   const drain = (async () => {
+    let streakBytes = 0;
     for (let reads = 0; reads < maxReads; reads++) {
-      if (now !== undefined && now() >= deadline) return;
-      if (await reader.read(buffer) === null) return;
+      if (now() >= deadline) return;
+      const count = await reader.read(buffer);
+      if (count === null) return;
+      if (count < buffer.length) streakBytes = 0;
+      else if ((streakBytes += count) >= YIELD_AFTER_BYTES) {
+        streakBytes = 0;
+        await nextTurn();
+      }
     }
   })().catch(() => {});
   await withTimeout(drain, ms);
