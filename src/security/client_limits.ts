@@ -20,6 +20,17 @@ import {
 /** The outcome of {@linkcode ClientLimits.acquire}. */
 export type AcquireResult = "ok" | "total" | "per-ip";
 
+/** Options of {@linkcode ClientLimits.acquire}. */
+export interface AcquireOptions {
+  /**
+   * Whether the per-client cap is skipped (the total cap still applies):
+   * for a client without an address of its own, such as every connection
+   * of the local proxy on a Unix socket.
+   * @default {false}
+   */
+  isPerIpExempt?: boolean;
+}
+
 /** Options of {@linkcode ClientLimits}. */
 export interface ClientLimitsOptions {
   /**
@@ -135,15 +146,29 @@ export class ClientLimits {
   /**
    * Takes a session slot for a client. The total cap is checked first: at
    * capacity the answer is `"total"` whoever asks.
+   *
+   * @example A client exempt from the per-client cap
+   * ```ts
+   * import { ClientLimits } from "./client_limits.ts";
+   * import assert from "node:assert/strict";
+   * const limits = new ClientLimits({ maxSessions: 3, maxSessionsPerIp: 1 });
+   * assert.equal(limits.acquire("unix", { isPerIpExempt: true }), "ok");
+   * assert.equal(limits.acquire("unix", { isPerIpExempt: true }), "ok");
+   * assert.equal(limits.acquire("unix"), "per-ip");
+   * ```
+   *
    * @param ip The client address.
+   * @param options Whether the per-client cap applies.
    * @returns `"ok"` (a slot is held; release it later), `"total"` or
    * `"per-ip"` (nothing is held).
    */
-  acquire(ip: string): AcquireResult {
+  acquire(ip: string, options: AcquireOptions = {}): AcquireResult {
     if (this.#total >= this.#maxSessions) return "total";
     const key = this.clientKey(ip);
     const held = this.#perClient.get(key) ?? 0;
-    if (held >= this.#maxSessionsPerIp) return "per-ip";
+    if (held >= this.#maxSessionsPerIp && options.isPerIpExempt !== true) {
+      return "per-ip";
+    }
     this.#perClient.set(key, held + 1);
     this.#total++;
     return "ok";

@@ -24,6 +24,36 @@ export interface ClientAddress {
 }
 
 /**
+ * The `ip` of a peer on a Unix socket: the local proxy in front, not a
+ * client address (no TCP peer can have it, nor a forwarded hop).
+ */
+export const UNIX_PEER_IP = "unix";
+
+/**
+ * Whether per-address limits (`maxSessionsPerIp`, `maxHandshakesPerIp`)
+ * count `client`: not for the local proxy on a Unix socket when it names no
+ * client (all of its clients would share one count); its forwarded client
+ * addresses are counted.
+ *
+ * @example
+ * ```ts
+ * import { isPerIpLimited, remoteAddress } from "./client_address.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(isPerIpLimited(remoteAddress({ transport: "unix", path: "/s" })), false);
+ * assert.equal(
+ *   isPerIpLimited(remoteAddress({ transport: "tcp", hostname: "192.0.2.1", port: 1 })),
+ *   true,
+ * );
+ * ```
+ *
+ * @param client The client (after {@linkcode clientAddress}).
+ * @returns Whether per-address limits apply.
+ */
+export function isPerIpLimited(client: ClientAddress): boolean {
+  return client.ip !== UNIX_PEER_IP;
+}
+
+/**
  * The client address of a connection's peer (IPv6 in brackets in `text`).
  *
  * @example An IPv6 peer
@@ -46,11 +76,12 @@ export function remoteAddress(addr: Deno.Addr): ClientAddress {
       : addr.hostname;
     return { ip: addr.hostname, port: addr.port, text: `${host}:${addr.port}` };
   }
-  return { ip: "unix", port: 0, text: addr.transport };
+  return { ip: UNIX_PEER_IP, port: 0, text: addr.transport };
 }
 
 /**
- * Trusts `X-Forwarded-For` only from a configured front proxy: the
+ * Trusts `X-Forwarded-For` only from a configured front proxy, or from the
+ * local proxy on a Unix socket (only it can reach the socket): the
  * right-most hop that is not a trusted proxy is the client.
  *
  * @example A hop forwarded by a trusted proxy
@@ -88,11 +119,9 @@ export function clientAddress(
   isTrusted: ((ip: string) => boolean) | undefined,
 ): ClientAddress {
   const forwarded = head.headers.get("x-forwarded-for");
-  if (
-    isTrusted === undefined || forwarded === undefined || !isTrusted(peer.ip)
-  ) {
-    return peer;
-  }
+  const isPeerTrusted = peer.ip === UNIX_PEER_IP ||
+    isTrusted?.(peer.ip) === true;
+  if (forwarded === undefined || !isPeerTrusted) return peer;
   // The right-most address not belonging to a trusted proxy is the client.
   const hops = forwarded.split(",").map((hop) => hop.trim()).filter((hop) =>
     hop !== ""
@@ -101,7 +130,7 @@ export function clientAddress(
     const hop = hops[i]!;
     // Only an IP address can be a client; anything else ends the search.
     if (parseIpAddress(hop) === undefined) return peer;
-    if (!isTrusted(hop)) {
+    if (isTrusted?.(hop) !== true) {
       return { ip: hop, port: peer.port, text: `${hop} (via ${peer.text})` };
     }
   }

@@ -35,7 +35,11 @@ import {
 import { sweepPeriodMs } from "./_relay_settings.ts";
 import { Reporter } from "./_reporter.ts";
 import { recordTraffic } from "./_session_reports.ts";
-import { clientAddress, remoteAddress } from "./client_address.ts";
+import {
+  clientAddress,
+  isPerIpLimited,
+  remoteAddress,
+} from "./client_address.ts";
 import {
   buildGeneration,
   type Generation,
@@ -521,7 +525,7 @@ class GatewayServer implements Gateway {
       config.maxHandshakesPerIp > 0 &&
       fromPeer >= config.maxHandshakesPerIp &&
       unfinished * 2 >= config.maxSessions &&
-      generation.trustedProxies?.(peer.ip) !== true
+      generation.trustedProxies?.(peer.ip) !== true && isPerIpLimited(peer)
     ) {
       // Under pressure (half the cap above is taken), one address may not
       // hold more than its share, so it cannot starve every other client;

@@ -11,6 +11,7 @@
 import type { ResolvedGatewayConfig } from "../config/config.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
 import {
+  type AcquireOptions,
   type AcquireResult,
   ClientLimits,
   type ClientLimitsOptions,
@@ -135,10 +136,11 @@ export class SessionTable<S extends DrainableSession = DrainableSession> {
   /**
    * Takes a slot for a client.
    * @param clientIp The client address.
+   * @param options Whether the per-address cap applies to it.
    * @returns `"ok"` (a slot is held), `"total"` or `"per-ip"` (nothing held).
    */
-  acquire(clientIp: string): AcquireResult {
-    return this.#limits.acquire(clientIp);
+  acquire(clientIp: string, options: AcquireOptions = {}): AcquireResult {
+    return this.#limits.acquire(clientIp, options);
   }
 
   /**

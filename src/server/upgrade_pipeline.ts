@@ -35,7 +35,11 @@ import {
   sessionCloseEvent,
 } from "./_session_reports.ts";
 import { connectBackend } from "./backend_connect.ts";
-import { type ClientAddress, proxyHeader } from "./client_address.ts";
+import {
+  type ClientAddress,
+  isPerIpLimited,
+  proxyHeader,
+} from "./client_address.ts";
 import type { Generation } from "./generation.ts";
 import { openSession } from "./open_session.ts";
 import type {
@@ -182,7 +186,10 @@ export class UpgradePipeline {
         detail: "draining",
       };
     }
-    const acquired = this.#table.acquire(client.ip);
+    // The local proxy on a Unix socket, naming no client, is not one.
+    const acquired = this.#table.acquire(client.ip, {
+      isPerIpExempt: !isPerIpLimited(client),
+    });
     if (acquired === "total") {
       return {
         refusal: capacityRefusal(503, "Too many sessions"),

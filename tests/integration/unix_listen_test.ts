@@ -18,6 +18,10 @@ import {
   WsTestClient,
 } from "../_util/web_socket_client.ts";
 import { runWsgate, spawnWsgate } from "../_util/wsgate_process.ts";
+import { startEchoBackend } from "../_util/backends.ts";
+import { WsClientConnection } from "../_util/ws_client_connection.ts";
+import { createGateway } from "../../src/server/gateway.ts";
+import type { GatewayOptions } from "../../src/config/config.ts";
 
 const SKIP_REASON = nginxSkipReason();
 
@@ -122,5 +126,90 @@ Deno.test("wsgate refuses to listen on a Unix socket another wsgate is listening
     conn.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A gateway on a Unix socket in a fresh directory; removed on dispose. */
+async function startUnixGateway(
+  options: GatewayOptions,
+): Promise<{ socket: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "wsgate_unix_limits_" });
+  const socket = `${dir}/wsgate.sock`;
+  const gateway = createGateway({ ...options, unixSocket: socket });
+  try {
+    await gateway.listen();
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  }
+  return {
+    socket,
+    async [Symbol.asyncDispose]() {
+      await gateway.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Upgrades over the Unix socket; the caller closes the client. */
+async function upgradeOverUnix(
+  socket: string,
+  headers: Record<string, string> = {},
+): Promise<{ client: WsClientConnection<Deno.UnixConn>; status: number }> {
+  const conn = await Deno.connect({ transport: "unix", path: socket });
+  const client = new WsClientConnection(conn);
+  const response = await client.upgrade({
+    host: "localhost",
+    path: "/",
+    headers,
+  });
+  return { client, status: response.status };
+}
+
+Deno.test("a gateway on a Unix socket counts per-IP sessions by the X-Forwarded-For address and not the proxy's connections as one client", async () => {
+  await using backend = startEchoBackend();
+  await using gateway = await startUnixGateway({
+    routes: [{ path: "/", target: backend.target }],
+    maxSessionsPerIp: 1,
+  });
+  const clients: WsClientConnection<Deno.UnixConn>[] = [];
+  const statusOf = async (headers: Record<string, string> = {}) => {
+    const { client, status } = await upgradeOverUnix(gateway.socket, headers);
+    clients.push(client);
+    return status;
+  };
+  try {
+    // The proxy naming no client: not one address, no per-IP cap.
+    assertEquals([await statusOf(), await statusOf()], [101, 101]);
+    // The client the proxy names is counted.
+    const first = { "X-Forwarded-For": "192.0.2.7" };
+    assertEquals([await statusOf(first), await statusOf(first)], [101, 429]);
+    assertEquals(await statusOf({ "X-Forwarded-For": "192.0.2.8" }), 101);
+  } finally {
+    for (const client of clients) await client.close();
+  }
+});
+
+Deno.test("a gateway on a Unix socket does not cap the proxy's pending handshakes as one address", async () => {
+  await using backend = startEchoBackend();
+  // Two unfinished handshakes are half of maxSessions: the per-address
+  // handshake cap of 1 would apply to a TCP peer from now on.
+  await using gateway = await startUnixGateway({
+    routes: [{ path: "/", target: backend.target }],
+    maxSessions: 4,
+    maxHandshakesPerIp: 1,
+  });
+  const silent: Deno.UnixConn[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      silent.push(
+        await Deno.connect({ transport: "unix", path: gateway.socket }),
+      );
+    }
+    const { client, status } = await upgradeOverUnix(gateway.socket);
+    await client.close();
+    assertStrictEquals(status, 101);
+  } finally {
+    for (const conn of silent) conn.close();
   }
 });

@@ -115,3 +115,16 @@ Deno.test("ClientLimits keys stay right for repeated and for more distinct addre
   }
   assert.equal(limits.total, 0);
 });
+
+Deno.test("ClientLimits.acquire skips the per-ip cap for an exempt client but keeps the total cap and its count", () => {
+  const limits = new ClientLimits({ maxSessions: 3, maxSessionsPerIp: 1 });
+  const exempt = { isPerIpExempt: true };
+  assert.equal(limits.acquire("unix", exempt), "ok");
+  assert.equal(limits.acquire("unix", exempt), "ok");
+  assert.equal(limits.count("unix"), 2);
+  assert.equal(limits.acquire("unix"), "per-ip");
+  assert.equal(limits.acquire("unix", exempt), "ok");
+  assert.equal(limits.acquire("unix", exempt), "total");
+  assert.equal(limits.release("unix"), true);
+  assert.equal(limits.count("unix"), 2);
+});

@@ -2,6 +2,7 @@ import { assertEquals, assertStrictEquals } from "../_util/assert.ts";
 import {
   type ClientAddress,
   clientAddress,
+  isPerIpLimited,
   proxyHeader,
   remoteAddress,
 } from "../../src/server/client_address.ts";
@@ -49,6 +50,48 @@ Deno.test("remoteAddress formats IPv4, IPv6 and non-IP peers", async (t) => {
       { ip: "unix", port: 0, text: "unix" },
     );
   });
+});
+
+const UNIX_PEER: ClientAddress = remoteAddress({
+  transport: "unix",
+  path: "/run/wsgate.sock",
+});
+
+Deno.test("clientAddress believes X-Forwarded-For from the local proxy on a Unix socket, without trusted proxies", () => {
+  assertEquals(
+    clientAddress(UNIX_PEER, headWith("X-Forwarded-For: 192.0.2.7"), undefined),
+    { ip: "192.0.2.7", port: 0, text: "192.0.2.7 (via unix)" },
+  );
+});
+
+Deno.test("clientAddress from a Unix socket skips the hops of trusted proxies and stops at a hop that is not an IP", () => {
+  assertEquals(
+    clientAddress(
+      UNIX_PEER,
+      headWith("X-Forwarded-For: 192.0.2.7, 10.0.0.3"),
+      isTrusted,
+    ).ip,
+    "192.0.2.7",
+  );
+  assertStrictEquals(
+    clientAddress(UNIX_PEER, headWith("X-Forwarded-For: unix"), undefined),
+    UNIX_PEER,
+  );
+});
+
+Deno.test("isPerIpLimited exempts only the Unix socket peer that names no client", () => {
+  assertStrictEquals(isPerIpLimited(UNIX_PEER), false);
+  assertStrictEquals(isPerIpLimited(PEER), true);
+  assertStrictEquals(
+    isPerIpLimited(
+      clientAddress(
+        UNIX_PEER,
+        headWith("X-Forwarded-For: 192.0.2.7"),
+        undefined,
+      ),
+    ),
+    true,
+  );
 });
 
 Deno.test("clientAddress ignores X-Forwarded-For without trusted proxies", () => {
