@@ -139,7 +139,9 @@ export function clientAddress(
 
 /**
  * The PROXY protocol header announcing `client` to a backend, with the
- * gateway's local address of `conn` as the destination.
+ * gateway's local address of `conn` as the destination. The proxy on a
+ * Unix socket naming no client has no address to announce: v1 `UNKNOWN`,
+ * v2 `LOCAL` (the backend uses the connection's own addresses).
  *
  * @example Version 1 is one text line
  * ```ts
@@ -166,6 +168,9 @@ export function proxyHeader(
   client: ClientAddress,
   local: Deno.Addr,
 ): Uint8Array {
+  if (client.ip === UNIX_PEER_IP) {
+    return version === "v1" ? encodeProxyHeaderV1() : encodeProxyHeaderV2();
+  }
   const destination = local.transport === "tcp"
     ? { address: local.hostname, port: local.port }
     : { address: "0.0.0.0", port: 0 };

@@ -250,3 +250,17 @@ Deno.test("proxyHeader announces the client and the gateway's local address", as
     );
   });
 });
+
+Deno.test("proxyHeader announces no address for the Unix socket peer that names no client: v1 UNKNOWN, v2 LOCAL", () => {
+  const local: Deno.Addr = { transport: "unix", path: "/run/wsgate.sock" };
+  assertStrictEquals(
+    new TextDecoder().decode(proxyHeader("v1", UNIX_PEER, local)),
+    "PROXY UNKNOWN\r\n",
+  );
+  const v2 = parseProxyHeader(proxyHeader("v2", UNIX_PEER, local));
+  assertStrictEquals(v2.kind, "header");
+  if (v2.kind === "header") {
+    assertStrictEquals(v2.header.command, "local");
+    assertStrictEquals(v2.header.source, undefined);
+  }
+});
