@@ -18,7 +18,7 @@ import {
 import type { ConsoleStats } from "../http/console_page.ts";
 import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import { GatewayMetrics } from "../observability/gateway_metrics.ts";
-import type { ClientLimits } from "../security/client_limits.ts";
+import type { Admission, AdmissionStore } from "../security/admission.ts";
 import { ReplayCache } from "../security/replay_cache.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
@@ -60,6 +60,11 @@ import {
   sessionCaps,
 } from "./generation.ts";
 import { respondToHttpRequest } from "./http_routes.ts";
+import {
+  FleetAdmission,
+  openAdmissionStore,
+  type OpenedAdmissionStore,
+} from "./fleet_admission.ts";
 import { AcceptRetry } from "./accept_retry.ts";
 import { ListenerOpener } from "./listener_opener.ts";
 import { readRequestHead } from "./request_head_reader.ts";
@@ -147,6 +152,40 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
 }
 
+/**
+ * Creates a gateway whose admissions (single-use ticket ids, per-IP and
+ * total session counts) are decided by `admission`, a store it does not
+ * own: a `--workers` thread passes the main thread's (`RemoteAdmission`).
+ *
+ * @example
+ * ```ts
+ * import { createGatewayWithAdmission } from "./gateway.ts";
+ * import { LocalAdmission } from "../security/local_admission.ts";
+ * import assert from "node:assert/strict";
+ * const shared = new LocalAdmission();
+ * await using gateway = createGatewayWithAdmission({
+ *   port: 0,
+ *   routes: [{ path: "/", target: "127.0.0.1:9" }],
+ * }, shared);
+ * assert.ok((await gateway.listen()).port > 0);
+ * ```
+ *
+ * @param options The gateway options.
+ * @param admission The shared admission store (closed by its owner).
+ * @returns The gateway.
+ */
+export function createGatewayWithAdmission(
+  options: GatewayOptions,
+  admission: AdmissionStore,
+): Gateway {
+  return new GatewayServer(
+    resolveOptions(options),
+    options.onEvent,
+    options.metricsRenderer,
+    admission,
+  );
+}
+
 let nextSessionNumber = 0;
 const SESSION_PREFIX = crypto.randomUUID().slice(0, 4);
 
@@ -176,12 +215,16 @@ class GatewayServer implements Gateway {
 
   #metricsRenderer: (() => string) | undefined;
   readonly #replayCache = new ReplayCache();
-  #limits: ClientLimits;
+  /** The process's one admission store (see fleet_admission.ts). */
+  #fleet: FleetAdmission | undefined;
+  #ownedStore: OpenedAdmissionStore | undefined;
+  #sharedStore: AdmissionStore | undefined;
 
   constructor(
     config: ResolvedGatewayConfig,
     onEvent: EventSink | undefined,
     metricsRenderer: (() => string) | undefined,
+    sharedStore?: AdmissionStore,
   ) {
     this.#onEvent = onEvent ?? (() => {});
     this.#metricsRenderer = metricsRenderer;
@@ -190,7 +233,7 @@ class GatewayServer implements Gateway {
     this.#generation = buildGeneration(config, {
       replayCache: this.#replayCache,
     });
-    this.#limits = this.#generation.limits;
+    this.#sharedStore = sharedStore;
   }
 
   get addr(): Deno.NetAddr {
@@ -223,6 +266,7 @@ class GatewayServer implements Gateway {
     this.#isListenCalled = true;
     await initGeneration(this.#generation);
     const config = this.#generation.config;
+    await this.#openAdmission(config);
     const listener = await this.#listenerOpener.open(config, config.port);
     this.#listener = listener;
     const addr = listener.addr as Deno.NetAddr;
@@ -254,13 +298,44 @@ class GatewayServer implements Gateway {
     return addr;
   }
 
+  /** Opens the admission store: process state, kept across reloads. */
+  async #openAdmission(config: ResolvedGatewayConfig): Promise<void> {
+    let store = this.#sharedStore;
+    if (store === undefined) {
+      this.#ownedStore = await openAdmissionStore(config.store, {
+        replayCache: this.#replayCache,
+        onError: (error) =>
+          this.#emit({
+            type: "warning",
+            message:
+              "store_unavailable: a session slot was not refreshed or released; it frees itself when its lease ends",
+            detail: String(error),
+          }),
+      });
+      store = this.#ownedStore.store;
+    }
+    const isRemote = this.#sharedStore !== undefined ||
+      this.#ownedStore?.isRemote === true;
+    this.#fleet = new FleetAdmission(store, {
+      timeoutMs: isRemote ? config.store?.timeoutMs ?? 1000 : Infinity,
+    });
+  }
+
   async reload(options: GatewayOptions): Promise<void> {
     const generation = buildGeneration(resolveOptions(options), {
-      limits: this.#limits,
       replayCache: this.#replayCache,
     });
     await initGeneration(generation);
-    this.#limits.setLimits(sessionCaps(generation.config));
+    if (
+      JSON.stringify(generation.config.store) !==
+        JSON.stringify(this.#generation.config.store)
+    ) {
+      this.#emit({
+        type: "warning",
+        message:
+          "the store settings changed: they apply at the next restart, the running store is kept",
+      });
+    }
     this.#generation = generation;
   }
 
@@ -306,6 +381,7 @@ class GatewayServer implements Gateway {
     // open its session after the snapshot above: cut it too.
     await this.#abortSessions();
     clearInterval(this.#sweepTimer);
+    await this.#ownedStore?.close();
   }
 
   #abortSessions(): Promise<unknown> {
@@ -550,6 +626,9 @@ class GatewayServer implements Gateway {
     const config = generation.config;
     const response = await respondToHttpRequest(head, {
       isDraining: this.#isDraining,
+      ...(head.path === "/healthz" && this.#fleet !== undefined
+        ? { storeProblem: await this.#fleet.checkHealth() }
+        : {}),
       // An admin listener (which turns metrics off here) serves health too.
       isHealthEnabled: config.metricsOnGatewayPort,
       isDemoPageEnabled: config.demoPage,
@@ -686,39 +765,29 @@ class GatewayServer implements Gateway {
         "draining",
       );
     }
-    const limits = this.#limits;
-    const admitted = limits.acquire(client.ip);
-    if (admitted !== "ok") {
-      const isTotal = admitted === "total";
+    // One place decides the ticket id and the caps for the process (or the
+    // fleet): the id is spent only when every cap admits the session.
+    const fleet = this.#fleet!;
+    const caps = sessionCaps(generation.config);
+    const outcome = await fleet.admit({
+      clientKey: client.ip,
+      perIpLimit: caps.maxSessionsPerIp,
+      sessionLimit: caps.maxSessions,
+      ...(decision.ticketUse === undefined ? {} : {
+        ticketId: decision.ticketUse.id,
+        ticketExpiresAtMs: decision.ticketUse.expiresAtMs,
+      }),
+    });
+    if (outcome.kind === "refused") {
       return this.#refuse(
         conn,
-        {
-          status: isTotal ? 503 : 429,
-          body: isTotal
-            ? "Too many sessions"
-            : "Too many sessions from your address",
-          headers: { "retry-after": "5" },
-        },
+        outcome.refusal,
         client.text,
         head.path,
-        isTotal
-          ? `session limit ${generation.config.maxSessions} reached`
-          : `per-address limit ${generation.config.maxSessionsPerIp} reached for ${client.ip}`,
+        outcome.detail,
       );
     }
-    // The ticket id is spent only now that every capacity check admitted
-    // the session (a 503 for a full gateway leaves the ticket usable).
-    const spent = generation.policy.spendTicket(decision);
-    if (spent !== "fresh") {
-      limits.release(client.ip);
-      return this.#refuse(
-        conn,
-        { status: 401, body: "Unauthorized" },
-        client.text,
-        head.path,
-        `ticket refused: ${spent}`,
-      );
-    }
+    const admission = outcome.admission;
     const { route, target, targetText } = decision;
     const sessionId = `${SESSION_PREFIX}-${(++nextSessionNumber).toString(36)}`;
     const acceptPromise = computeAcceptKey(decision.key);
@@ -738,9 +807,8 @@ class GatewayServer implements Gateway {
         );
       }
     } catch (error) {
-      limits.release(client.ip);
       // No session opened: the ticket may be used again.
-      generation.policy.releaseTicket(decision);
+      fleet.releaseTicket(admission);
       const detail = error instanceof Error ? error.message : String(error);
       this.#emit({ type: "backend_error", sessionId, detail });
       await this.#acceptThenClose(
@@ -767,7 +835,7 @@ class GatewayServer implements Gateway {
         switchingProtocols(await acceptPromise, decision.subprotocol),
       );
     } catch {
-      limits.release(client.ip);
+      fleet.release(admission);
       closeQuietly(conn);
       closeQuietly(backend);
       return;
@@ -782,6 +850,7 @@ class GatewayServer implements Gateway {
       client,
       targetText,
       generation,
+      admission,
     );
   }
 
@@ -794,6 +863,7 @@ class GatewayServer implements Gateway {
     client: ClientAddress,
     targetText: string,
     generation: Generation,
+    admission: Admission,
   ): void {
     const config = generation.config;
     this.metrics.sessionOpened(route.path);
@@ -839,7 +909,7 @@ class GatewayServer implements Gateway {
       ...(onTraffic === undefined ? {} : { onTraffic }),
       onClose: (summary) => {
         // The process-wide counts: a reload since the start shares them.
-        if (this.#sessions.delete(session)) this.#limits.release(client.ip);
+        if (this.#sessions.delete(session)) this.#fleet!.release(admission);
         this.#recordTraffic(session, route.path);
         this.metrics.sessionClosed(route.path, summary.code);
         const report = () =>

@@ -257,6 +257,21 @@ export class RedisAdmission implements AdmissionStore {
   }
 
   /**
+   * Asks the store for a `PING`: for `/healthz`.
+   * @returns `undefined` when it answered `PONG`, else why not.
+   */
+  async checkHealth(): Promise<string | undefined> {
+    try {
+      const reply = await this.#client.send(["PING"]);
+      return reply === "PONG"
+        ? undefined
+        : `store answered PING with ${JSON.stringify(reply)}`;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  /**
    * Frees the slot (`ZREM`). Idempotent; never rejects.
    * @param admission The admission.
    */
