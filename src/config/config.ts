@@ -173,6 +173,12 @@ export interface GatewayOptions {
   /** The store's connect and command deadline (503 beyond). @default {1000} */
   storeTimeoutMs?: number;
   /**
+   * How long a session slot counts in the store without a refresh, in ms:
+   * the longest a killed instance's sessions keep counting against per-IP
+   * caps. @default {30000}
+   */
+  storeLeaseMs?: number;
+  /**
    * Renders `/metrics` instead of the gateway's own metrics (workers use it
    * to serve metrics summed across workers). @default {undefined}
    */
@@ -497,13 +503,14 @@ function storeSettings(
   problems: string[],
 ): Readonly<StoreSettings> | undefined {
   const { store, storePasswordEnv, storePasswordFile } = options;
-  const { storePrefix, storeTimeoutMs } = options;
+  const { storePrefix, storeTimeoutMs, storeLeaseMs } = options;
   if (store === undefined) {
     const stray = Object.entries({
       storePasswordEnv,
       storePasswordFile,
       storePrefix,
       storeTimeoutMs,
+      storeLeaseMs,
     }).filter(([, value]) => value !== undefined).map(([name]) => name);
     if (stray.length > 0) {
       problems.push(`${stray.join(", ")}: needs a store (store)`);
@@ -520,6 +527,7 @@ function storeSettings(
       : { passwordFile: storePasswordFile }),
     ...(storePrefix === undefined ? {} : { prefix: storePrefix }),
     ...(storeTimeoutMs === undefined ? {} : { timeoutMs: storeTimeoutMs }),
+    ...(storeLeaseMs === undefined ? {} : { leaseMs: storeLeaseMs }),
   };
   try {
     resolveStoreOptions(settings);

@@ -434,6 +434,12 @@ export const SETTINGS: readonly SettingDefinition[] = [
     "storeTimeoutMs",
     "store connect and command deadline, 503 beyond (default 1s)",
   ),
+  durationSetting(
+    "--store-lease",
+    "storeLease",
+    "storeLeaseMs",
+    "how long a killed instance's sessions keep counting in the store (default 30s)",
+  ),
   {
     flag: "--cert",
     key: "cert",

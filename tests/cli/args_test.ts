@@ -307,6 +307,11 @@ const FLAG_CASES: Record<
     extra: ["--store", "redis://127.0.0.1"],
     check: ({ options }) => assertEquals(options.storeTimeoutMs, 250),
   },
+  "--store-lease": {
+    value: "5s",
+    extra: ["--store", "redis://127.0.0.1"],
+    check: ({ options }) => assertEquals(options.storeLeaseMs, 5000),
+  },
   "--cert": {
     value: "/tls/cert.pem",
     extra: ["--key", "/tls/key.pem"],
