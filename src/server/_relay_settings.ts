@@ -8,7 +8,7 @@
  */
 
 import type { ResolvedGatewayConfig, ResolvedRoute } from "../config/config.ts";
-import { COPY_THRESHOLD_BYTES } from "../session/relay.ts";
+import { COPY_THRESHOLD_BYTES } from "../session/browser_output.ts";
 import {
   createFrameDecoder,
   createFrameEncoder,
@@ -16,7 +16,10 @@ import {
 import type { RelaySessionOptions } from "../session/relay_options.ts";
 
 /** Relay session options that come from configuration alone. */
-export type RelaySettings = Omit<RelaySessionOptions, "onClose" | "onTraffic">;
+export type RelaySettings = Omit<
+  RelaySessionOptions,
+  "id" | "onClose" | "onTraffic"
+>;
 
 /**
  * The relay settings of a new session on `route`, with fresh codecs.

@@ -904,7 +904,8 @@ class GatewayServer implements Gateway {
           });
         }
       };
-    const session: RelaySession = new RelaySession(sessionId, conn, backend, {
+    const session: RelaySession = new RelaySession(conn, backend, {
+      id: sessionId,
       ...relaySettings(route, config, leftover),
       ...(onTraffic === undefined ? {} : { onTraffic }),
       onClose: (summary) => {

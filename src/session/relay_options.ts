@@ -60,6 +60,8 @@ export interface SessionTimers {
 
 /** Options of a `RelaySession`. */
 export interface RelaySessionOptions {
+  /** The session id used in logs. */
+  id: string;
   /** Frames browser messages for the backend. */
   encoder: FrameEncoder;
   /** Splits the backend stream into messages. */

@@ -79,6 +79,7 @@ function sessionOptions(
 ): RelaySessionOptions {
   const spec = parseFramingSpec("u32be");
   return {
+    id: "t1",
     encoder: createFrameEncoder(spec),
     decoder: createFrameDecoder(spec),
     isTextToBrowser: false,
@@ -123,7 +124,7 @@ async function openRelay(options: HarnessOptions = {}): Promise<Harness> {
   const summaries: SessionSummary[] = [];
   const traffic: [string, string][] = [];
   const { timers, start = true, ...rest } = options;
-  const session = new RelaySession("t1", gatewayBrowser, gatewayBackend, {
+  const session = new RelaySession(gatewayBrowser, gatewayBackend, {
     ...sessionOptions(timers),
     now: () => clock.ms,
     onClose: (summary) => summaries.push(summary),
@@ -521,12 +522,10 @@ Deno.test("RelaySession answers only the latest ping while the browser is not re
   const [browser, gatewayBrowser] = await connectedPair();
   const [gatewayBackend, backend] = await connectedPair();
   const highWaterBytes = 64 * 1024;
-  const session = new RelaySession(
-    "pings",
-    gatewayBrowser,
-    gatewayBackend,
-    sessionOptions(),
-  );
+  const session = new RelaySession(gatewayBrowser, gatewayBackend, {
+    ...sessionOptions(),
+    id: "pings",
+  });
   session.start();
   try {
     // 24 MB of 125-byte pings, numbered, then one message: more than the

@@ -356,18 +356,29 @@ Deno.test("SocketWriter.abandon drops pending bytes and releases waiters without
   assert.deepEqual(errors, []);
 });
 
-Deno.test("SocketWriter.reserve and commit write straight into the batch", async () => {
+Deno.test("SocketWriter.appendEncoded writes straight into the batch and keeps only the bytes the encoder reports", async () => {
   const sink = new ImmediateSink();
   const writer = new SocketWriter(sink);
   writer.append(new Uint8Array([1]));
-  const buffer = writer.reserve(3);
-  const offset = writer.reservedOffset;
-  assert.ok(buffer.length - offset >= 3);
-  buffer.set([2, 3, 4], offset);
-  writer.commit(3);
+  let room = 0;
+  writer.appendEncoded(8, (item: number[], buffer, offset) => {
+    room = buffer.length - offset;
+    buffer.set(item, offset);
+    return item.length;
+  }, [2, 3, 4]);
+  assert.ok(room >= 8);
   assert.equal(writer.pendingBytes, 4);
   await writer.drained();
   assert.deepEqual(sink.calls, [new Uint8Array([1, 2, 3, 4])]);
+});
+
+Deno.test("SocketWriter.appendEncoded queues nothing once the writer failed", () => {
+  const writer = new SocketWriter(new ImmediateSink());
+  writer.abandon();
+  let calls = 0;
+  writer.appendEncoded(4, () => ++calls, undefined);
+  assert.equal(calls, 0);
+  assert.equal(writer.pendingBytes, 0);
 });
 
 Deno.test("SocketWriter reuses its batch buffer once drained and trim releases it when idle", async () => {

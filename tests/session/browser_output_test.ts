@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import {
+  BrowserOutput,
+  COPY_THRESHOLD_BYTES,
+  MAX_SERVER_HEADER_BYTES,
+} from "../../src/session/browser_output.ts";
+import { ReadBuffer } from "../../src/session/read_buffer.ts";
+import { InvalidMessageError } from "../../src/errors.ts";
+import { RecordingSink } from "./_recording_sink.ts";
+
+Deno.test("BrowserOutput frames a binary message with a 16-bit length", async () => {
+  const sink = new RecordingSink();
+  const output = new BrowserOutput(sink);
+  output.sendMessage(new Uint8Array(200).fill(7));
+  output.flush();
+  await output.writer.drained();
+  const bytes = sink.bytes;
+  assert.deepEqual([...bytes.subarray(0, 4)], [0x82, 126, 0, 200]);
+  assert.equal(bytes.length, 204);
+  assert.ok(bytes.subarray(4).every((byte) => byte === 7));
+});
+
+Deno.test("BrowserOutput refuses a text message that is not UTF-8 and queues nothing of it", () => {
+  const output = new BrowserOutput(new RecordingSink(), { isText: true });
+  assert.throws(
+    () => output.sendMessage(new Uint8Array([0x68, 0xff])),
+    InvalidMessageError,
+  );
+  assert.equal(output.writer.pendingBytes, 0);
+});
+
+Deno.test("BrowserOutput frames a large message in place in its source read buffer: one write, no copy", async () => {
+  const source = new ReadBuffer({
+    minBytes: 512 * 1024,
+    maxBytes: 512 * 1024,
+    headroomBytes: MAX_SERVER_HEADER_BYTES,
+  });
+  const sink = new RecordingSink();
+  const output = new BrowserOutput(sink, { source });
+  const length = COPY_THRESHOLD_BYTES + 5;
+  // As a decoder would hand it over: a view of the read, after a 4-byte
+  // length prefix of its own.
+  const message = source.bytes.subarray(4, 4 + length).fill(9);
+  output.beginRead();
+  output.sendMessage(message);
+  assert.equal(output.isReadRetained, true);
+  output.flush();
+  await output.writer.drained();
+  assert.equal(sink.references.length, 1);
+  const written = sink.references[0]!;
+  assert.equal(written.buffer, source.whole.buffer);
+  assert.equal(written.length, 10 + length);
+  assert.deepEqual([...sink.copies[0]!.subarray(0, 2)], [0x82, 127]);
+  output.beginRead();
+  assert.equal(output.isReadRetained, false);
+});
+
+Deno.test("BrowserOutput sends a large message from elsewhere by reference after its header", async () => {
+  const sink = new RecordingSink();
+  const output = new BrowserOutput(sink, {
+    source: new ReadBuffer({ headroomBytes: MAX_SERVER_HEADER_BYTES }),
+  });
+  const message = new Uint8Array(COPY_THRESHOLD_BYTES).fill(3);
+  output.sendMessage(message);
+  output.flush();
+  await output.writer.drained();
+  assert.ok(sink.references.includes(message));
+  assert.equal(sink.bytes.length, 10 + COPY_THRESHOLD_BYTES);
+  assert.equal(output.isReadRetained, true);
+});
+
+Deno.test("BrowserOutput sends an empty ping and answers a ping with the same payload", async () => {
+  const sink = new RecordingSink();
+  const output = new BrowserOutput(sink);
+  output.ping();
+  output.answerPing(new Uint8Array([1, 2]));
+  await output.writer.drained();
+  assert.deepEqual([...sink.bytes], [0x89, 0, 0x8a, 2, 1, 2]);
+});
+
+Deno.test("BrowserOutput answers only the latest ping once a congested queue drains", async () => {
+  const sink = new RecordingSink();
+  const output = new BrowserOutput(sink, { highWaterBytes: 1000 });
+  sink.isHolding = true;
+  output.sendMessage(new Uint8Array(2000));
+  output.flush();
+  assert.equal(output.writer.isAboveHighWater, true);
+  for (let ping = 1; ping <= 3; ping++) {
+    output.answerPing(new Uint8Array([ping]));
+  }
+  const writesBefore = sink.copies.length;
+  sink.release();
+  await output.writer.drained();
+  const pongs = sink.copies.slice(writesBefore).filter((chunk) =>
+    chunk[0] === 0x8a
+  );
+  assert.deepEqual(pongs.map((chunk) => [...chunk]), [[0x8a, 1, 3]]);
+});
+
+Deno.test("BrowserOutput sends nothing after its close frame, not even a pong", async () => {
+  const sink = new RecordingSink();
+  const output = new BrowserOutput(sink);
+  output.sendClose(1001, "bye");
+  output.answerPing(new Uint8Array([1]));
+  await output.writer.drained();
+  assert.deepEqual(
+    [...sink.bytes],
+    [0x88, 5, 0x03, 0xe9, ...new TextEncoder().encode("bye")],
+  );
+  assert.equal(output.isCloseSent, true);
+  assert.equal(output.isFinished, true);
+});
+
+Deno.test("BrowserOutput.stop drops what is queued and finishes the output", () => {
+  const sink = new RecordingSink();
+  sink.isHolding = true;
+  const output = new BrowserOutput(sink);
+  output.sendMessage(new Uint8Array(10));
+  output.stop();
+  assert.equal(output.writer.pendingBytes, 0);
+  assert.equal(output.isFinished, true);
+  sink.release();
+});
