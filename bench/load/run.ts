@@ -16,7 +16,8 @@
  * backend: the ceiling of the measuring setup itself.
  *
  * `wsgate_store` is the same wsgate with `--store` on a redis-server this
- * script starts (pinned to core 1, no persistence) and a per-IP cap (so every
+ * script starts (pinned to core 0 beside the gateway, which waits on it;
+ * no persistence) and a per-IP cap (so every
  * handshake takes its one round trip to the store); the table's
  * `store/wsgate` column is its ratio to plain wsgate (aim: churn >= 0.8).
  *
@@ -827,15 +828,15 @@ interface BenchRedis {
 }
 
 /**
- * Starts Debian's redis-server on a free port, pinned to core 1 beside the
- * load generator, without persistence; resolves once it is ready.
+ * Starts Debian's redis-server on a free port, pinned to core 0 beside the
+ * gateway (core 1 is saturated by the load generator), without persistence; resolves once it is ready.
  */
 async function startBenchRedis(): Promise<BenchRedis> {
   const port = freePort();
   const child = new Deno.Command("taskset", {
     args: [
       "-c",
-      "1",
+      "0",
       "redis-server",
       "--port",
       String(port),

@@ -319,6 +319,16 @@ class GatewayServer implements Gateway {
     this.#fleet = new FleetAdmission(store, {
       timeoutMs: isRemote ? config.store?.timeoutMs ?? 1000 : Infinity,
     });
+    // Connects now (the first handshake need not wait for it) and says at
+    // start when the store is out; the gateway starts anyway.
+    const problem = isRemote ? await this.#fleet.checkHealth() : undefined;
+    if (problem !== undefined) {
+      this.#emit({
+        type: "warning",
+        message: "store_unavailable at start; handshakes that need it get 503",
+        detail: problem,
+      });
+    }
   }
 
   async reload(options: GatewayOptions): Promise<void> {
