@@ -17,6 +17,10 @@ import type { EventSink } from "../observability/events.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 import { compileOriginPolicy } from "../security/origin_policy.ts";
 import { createFrameEncoder } from "../framing/create_codec.ts";
+import {
+  resolveStoreOptions,
+  type StoreSettings,
+} from "../store/store_options.ts";
 
 /** One route: a URL path mapped to one backend. */
 export interface RouteOptions {
@@ -155,6 +159,20 @@ export interface GatewayOptions {
   /** Set SO_REUSEPORT on the listener (several workers on one port). @default {false} */
   reusePort?: boolean;
   /**
+   * The fleet's shared store: `redis://[[user]:password@]host[:port][/db]`,
+   * `rediss://...` or `unix:///path/redis.sock`. Single-use ticket ids and
+   * per-IP counts are then decided in it. @default {undefined} (none)
+   */
+  store?: string;
+  /** The env var holding the store's password. @default {undefined} */
+  storePasswordEnv?: string;
+  /** A file holding the store's password on its first line. @default {undefined} */
+  storePasswordFile?: string;
+  /** The prefix of every key in the store. @default {"wsgate:"} */
+  storePrefix?: string;
+  /** The store's connect and command deadline (503 beyond). @default {1000} */
+  storeTimeoutMs?: number;
+  /**
    * Renders `/metrics` instead of the gateway's own metrics (workers use it
    * to serve metrics summed across workers). @default {undefined}
    */
@@ -272,6 +290,8 @@ export interface ResolvedGatewayConfig {
   readonly logTrafficBytes: number;
   /** SO_REUSEPORT. */
   readonly reusePort: boolean;
+  /** The shared store's settings (password not read yet), if any. */
+  readonly store: Readonly<StoreSettings> | undefined;
 }
 
 const DEFAULT_BUFFER_BYTES = 1024 * 1024;
@@ -439,6 +459,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     }
     resolvedRoutes.set(resolved.path, resolved);
   });
+  const store = storeSettings(options, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     hostname,
@@ -466,7 +487,47 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     metricsOnGatewayPort,
     logTrafficBytes,
     reusePort,
+    store,
   });
+}
+
+/** The store settings of `options`, checked (the password is read later). */
+function storeSettings(
+  options: GatewayOptions,
+  problems: string[],
+): Readonly<StoreSettings> | undefined {
+  const { store, storePasswordEnv, storePasswordFile } = options;
+  const { storePrefix, storeTimeoutMs } = options;
+  if (store === undefined) {
+    const stray = Object.entries({
+      storePasswordEnv,
+      storePasswordFile,
+      storePrefix,
+      storeTimeoutMs,
+    }).filter(([, value]) => value !== undefined).map(([name]) => name);
+    if (stray.length > 0) {
+      problems.push(`${stray.join(", ")}: needs a store (store)`);
+    }
+    return undefined;
+  }
+  const settings: StoreSettings = {
+    url: store,
+    ...(storePasswordEnv === undefined
+      ? {}
+      : { passwordEnv: storePasswordEnv }),
+    ...(storePasswordFile === undefined
+      ? {}
+      : { passwordFile: storePasswordFile }),
+    ...(storePrefix === undefined ? {} : { prefix: storePrefix }),
+    ...(storeTimeoutMs === undefined ? {} : { timeoutMs: storeTimeoutMs }),
+  };
+  try {
+    resolveStoreOptions(settings);
+  } catch (error) {
+    if (error instanceof ConfigError) problems.push(...error.problems);
+    else problems.push(`store: ${String(error)}`);
+  }
+  return Object.freeze(settings);
 }
 
 /**
