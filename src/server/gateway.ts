@@ -20,6 +20,7 @@ import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import { GatewayMetrics } from "../observability/gateway_metrics.ts";
 import type { ClientLimits } from "../security/client_limits.ts";
 import { ReplayCache } from "../security/replay_cache.ts";
+import { StoreClientPool } from "../store/store_client_pool.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
@@ -176,6 +177,8 @@ class GatewayServer implements Gateway {
 
   #metricsRenderer: (() => string) | undefined;
   readonly #replayCache = new ReplayCache();
+  /** The Redis clients of `tokens: "redis"` routes, kept across reloads. */
+  readonly #storeClients = new StoreClientPool();
   #limits: ClientLimits;
 
   constructor(
@@ -189,6 +192,7 @@ class GatewayServer implements Gateway {
     // configuration: every generation shares these two.
     this.#generation = buildGeneration(config, {
       replayCache: this.#replayCache,
+      storeClients: this.#storeClients,
     });
     this.#limits = this.#generation.limits;
   }
@@ -258,6 +262,7 @@ class GatewayServer implements Gateway {
     const generation = buildGeneration(resolveOptions(options), {
       limits: this.#limits,
       replayCache: this.#replayCache,
+      storeClients: this.#storeClients,
     });
     await initGeneration(generation);
     this.#limits.setLimits(sessionCaps(generation.config));
@@ -306,6 +311,7 @@ class GatewayServer implements Gateway {
     // open its session after the snapshot above: cut it too.
     await this.#abortSessions();
     clearInterval(this.#sweepTimer);
+    await this.#storeClients.close();
   }
 
   #abortSessions(): Promise<unknown> {

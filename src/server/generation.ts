@@ -13,6 +13,7 @@ import { StaticFiles } from "../http/static_files.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 import { ClientLimits } from "../security/client_limits.ts";
 import { ReplayCache } from "../security/replay_cache.ts";
+import type { StoreClientPool } from "../store/store_client_pool.ts";
 import type { BackendTlsSettings } from "./backend_connect.ts";
 import { UpgradePolicy } from "./upgrade_policy.ts";
 
@@ -75,6 +76,11 @@ export interface BuildGenerationOptions {
    * @default {a new ReplayCache}
    */
   replayCache?: ReplayCache;
+  /**
+   * The process's Redis clients for token lookups, kept across reloads.
+   * @default {a new StoreClientPool, never closed}
+   */
+  storeClients?: StoreClientPool;
 }
 
 /**
@@ -104,6 +110,9 @@ export function buildGeneration(
 ): Generation {
   const policy = new UpgradePolicy(config, {
     replayCache: options.replayCache ?? new ReplayCache(),
+    ...(options.storeClients === undefined
+      ? {}
+      : { storeClients: options.storeClients }),
   });
   // Shared counts get the new caps only when the reload commits
   // (see GatewayServer.reload), so a reload that fails changes nothing.
