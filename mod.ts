@@ -36,6 +36,7 @@ export type {
   DynamicTargetOptions,
   GatewayOptions,
   RouteOptions,
+  TokenApiOptions,
 } from "./src/config/config.ts";
 
 // Framing codecs

@@ -79,22 +79,26 @@ export function tokenOfRequest(
  * ```ts
  * import { unknownToken } from "./token_resolver.ts";
  * import assert from "node:assert/strict";
- * assert.equal(unknownToken("vm9", "not in Redis").status, 404);
+ * const refusal = unknownToken("vm9", "no such key in the store");
+ * assert.equal(refusal.status, 404);
+ * assert.equal(refusal.detail, 'unknown token "vm9": no such key in the store');
+ * assert.equal(unknownToken("vm9").detail, 'unknown token "vm9"');
  * ```
  *
  * @param token The token (cut to 64 characters in the log).
- * @param why The log detail.
+ * @param why Why it is unknown, for the log (none for a plain miss).
  * @returns The refusal.
  */
 export function unknownToken(
   token: string,
-  why: string,
+  why?: string,
 ): Extract<TokenResolution, { kind: "refuse" }> {
+  const named = `unknown token ${JSON.stringify(token.slice(0, 64))}`;
   return {
     kind: "refuse",
     status: 404,
     body: "Unknown token",
-    detail: `token ${JSON.stringify(token.slice(0, 64))}: ${why}`,
+    detail: why === undefined ? named : `${named}: ${why}`,
   };
 }
 

@@ -39,7 +39,7 @@ class TokenFileResolver implements TokenResolver {
   async resolve(token: string): Promise<TokenResolution> {
     const target = await this.table.lookup(token);
     return target === undefined
-      ? unknownToken(token, "not in the token file")
+      ? unknownToken(token)
       : { kind: "target", target };
   }
 }
