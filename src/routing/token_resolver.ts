@@ -20,7 +20,7 @@ export type TokenResolution =
   | {
     /** Refuse the upgrade. */
     readonly kind: "refuse";
-    /** The HTTP status (404 unknown token, 502 lookup failed). */
+    /** The HTTP status (404 unknown token, 503 lookup unavailable). */
     readonly status: number;
     /** The short body sent to the client. */
     readonly body: string;
