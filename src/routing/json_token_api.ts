@@ -107,5 +107,6 @@ function apiUnavailable(detail: string): TokenResolution {
     status: 503,
     body: "Token lookup failed",
     detail: `token_api_unavailable: JSONTokenApi ${detail}`,
+    headers: { "retry-after": "1" },
   };
 }

@@ -26,6 +26,8 @@ export type TokenResolution =
     readonly body: string;
     /** The detail for the log (never sent). */
     readonly detail: string;
+    /** Extra response headers (`retry-after` on a 503). */
+    readonly headers?: Readonly<Record<string, string>>;
   };
 
 /** A token plugin. */

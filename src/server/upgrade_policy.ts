@@ -313,7 +313,13 @@ export class UpgradePolicy {
       const found = await this.#tokens.resolve(route, head);
       if (found.kind === "refuse") {
         return {
-          refusal: { status: found.status, body: found.body },
+          refusal: {
+            status: found.status,
+            body: found.body,
+            ...(found.headers === undefined
+              ? {}
+              : { headers: { ...found.headers } }),
+          },
           detail: found.detail,
         };
       }

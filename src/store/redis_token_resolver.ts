@@ -122,5 +122,6 @@ function storeUnavailable(cause: unknown): TokenResolution {
     status: 503,
     body: STORE_UNAVAILABLE_BODY,
     detail: `store_unavailable: token lookup: ${String(cause)}`,
+    headers: { "retry-after": "1" },
   };
 }

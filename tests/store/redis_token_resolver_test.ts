@@ -74,6 +74,7 @@ Deno.test("RedisTokenResolver refuses 503 store_unavailable when the store is do
   assert(resolution.kind === "refuse", summary(resolution));
   assertEquals(resolution.status, 503);
   assertEquals(resolution.body, STORE_UNAVAILABLE_BODY);
+  assertEquals(resolution.headers, { "retry-after": "1" });
   assert(
     resolution.detail.startsWith("store_unavailable: token lookup: "),
     resolution.detail,
