@@ -31,8 +31,10 @@
 // The gateway
 export { createGateway, type Gateway } from "./src/server/gateway.ts";
 export type {
+  AuthPluginOptions,
   BackendTarget,
   BackendTlsOptions,
+  CompressionOptions,
   DynamicTargetOptions,
   GatewayOptions,
   RouteOptions,

@@ -272,19 +272,21 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: "limits-per-ip-off-by-one",
-    file: "src/security/client_limits.ts",
-    find: 'if (held >= this.#maxSessionsPerIp) return "per-ip";',
-    replace: 'if (held > this.#maxSessionsPerIp) return "per-ip";',
+    file: "src/security/local_admission.ts",
+    find:
+      'if (count >= perIpLimit) return { kind: "refused", reason: "per_ip" };',
+    replace:
+      'if (count > perIpLimit) return { kind: "refused", reason: "per_ip" };',
     tests: ["tests/security/"],
-    note: "client limits: one session more than maxSessionsPerIp",
+    note: "admission: one session more than maxSessionsPerIp",
   },
   {
     id: "limits-total-off-by-one",
-    file: "src/security/client_limits.ts",
-    find: 'if (this.#total >= this.#maxSessions) return "total";',
-    replace: 'if (this.#total > this.#maxSessions) return "total";',
-    tests: ["tests/security/"],
-    note: "client limits: one session more than maxSessions",
+    file: "src/security/local_admission.ts",
+    find: "if (this.#live.size >= sessionLimit) {",
+    replace: "if (this.#live.size > sessionLimit) {",
+    tests: ["tests/security/", "tests/server/session_table_test.ts"],
+    note: "admission: one session more than maxSessions",
   },
   {
     id: "backend-port-range-upper",
@@ -449,11 +451,13 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: "gateway-slot-not-released",
-    file: "src/server/gateway.ts",
-    find:
-      "if (this.#sessions.delete(session)) this.#limits.release(client.ip);",
-    replace: "this.#sessions.delete(session);",
-    tests: ["tests/server/gateway_test.ts"],
+    file: "src/server/session_table.ts",
+    find: "this.#limits.release(row.clientIp);",
+    replace: "",
+    tests: [
+      "tests/server/gateway_test.ts",
+      "tests/server/session_table_test.ts",
+    ],
     note: "an ended session keeps its slot (the gateway fills up for good)",
   },
 ];

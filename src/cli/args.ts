@@ -54,6 +54,11 @@ export type CliCommand =
     flags: GivenFlag[];
     /** `--quiet`: print only the listening line, not the settings block. */
     isQuiet?: boolean;
+    /**
+     * `--check-targets[=true|false]`: whether to check at start that each
+     * fixed target answers. Absent: only when stderr is a terminal.
+     */
+    isTargetCheck?: boolean;
   }
   | {
     kind: "ticket";
@@ -120,6 +125,9 @@ export function helpText(version: string): string {
     `  ${
       "--quiet".padEnd(36)
     }print only the listening line, not the settings block`,
+    `  ${
+      "--check-targets[=false]".padEnd(36)
+    }warn at start about fixed targets that do not answer (default: when stderr is a terminal and not --quiet)`,
     `  ${"--help".padEnd(36)}print this help and exit`,
     `  ${"--version".padEnd(36)}print the version and exit`,
     "",
@@ -185,6 +193,8 @@ function metavar(setting: SettingDefinition): string {
     case "address":
     case "target":
       return "HOST:PORT";
+    case "listen":
+      return "HOST:PORT|unix:PATH";
     case "framing":
       return "SPEC";
     case "duration":
@@ -242,6 +252,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
   const flags: GivenFlag[] = [];
   let configPath: string | undefined;
   let isQuiet = false;
+  let isTargetCheck: boolean | undefined;
   for (let i = kind === "demo" ? 1 : 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) {
@@ -254,6 +265,15 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       : arg.slice(equals + 1);
     if (name === "--quiet") {
       isQuiet = true;
+      continue;
+    }
+    if (name === "--check-targets") {
+      if (value !== undefined && value !== "true" && value !== "false") {
+        fail(
+          `--check-targets: invalid value "${value}" (expected true or false)`,
+        );
+      }
+      isTargetCheck = value !== "false";
       continue;
     }
     if (name === "--config") {
@@ -282,7 +302,13 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       fail(`${name}: invalid value "${value}" (${(error as Error).message})`);
     }
   }
-  return { kind, configPath, flags, ...(isQuiet ? { isQuiet } : {}) };
+  return {
+    kind,
+    configPath,
+    flags,
+    ...(isQuiet ? { isQuiet } : {}),
+    ...(isTargetCheck === undefined ? {} : { isTargetCheck }),
+  };
 }
 
 function parseTicketArgs(argv: readonly string[]): CliCommand {

@@ -23,12 +23,17 @@ import { ConfigError } from "../errors.ts";
 import { createGateway, type Gateway } from "../server/gateway.ts";
 import { startDemoBackend } from "../demo/demo_backend.ts";
 import { formatEvent, type LogFormat } from "../observability/log.ts";
-import type { GatewayOptions } from "../config/config.ts";
+import { type GatewayOptions, resolveOptions } from "../config/config.ts";
 import type { GatewayEvent } from "../observability/events.ts";
 import { parseJsonc } from "../config/jsonc.ts";
 import { importTicketKey, signTicket } from "../security/ticket.ts";
 import { replay } from "../observability/recording.ts";
 import { startWorkers } from "./workers.ts";
+import {
+  applySessionCap,
+  readOpenFileLimit,
+  sessionLimitFor,
+} from "./descriptor_limit.ts";
 import { startAdminServer } from "./admin_server.ts";
 import { LineWriter } from "./log_sink.ts";
 import {
@@ -38,9 +43,15 @@ import {
   websockifyHelpText,
 } from "./websockify_args.ts";
 import { formatWebsockifyBanner } from "./websockify_banner.ts";
+import {
+  type LifetimeVerdict,
+  ServerLifetime,
+  type ServerLifetimeOptions,
+} from "./server_lifetime.ts";
 import { defaultCliSettings } from "../config/settings.ts";
 import { checkStartupFiles } from "./preflight.ts";
 import { startupSummary } from "./startup_summary.ts";
+import { unreachableTargets } from "./target_check.ts";
 import { missingPermissions, permissionNeeds } from "./permissions.ts";
 
 /** The wsgate version. */
@@ -125,6 +136,7 @@ async function dispatch(args: readonly string[]): Promise<number> {
           return await serve(config, {
             isDemo: true,
             isQuiet: command.isQuiet === true,
+            ...targetCheckOf(command),
           });
         } finally {
           await backend.close();
@@ -133,6 +145,7 @@ async function dispatch(args: readonly string[]): Promise<number> {
       return await serve(config, {
         ...(command.configPath === undefined ? {} : { reloadConfig: load }),
         isQuiet: command.isQuiet === true,
+        ...targetCheckOf(command),
       });
     }
   }
@@ -162,13 +175,51 @@ async function runWebsockify(argv: readonly string[]): Promise<number> {
   const { options, isTls } = buildWebsockifyOptions(settings, {
     isCertPresent,
   });
-  for (const line of formatWebsockifyBanner(settings, { isTls })) {
+  // Only the web root: websockify's --cert may hold the key too, which the
+  // --cert/--key check would call a problem.
+  const webProblems = await checkStartupFiles(
+    options.staticDir === undefined ? {} : { staticDir: options.staticDir },
+    { staticDir: "--web" },
+  );
+  if (webProblems.length > 0) throw new ConfigError(webProblems);
+  const banner = formatWebsockifyBanner(settings, { isTls });
+  for (const line of banner) {
     // deno-lint-ignore no-console
     console.error(line);
   }
   const cli = defaultCliSettings();
   if (settings.isVerbose || settings.isTraffic) cli.logLevel = "debug";
-  return await serve({ options, cli }, { isQuiet: true });
+  let logFile: Deno.FsFile | undefined;
+  if (settings.logFile !== undefined) {
+    try {
+      logFile = await Deno.open(settings.logFile, {
+        append: true,
+        create: true,
+      });
+    } catch (error) {
+      throw new ConfigError([
+        `--log-file: cannot open "${settings.logFile}": ${
+          (error as Error).message
+        }`,
+      ]);
+    }
+  }
+  const fileLines = logFile === undefined ? undefined : new LineWriter(logFile);
+  for (const line of banner) fileLines?.writeLine(line);
+  try {
+    return await serve({ options, cli }, {
+      isQuiet: true,
+      ...(fileLines === undefined ? {} : { logFile: fileLines }),
+      lifetime: {
+        isRunOnce: settings.isRunOnce,
+        idleTimeoutMs: settings.idleTimeoutSec * 1000,
+        timeoutMs: settings.timeoutSec * 1000,
+      },
+    });
+  } finally {
+    await fileLines?.flush();
+    logFile?.close();
+  }
 }
 
 /** Reads the config file (if any), the ticket secret, and merges flags. */
@@ -208,7 +259,13 @@ async function loadRunConfig(
   const config = buildRunConfig(flags, file, isDemo);
   const missing = missingPermissions(permissionNeeds(config));
   if (missing.length > 0) throw new ConfigError(missing);
-  const fileProblems = await checkStartupFiles(config.options);
+  // A directory from the config file is named by its key there.
+  const isStaticFlagGiven = flags.some((flag) =>
+    flag.setting.flag === "--static"
+  );
+  const fileProblems = await checkStartupFiles(config.options, {
+    ...(isStaticFlagGiven || file === undefined ? {} : { staticDir: "static" }),
+  });
   if (fileProblems.length > 0) throw new ConfigError(fileProblems);
   const secret = await readTicketSecret(
     config.cli.ticketSecretFile,
@@ -339,11 +396,16 @@ function listeningLine(
     (extras.settings === undefined ? "" : `\n${extras.settings.join("\n")}`);
 }
 
-function eventPrinter(config: RunConfig): (event: GatewayEvent) => void {
+function eventPrinter(
+  config: RunConfig,
+  logFile: LineWriter | undefined,
+): (event: GatewayEvent) => void {
   const { logFormat, logLevel } = config.cli;
   return (event) => {
     const line = formatEvent(event, { format: logFormat, level: logLevel });
-    if (line !== undefined) STDERR_LINES.writeLine(line);
+    if (line === undefined) return;
+    STDERR_LINES.writeLine(line);
+    logFile?.writeLine(line);
   };
 }
 
@@ -355,6 +417,8 @@ interface Runner {
   isDraining(): boolean;
   /** Why the listener is not accepting (single gateway only). */
   acceptFailure?(): string | undefined;
+  /** Why the admission store cannot decide admissions, if it cannot. */
+  checkStore(): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -385,35 +449,91 @@ interface ServeOptions {
   isDemo?: boolean;
   /** `--quiet`: no settings block. */
   isQuiet?: boolean;
+  /**
+   * Whether to check that each fixed target answers, after listening.
+   * @default {stderr is a terminal and not isQuiet}
+   */
+  isTargetCheck?: boolean;
+  /** websockify's `--log-file`: event lines also go here. */
+  logFile?: LineWriter;
+  /** websockify's `--run-once`, `--idle-timeout` and `--timeout`. */
+  lifetime?: ServerLifetimeOptions;
 }
 
 async function serve(
   config: RunConfig,
   serveOptions: ServeOptions,
 ): Promise<number> {
-  const { reloadConfig, isDemo = false, isQuiet = false } = serveOptions;
+  const { reloadConfig, isDemo = false, isQuiet = false, logFile } =
+    serveOptions;
+  // The check dials every backend once: by default only for a person at a
+  // terminal, not under a supervisor whose backends count connections.
+  const { isTargetCheck = !isQuiet && Deno.stderr.isTerminal() } = serveOptions;
   logFormat = config.cli.logFormat;
-  const onEvent = eventPrinter(config);
+  const printEvent = eventPrinter(config, logFile);
+  const stopped = Promise.withResolvers<string>();
+  const lifetime = new ServerLifetime(
+    performance.now(),
+    serveOptions.lifetime,
+  );
+  // websockify's --timeout: no new sessions (nor files) from now on; the
+  // open ones run to their end, then the lifetime says exit.
+  const stopAccepting = (cause: string) => {
+    onEvent({
+      type: "warning",
+      message:
+        `${cause}: refusing new sessions; exiting once the open ones end (${lifetime.openSessions} open)`,
+    });
+    const { staticDir: _staticDir, ...rest } = config.options;
+    runner.reload({ ...rest, routes: [] }).catch((error) =>
+      onEvent({
+        type: "error",
+        message: "--timeout: cannot stop accepting new sessions",
+        detail: String(error),
+      })
+    );
+  };
+  const follow = (verdict: LifetimeVerdict) => {
+    if (verdict.kind === "exit") stopped.resolve(verdict.cause);
+    if (verdict.kind === "stop-accepting") stopAccepting(verdict.cause);
+  };
+  const onEvent = (event: GatewayEvent) => {
+    printEvent(event);
+    if (lifetime.isActive) follow(lifetime.observe(event, performance.now()));
+  };
   keepRunningOnUnhandledRejection(onEvent);
   const workers = config.cli.workers === 0
     ? navigator.hardwareConcurrency
     : config.cli.workers;
+  // The CLI's session limit defaults to what the open-file limit carries.
+  const openFiles = readOpenFileLimit();
+  const sessionCap = openFiles === undefined
+    ? undefined
+    : sessionLimitFor(openFiles, Math.max(1, workers));
+  const capped = applySessionCap(config.options, sessionCap);
+  if (capped.warning !== undefined) {
+    onEvent({ type: "warning", message: capped.warning });
+  }
   let runner: Runner;
   try {
     runner = workers > 1
-      ? await startWorkers(config.options, workers, onEvent)
-      : await startSingle(config.options, onEvent);
+      ? await startWorkers(capped.options, workers, onEvent)
+      : await startSingle(capped.options, onEvent);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
+    const where = config.options.unixSocket !== undefined
+      ? `unix:${config.options.unixSocket}`
+      : `${config.options.hostname}:${config.options.port}`;
     printProblem(
-      `--listen: cannot listen on ${config.options.hostname}:${config.options.port}: ${
-        (error as Error).message
-      }`,
+      `--listen: cannot listen on ${where}: ${(error as Error).message}`,
     );
     return 1;
   }
   const addr = runner.addr;
-  const host = addr.hostname.includes(":")
+  const unixSocket = config.options.unixSocket;
+  const host = unixSocket !== undefined
+    ? "localhost"
+    : addr.hostname.includes(":")
     ? `[${addr.hostname}]`
     : addr.hostname;
   const scheme = config.options.tls === undefined ? "ws" : "wss";
@@ -423,6 +543,7 @@ async function serve(
       renderMetrics: () => runner.renderMetrics(),
       isDraining: () => runner.isDraining(),
       acceptFailure: () => runner.acceptFailure?.(),
+      storeProblem: () => runner.checkStore(),
     });
   const reload = async (why: string) => {
     if (reloadConfig === undefined) {
@@ -434,7 +555,7 @@ async function serve(
     }
     try {
       const next = await reloadConfig();
-      await runner.reload(next.options);
+      await runner.reload(applySessionCap(next.options, sessionCap).options);
       onEvent({ type: "warning", message: `${why}: configuration reloaded` });
     } catch (error) {
       const detail = error instanceof ConfigError
@@ -447,7 +568,6 @@ async function serve(
       });
     }
   };
-  const stopped = Promise.withResolvers<Deno.Signal>();
   let signals = 0;
   const stopOn = (signal: Deno.Signal) => () => {
     signals++;
@@ -463,27 +583,46 @@ async function serve(
   const adminMetrics = admin === undefined
     ? undefined
     : `http://${admin.addr.hostname}:${admin.addr.port}/metrics`;
-  const httpBase = `${
-    scheme === "wss" ? "https" : "http"
-  }://${host}:${addr.port}`;
+  const httpBase = unixSocket !== undefined
+    ? `unix:${unixSocket}`
+    : `${scheme === "wss" ? "https" : "http"}://${host}:${addr.port}`;
   // deno-lint-ignore no-console
-  console.log(listeningLine(`${scheme}://${host}:${addr.port}`, {
-    ...(isDemo ? { demoPage: `http://${host}:${addr.port}/` } : {}),
-    ...(adminMetrics === undefined ? {} : { metrics: adminMetrics }),
-    ...(isQuiet ? {} : {
-      settings: startupSummary(config.options, {
-        gateway: httpBase,
-        metrics: adminMetrics ??
-          (config.options.metricsOnGatewayPort === false
-            ? undefined
-            : `${httpBase}/metrics`),
+  console.log(listeningLine(
+    unixSocket !== undefined
+      ? `unix:${unixSocket}`
+      : `${scheme}://${host}:${addr.port}`,
+    {
+      ...(isDemo ? { demoPage: `http://${host}:${addr.port}/` } : {}),
+      ...(adminMetrics === undefined ? {} : { metrics: adminMetrics }),
+      ...(isQuiet ? {} : {
+        settings: startupSummary(config.options, {
+          gateway: httpBase,
+          metrics: adminMetrics ??
+            (config.options.metricsOnGatewayPort === false
+              ? undefined
+              : `${httpBase}/metrics`),
+        }),
       }),
-    }),
-  }));
+    },
+  ));
+  if (isTargetCheck) {
+    // Not awaited: each connection ends within the connect timeout, and a
+    // shutdown before then does not wait for it.
+    void unreachableTargets(resolveOptions(config.options)).then((lines) => {
+      for (const detail of lines) {
+        onEvent({ type: "warning", message: "target not reachable", detail });
+      }
+    });
+  }
   const watcher = config.cli.watchConfig && reloadConfig !== undefined
     ? watchConfigFile(Deno.args, () => reload("config file changed"))
     : undefined;
+  // websockify checks its timeouts once a second.
+  const lifetimeTimer = lifetime.isActive
+    ? setInterval(() => follow(lifetime.check(performance.now())), 1000)
+    : undefined;
   onEvent({ type: "shutting_down", cause: await stopped.promise });
+  clearInterval(lifetimeTimer);
   watcher?.close();
   await runner.close();
   await admin?.close();
@@ -498,29 +637,27 @@ async function startSingle(
   options: GatewayOptions,
   onEvent: (event: GatewayEvent) => void,
 ): Promise<Runner> {
-  const gateway: Gateway = createGateway({ ...options, onEvent });
+  // The CLI warms up by default (the library does not): `--warm-up=false`.
+  const gateway: Gateway = createGateway({ warmUp: true, ...options, onEvent });
   const addr = await gateway.listen();
-  gateway.metrics.addRoutes(routePaths(options));
   return {
     addr,
-    reload: async (next) => {
-      await gateway.reload({ ...next, onEvent });
-      gateway.metrics.addRoutes(routePaths(next));
-    },
+    reload: (next) => gateway.reload({ ...next, onEvent }),
     renderMetrics: () => gateway.renderMetrics(),
     isDraining: () => gateway.isDraining,
     acceptFailure: () => gateway.acceptFailure,
+    checkStore: () => gateway.checkStore(),
     close: () => gateway.close(),
   };
 }
 
-/**
- * The route paths of `options`, whose metric series start at zero.
- * TODO(#18): the gateway should do this itself when it builds a generation
- * (server/ is being split; this keeps the change in cli/ for now).
- */
-function routePaths(options: GatewayOptions): string[] {
-  return (options.routes ?? []).map((route) => route.path);
+/** The `--check-targets` choice of a run command, as a serve option. */
+function targetCheckOf(
+  command: { isTargetCheck?: boolean },
+): { isTargetCheck?: boolean } {
+  return command.isTargetCheck === undefined
+    ? {}
+    : { isTargetCheck: command.isTargetCheck };
 }
 
 /** Watches the --config file named in argv; debounced. */

@@ -55,10 +55,23 @@ export function permissionNeeds(
   const needs: PermissionNeed[] = [];
   const add = (descriptor: Deno.PermissionDescriptor, feature: string) =>
     needs.push({ descriptor, flag: FLAGS[descriptor.name]!, feature });
-  const host = `${options.hostname ?? "127.0.0.1"}:${options.port ?? 8080}`;
-  add({ name: "net", host }, `listening on ${host} and reaching the backends`);
   const read = (path: string, feature: string) =>
     add({ name: "read", path }, `${feature} ${JSON.stringify(path)}`);
+  if (options.unixSocket !== undefined) {
+    const socket = options.unixSocket;
+    read(socket, "--listen on the Unix socket");
+    add(
+      { name: "write", path: socket },
+      `--listen on the Unix socket ${JSON.stringify(socket)}`,
+    );
+    add({ name: "net" }, "reaching the backends");
+  } else {
+    const host = `${options.hostname ?? "127.0.0.1"}:${options.port ?? 8080}`;
+    add(
+      { name: "net", host },
+      `listening on ${host} and reaching the backends`,
+    );
+  }
   if (options.staticDir !== undefined) read(options.staticDir, "--static");
   if (options.tls !== undefined) {
     if (options.tls.certFile !== "") read(options.tls.certFile, "--cert");

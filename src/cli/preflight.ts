@@ -90,6 +90,16 @@ export function tlsFileProblems(
   return problems;
 }
 
+/** How {@linkcode checkStartupFiles} names the settings it checks. */
+export interface StartupFileNames {
+  /**
+   * The name of the static directory setting: the config file's key
+   * (`static`) when the value came from there.
+   * @default {"--static"}
+   */
+  staticDir?: string;
+}
+
 /**
  * Reads the files `options` names (`staticDir`, `tls`) and returns one line
  * per problem, each naming the flag (`--static`, `--cert`, `--key`).
@@ -103,11 +113,14 @@ export function tlsFileProblems(
  * ```
  *
  * @param options The gateway options built from flags and config file.
+ * @param names How to name the settings in the lines.
  * @returns The problems; empty when all is well.
  */
 export async function checkStartupFiles(
   options: GatewayOptions,
+  names: StartupFileNames = {},
 ): Promise<string[]> {
+  const { staticDir: staticName = "--static" } = names;
   const problems: string[] = [];
   if (options.staticDir !== undefined) {
     const dir = options.staticDir;
@@ -115,14 +128,14 @@ export async function checkStartupFiles(
       const info = await Deno.stat(dir);
       if (!info.isDirectory) {
         problems.push(
-          `--static: ${
+          `${staticName}: ${
             JSON.stringify(dir)
           } is not a directory (expected a directory of files to serve)`,
         );
       }
     } catch (error) {
       problems.push(
-        `--static: cannot open ${JSON.stringify(dir)}: ${
+        `${staticName}: cannot open ${JSON.stringify(dir)}: ${
           reasonOf(error)
         } (expected a directory of files to serve)`,
       );

@@ -8,6 +8,7 @@
  */
 
 import type { GatewayOptions, RouteOptions } from "../config/config.ts";
+import { isLoopbackHostname } from "../security/ip_address.ts";
 
 /** The framing a route uses when it names none. */
 const DEFAULT_FRAMING = "u32be";
@@ -16,6 +17,8 @@ const DEFAULT_FRAMING = "u32be";
 const LIMIT_KEYS = [
   "maxSessions",
   "maxSessionsPerIp",
+  "maxControlFramesPerSecond",
+  "memoryBudgetBytes",
   "bufferBytes",
   "maxHeadBytes",
   "pingIntervalMs",
@@ -25,6 +28,7 @@ const LIMIT_KEYS = [
   "idleTimeoutMs",
   "maxLifetimeMs",
   "closeTimeoutMs",
+  "stallTimeoutMs",
   "drainTimeoutMs",
 ] as const satisfies readonly (keyof GatewayOptions)[];
 
@@ -76,7 +80,7 @@ export function startupSummary(
     .filter((key) => options[key] !== undefined)
     .map((key) => `${key}=${options[key]}`);
   if (limits.length > 0) lines.push(`  limits: ${limits.join(" ")}`);
-  if (options.console !== false) {
+  if (options.console ?? isLoopbackHostname(options.hostname ?? "127.0.0.1")) {
     lines.push(`  console: ${urls.gateway}/_console`);
   }
   if (urls.metrics !== undefined) lines.push(`  metrics: ${urls.metrics}`);

@@ -483,7 +483,16 @@ export function buildWebsockifyOptions(
   settings: WebsockifySettings,
   options: WebsockifyBuildOptions,
 ): WebsockifyRunConfig {
-  const isTls = settings.isSslOnly || options.isCertPresent;
+  // On a Unix socket the TLS is the proxy's: websockify's default
+  // self.pem is not picked up there (an explicit --cert is refused).
+  const isUnix = settings.listen.kind === "unix";
+  const isTls = settings.isSslOnly ||
+    (options.isCertPresent && (!isUnix || settings.isCertGiven));
+  if (isUnix && isTls) {
+    fail(
+      "--unix-listen: cannot serve TLS on a Unix socket: drop --cert/--ssl-only and terminate TLS in the proxy in front",
+    );
+  }
   if (settings.isSslOnly && !options.isCertPresent) {
     fail(
       `--ssl-only: the certificate "${settings.cert}" is not there (expected --cert FILE)`,
@@ -492,11 +501,21 @@ export function buildWebsockifyOptions(
   const gateway: GatewayOptions = {
     console: false,
     metricsOnGatewayPort: false,
-    allowOrigins: settings.auth?.plugin === "ExpectOrigin"
-      ? expectedOrigins(settings.auth.source)
-      : "*",
+    // websockify checks no origin unless ExpectOrigin says so (below).
+    allowOrigins: "*",
     listDirectories: !settings.isFileOnly,
   };
+  if (settings.auth !== undefined) {
+    gateway.authPlugin = {
+      name: settings.auth.plugin,
+      source: settings.auth.source ?? "",
+      isWebAuth: settings.isWebAuth,
+    };
+  }
+  if (settings.listen.kind === "unix") {
+    gateway.unixSocket = settings.listen.path;
+    gateway.unixSocketMode = settings.listen.mode;
+  }
   if (settings.listen.kind === "tcp") {
     const { host, port } = settings.listen;
     gateway.hostname = host !== ""
@@ -542,7 +561,7 @@ export function buildWebsockifyOptions(
  * ```ts
  * import { parseWebsockifyArgs, unwiredFeatures } from "./websockify_args.ts";
  * import assert from "node:assert/strict";
- * const command = parseWebsockifyArgs(["--auth-plugin", "BasicHTTPAuth", "--auth-source", "a:b", "6080", "h:1"]);
+ * const command = parseWebsockifyArgs(["--token-plugin", "TokenFile", "--token-source", "t", "--host-token", "6080"]);
  * if (command.kind !== "run") throw new Error("unreachable");
  * assert.equal(unwiredFeatures(command.settings).length, 1);
  * ```
@@ -552,12 +571,7 @@ export function buildWebsockifyOptions(
  */
 export function unwiredFeatures(settings: WebsockifySettings): string[] {
   const lines: string[] = [];
-  const { target, auth } = settings;
-  if (settings.listen.kind === "unix") {
-    lines.push(
-      "--unix-listen: not wired yet (needs a Unix-socket listener in the gateway); listen on [source_addr:]source_port meanwhile",
-    );
-  }
+  const { target } = settings;
   if (target.kind === "token" && target.isHostToken) {
     lines.push(
       "--host-token: not wired yet (needs a token resolver hook in the upgrade pipeline); pass the token as ?token= meanwhile",
@@ -569,33 +583,6 @@ export function unwiredFeatures(settings: WebsockifySettings): string[] {
   ) {
     lines.push(
       `--token-plugin ${target.plugin}: not wired yet (needs a token resolver hook in the upgrade pipeline); use TokenFile meanwhile`,
-    );
-  }
-  if (auth?.plugin === "BasicHTTPAuth") {
-    lines.push(
-      "--auth-plugin BasicHTTPAuth: not wired yet (needs an auth check hook in the upgrade pipeline); put HTTP auth in a proxy in front meanwhile",
-    );
-  }
-  if (settings.idleTimeoutSec > 0 || settings.timeoutSec > 0) {
-    lines.push(
-      `${
-        settings.timeoutSec > 0 ? "--timeout" : "--idle-timeout"
-      }: not wired yet (needs the session count in the CLI's serve loop); stop wsgate from its supervisor meanwhile`,
-    );
-  }
-  if (settings.isRunOnce) {
-    lines.push(
-      "--run-once: not wired yet (needs the session count in the CLI's serve loop)",
-    );
-  }
-  if (settings.logFile !== undefined) {
-    lines.push(
-      "--log-file: not wired yet (needs a second log sink in the CLI); redirect stderr (2>>FILE) meanwhile",
-    );
-  }
-  if (settings.isWebAuth) {
-    lines.push(
-      "--web-auth: not wired yet (needs an auth check hook for plain GETs); put HTTP auth in a proxy in front meanwhile",
     );
   }
   return lines;

@@ -16,6 +16,7 @@ import {
 } from "./settings.ts";
 import { parseFramingSpec } from "../framing/spec.ts";
 import { parseTarget } from "./config.ts";
+import { ROUTE_TIMERS } from "./route_options.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 
 /** The route keys of the config file and what they hold. */
@@ -29,9 +30,11 @@ const ROUTE_KEYS: Record<string, string> = {
   buffer: "high-water mark per direction, e.g. 256k",
   maxMessage: "largest browser message, e.g. 1m",
   heartbeat: '{ "interval": "30s", "hex": "00000000" }',
-  backendSilence: "close with 4000 after this long without backend data",
-  idleTimeout: "close with 4001 after this long without data",
-  maxLifetime: "close with 4002 at this age",
+  ...Object.fromEntries(
+    ROUTE_TIMERS.flatMap(({ fileKey, fileHelp }) =>
+      fileKey === undefined ? [] : [[fileKey, fileHelp]]
+    ),
+  ),
   tokens: 'websockify token file or directory, or "redis"',
   tokenPrefix: 'key prefix of the tokens with "tokens": "redis"',
   tokenCacheTtl: 'how long a Redis token lookup is reused, e.g. "5s"',
@@ -44,6 +47,8 @@ const ROUTE_KEYS: Record<string, string> = {
   proxyProtocol: '"v1" or "v2"',
   tls: 'true, or { "ca": FILE, "serverName": NAME }, for TLS to the backend',
   record: "directory for session recordings",
+  compression:
+    '"off", "on", or { "contextTakeover", "level", "minSize", "maxWindowBits" }',
 };
 
 const SETTINGS_BY_KEY = new Map(
@@ -241,15 +246,10 @@ function convertRoute(
       }
     }
   }
-  const durations = [
-    ["backendSilence", "backendSilenceMs"],
-    ["idleTimeout", "idleTimeoutMs"],
-    ["maxLifetime", "maxLifetimeMs"],
-  ] as const;
-  for (const [key, field] of durations) {
-    if (raw[key] === undefined) continue;
-    const value = duration(key, raw[key]);
-    if (value !== undefined) route[field] = value;
+  for (const { option, fileKey } of ROUTE_TIMERS) {
+    if (fileKey === undefined || raw[fileKey] === undefined) continue;
+    const value = duration(fileKey, raw[fileKey]);
+    if (value !== undefined) route[option] = value;
   }
   const tokens = text("tokens");
   if (tokens !== undefined) {
@@ -327,6 +327,14 @@ function convertRoute(
     } else {problems.push(
         `${at}.proxyProtocol: must be ${ROUTE_KEYS.proxyProtocol}`,
       );}
+  }
+  if (raw.compression !== undefined) {
+    const value = raw.compression;
+    if (value === "off" || value === "on" || isObject(value)) {
+      route.compression = value as NonNullable<RouteOptions["compression"]>;
+    } else {
+      problems.push(`${at}.compression: must be ${ROUTE_KEYS.compression}`);
+    }
   }
   if (raw.tls !== undefined) {
     const tls = raw.tls;

@@ -63,6 +63,7 @@ export interface SettingTargets {
 /** How a setting parses its value. */
 export type SettingKind =
   | "address"
+  | "listen"
   | "target"
   | "framing"
   | "duration"
@@ -98,6 +99,8 @@ export interface SettingDefinition {
 /** Expected-value wording per kind, for error lines. */
 export const EXPECTED: Record<SettingKind, string> = {
   address: "HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080",
+  listen:
+    "HOST:PORT or unix:/path, e.g. 127.0.0.1:8080 or unix:/run/wsgate.sock",
   target: "HOST:PORT or unix:/path of the backend, e.g. 127.0.0.1:9000",
   framing: "a framing SPEC such as u32be, raw, lines or varint",
   duration: "a duration such as 20, 20s, 500ms or 5m",
@@ -125,6 +128,13 @@ export function convertValue(
   switch (kind) {
     case "address":
       if (text === undefined) break;
+      return parseHostPort(text, "address");
+    case "listen":
+      if (text === undefined) break;
+      if (text.startsWith("unix:")) {
+        if (text.length === "unix:".length) break;
+        return { unixSocket: text.slice("unix:".length) };
+      }
       return parseHostPort(text, "address");
     case "target":
       if (text === undefined) break;
@@ -202,9 +212,14 @@ export const SETTINGS: readonly SettingDefinition[] = [
   {
     flag: "--listen",
     key: "listen",
-    kind: "address",
-    help: "where to listen (default 127.0.0.1:8080)",
+    kind: "listen",
+    help:
+      "where to listen: HOST:PORT, or unix:/path for a Unix socket (mode 0660) behind a proxy (default 127.0.0.1:8080)",
     apply(value, { options }) {
+      if ("unixSocket" in (value as object)) {
+        options.unixSocket = (value as { unixSocket: string }).unixSocket;
+        return;
+      }
       const { hostname, port } = value as { hostname: string; port: number };
       options.hostname = hostname;
       options.port = port;
@@ -260,6 +275,27 @@ export const SETTINGS: readonly SettingDefinition[] = [
       route.subprotocols = [...(route.subprotocols ?? []), ...names];
     },
   },
+  {
+    flag: "--compression",
+    key: "compression",
+    kind: "choice",
+    choices: ["off", "on"],
+    help:
+      "permessage-deflate for the route at /: off or on (default off; ~290 KiB per session)",
+    apply(value, { route }) {
+      route.compression = value as "off" | "on";
+    },
+  },
+  {
+    flag: "--compression-memory",
+    key: "compressionMemory",
+    kind: "bytes",
+    help:
+      "zlib memory compressing sessions may keep between messages; beyond it new sessions go without context takeover (default 64m)",
+    apply(value, { options }) {
+      options.compressionMemoryBytes = value as number;
+    },
+  },
   durationSetting(
     "--ping-interval",
     "pingInterval",
@@ -308,6 +344,12 @@ export const SETTINGS: readonly SettingDefinition[] = [
     "closeTimeoutMs",
     "flush and close-handshake deadline per session (default 5s)",
   ),
+  durationSetting(
+    "--stall-timeout",
+    "stallTimeout",
+    "stallTimeoutMs",
+    "close with 4003 a session stuck both ways this long (default 60s, 0 = off)",
+  ),
   {
     flag: "--buffer",
     key: "buffer",
@@ -316,6 +358,17 @@ export const SETTINGS: readonly SettingDefinition[] = [
     help: "high-water mark per direction per session (default 1m)",
     apply(value, { options }) {
       options.bufferBytes = value as number;
+    },
+  },
+  {
+    flag: "--memory-budget",
+    key: "memoryBudget",
+    kind: "bytes",
+    min: 0,
+    help:
+      "bytes all sessions may hold, largest closed with 1013 beyond (default: a quarter of memory, 0 = off)",
+    apply(value, { options }) {
+      options.memoryBudgetBytes = value as number;
     },
   },
   {
@@ -345,6 +398,26 @@ export const SETTINGS: readonly SettingDefinition[] = [
     help: "most open sessions per client IP, 429 beyond (default 0 = off)",
     apply(value, { options }) {
       options.maxSessionsPerIp = value as number;
+    },
+  },
+  {
+    flag: "--max-control-rate",
+    key: "maxControlRate",
+    kind: "count",
+    help:
+      "pings and pongs per second per browser, bursts of twice that, 1008 beyond (default 100, 0 = off)",
+    apply(value, { options }) {
+      options.maxControlFramesPerSecond = value as number;
+    },
+  },
+  {
+    flag: "--max-handshakes-per-ip",
+    key: "maxHandshakesPerIp",
+    kind: "count",
+    help:
+      "most unfinished handshakes per peer address, 429 beyond (default 16, 0 = off)",
+    apply(value, { options }) {
+      options.maxHandshakesPerIp = value as number;
     },
   },
   {
@@ -434,6 +507,12 @@ export const SETTINGS: readonly SettingDefinition[] = [
     "storeTimeoutMs",
     "store connect and command deadline, 503 beyond (default 1s)",
   ),
+  durationSetting(
+    "--store-lease",
+    "storeLease",
+    "storeLeaseMs",
+    "how long a killed instance's sessions keep counting in the store (default 30s)",
+  ),
   {
     flag: "--cert",
     key: "cert",
@@ -477,10 +556,21 @@ export const SETTINGS: readonly SettingDefinition[] = [
     },
   },
   {
+    flag: "--warm-up",
+    key: "warmUp",
+    kind: "flag",
+    help:
+      "run ~200 ms of loopback sessions before accepting, so the first users do not wait for the JIT (default true)",
+    apply(value, { options }) {
+      options.warmUp = value as boolean;
+    },
+  },
+  {
     flag: "--console",
     key: "console",
     kind: "flag",
-    help: "serve the web console at /_console (default true)",
+    help:
+      "serve the web console at /_console (default: on for a loopback --listen, off otherwise)",
     apply(value, { options }) {
       options.console = value as boolean;
     },

@@ -5,11 +5,15 @@
  * text, see close codes and reasons, and follow the gateway's sessions and
  * throughput (polled from `/_console/stats`, see {@linkcode ConsoleStats}).
  *
- * Stable element ids for tests: `#route`, `#connect`, `#disconnect`,
- * `#mode` (`text` or `hex`), `#input`, `#send`, `#log` (each frame a
- * `.frame.in` or `.frame.out` element with `data-hex`), `#status` (`idle`,
- * `connecting`, `open`, or `closed CODE REASON`), `#error`, `#sessions-open`,
- * `#sessions`, `#chart`, `#stats-status`.
+ * Stable element ids for tests: `#route`, `#query` (appended to the URL,
+ * for `token=...` or `ticket=...`; filled from the page's own query),
+ * `#connect`, `#disconnect`, `#mode` (`text` or `hex`), `#input` (emptied
+ * after each send), `#send`, `#log` (each frame a `.frame.in` or `.frame.out`
+ * element with `data-hex`), `#status` (`idle`, `connecting`, `open`, or
+ * `closed CODE REASON`), `#error`, `#sessions-open` (the count) and
+ * `#sessions-label` (`session open` or `sessions open`), `#sessions`,
+ * `#chart` (to backend solid, to browser dashed on top, so equal rates show
+ * both), `#stats-status`.
  *
  * The script and style are constant; per-page data travels in a JSON block,
  * so {@linkcode consolePageCsp} can pin both with hashes.
@@ -77,6 +81,7 @@ main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap:
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 .row { display: flex; gap: .5em; align-items: center; flex-wrap: wrap; margin-bottom: .5em; }
 #input { flex: 1; min-width: 12em; font-family: ui-monospace, monospace; }
+#query { width: 14em; font-family: ui-monospace, monospace; }
 #status { font-family: ui-monospace, monospace; }
 #status[data-state="open"] { color: var(--in); }
 #status[data-state="closed"] { color: #c33; }
@@ -93,6 +98,7 @@ canvas { width: 100%; height: 120px; border: 1px solid #8884; }
 table { width: 100%; border-collapse: collapse; font-size: 12px; }
 th, td { text-align: left; padding: 2px 4px; border-bottom: 1px solid #8883; }
 .legend-in { color: var(--in); } .legend-out { color: var(--out); }
+.legend-in::before { content: "- - "; } .legend-out::before { content: "\\2014  "; }
 `;
 
 const SCRIPT = `
@@ -101,7 +107,8 @@ const config = JSON.parse(document.getElementById("console-config").textContent)
 const $ = (id) => document.getElementById(id);
 const routeSelect = $("route"), connectButton = $("connect"), disconnectButton = $("disconnect");
 const modeSelect = $("mode"), input = $("input"), sendButton = $("send"), log = $("log");
-const statusLine = $("status"), errorLine = $("error");
+const statusLine = $("status"), errorLine = $("error"), queryInput = $("query");
+queryInput.value = location.search.replace(/^\\?/, "");
 const MAX_LOG_ENTRIES = 1000, MAX_SHOWN_BYTES = 512, MAX_DATA_HEX_BYTES = 65536;
 const encoder = new TextEncoder();
 let socket = null;
@@ -172,6 +179,7 @@ function setStatus(state, text) {
 function setConnected(connected) {
   connectButton.disabled = connected;
   routeSelect.disabled = connected;
+  queryInput.disabled = connected;
   disconnectButton.disabled = !connected;
   sendButton.disabled = !connected;
 }
@@ -186,7 +194,8 @@ function connect() {
   if (socket !== null) return;
   const route = routeSelect.value.startsWith("/") ? routeSelect.value : "/" + routeSelect.value;
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const url = scheme + "//" + location.host + route;
+  const query = queryInput.value.trim().replace(/^\\?/, "");
+  const url = scheme + "//" + location.host + route + (query === "" ? "" : "?" + query);
   errorLine.textContent = "";
   let current;
   try {
@@ -200,6 +209,7 @@ function connect() {
   setStatus("connecting", "connecting");
   connectButton.disabled = true;
   routeSelect.disabled = true;
+  queryInput.disabled = true;
   note("connecting to " + url);
   current.onopen = () => {
     setStatus("open", "open");
@@ -232,6 +242,7 @@ function send() {
     socket.send(input.value);
     logFrame("out", input.value);
   }
+  input.value = "";
 }
 connectButton.addEventListener("click", connect);
 disconnectButton.addEventListener("click", () => { if (socket !== null) socket.close(1000, "closed by console"); });
@@ -255,9 +266,16 @@ function drawChart() {
   context.clearRect(0, 0, width, height);
   const peak = Math.max(1, ...samples.map((s) => Math.max(s.toBackend, s.toBrowser)));
   const styles = getComputedStyle(document.documentElement);
-  for (const [key, color] of [["toBackend", styles.getPropertyValue("--out")], ["toBrowser", styles.getPropertyValue("--in")]]) {
+  // Echo traffic makes both series equal: the second line is thinner and
+  // dashed so the first still shows under it.
+  const series = [
+    ["toBackend", styles.getPropertyValue("--out"), 3, []],
+    ["toBrowser", styles.getPropertyValue("--in"), 2, [6, 4]],
+  ];
+  for (const [key, color, lineWidth, dash] of series) {
     context.strokeStyle = color.trim() || "#888";
-    context.lineWidth = 2;
+    context.lineWidth = lineWidth;
+    context.setLineDash(dash);
     context.beginPath();
     samples.forEach((sample, i) => {
       const x = (i / (MAX_SAMPLES - 1)) * (width - 1);
@@ -272,6 +290,7 @@ function drawChart() {
 }
 function showStats(stats, nowMs) {
   $("sessions-open").textContent = String(stats.sessionsOpen);
+  $("sessions-label").textContent = stats.sessionsOpen === 1 ? "session open" : "sessions open";
   if (previous !== null) {
     const seconds = Math.max(0.001, (nowMs - previous.nowMs) / 1000);
     const sample = {
@@ -369,6 +388,7 @@ export function consolePage(options: ConsolePageOptions): string {
 <section aria-label="Connection and frames">
 <div class="row">
 <label>Route <select id="route">${routeOptions}</select></label>
+<label>? <input id="query" type="text" autocomplete="off" spellcheck="false" placeholder="token=... or ticket=..." aria-label="Query string"></label>
 <button id="connect" type="button">Connect</button>
 <button id="disconnect" type="button">Disconnect</button>
 </div>
@@ -383,7 +403,7 @@ export function consolePage(options: ConsolePageOptions): string {
 </section>
 <section aria-label="Gateway">
 <h2>Gateway</h2>
-<p><span id="sessions-open">-</span> sessions open &middot;
+<p><span id="sessions-open">-</span> <span id="sessions-label">sessions open</span> &middot;
 <span class="legend-out">to backend <span id="rate-to-backend">-</span></span> &middot;
 <span class="legend-in">to browser <span id="rate-to-browser">-</span></span></p>
 <canvas id="chart" width="600" height="120" aria-label="Throughput, last 60 samples"></canvas>

@@ -75,7 +75,11 @@ interface RouteSeries {
  * `wsgate_closes_total{code}`, `wsgate_bytes_total{route,direction}`,
  * `wsgate_frames_total{route,direction}` (direction is `to_backend` or
  * `to_browser`), `wsgate_backend_connect_seconds` (histogram),
- * `wsgate_frame_bytes{direction}` (histogram) and `wsgate_buffered_bytes`.
+ * `wsgate_frame_bytes{direction}` (histogram), `wsgate_buffered_bytes`,
+ * and for permessage-deflate `wsgate_compression_sessions_total{context}`
+ * (context is `takeover` or `none`),
+ * `wsgate_compression_budget_fallbacks_total` and
+ * `wsgate_compression_memory_bytes`.
  *
  * Per-route series are looked up once per route and cached, so
  * {@linkcode GatewayMetrics.addTraffic} costs one map lookup and two
@@ -108,6 +112,10 @@ export class GatewayMetrics {
   readonly #frameBytesToBackend: HistogramSeries;
   readonly #frameBytesToBrowser: HistogramSeries;
   readonly #buffered: GaugeSeries;
+  readonly #compressedWithContext: CounterSeries;
+  readonly #compressedWithoutContext: CounterSeries;
+  readonly #compressionFallbacks: CounterSeries;
+  readonly #compressionMemory: GaugeSeries;
 
   /**
    * Constructs a new instance with every metric registered.
@@ -166,6 +174,21 @@ export class GatewayMetrics {
     this.#buffered = r.gauge(
       "wsgate_buffered_bytes",
       "Bytes held in gateway buffers now.",
+    ).labels();
+    const compressed = r.counter(
+      "wsgate_compression_sessions_total",
+      "Sessions that negotiated permessage-deflate, by whether the contexts are kept between messages.",
+      { labelNames: ["context"] },
+    );
+    this.#compressedWithContext = compressed.labels({ context: "takeover" });
+    this.#compressedWithoutContext = compressed.labels({ context: "none" });
+    this.#compressionFallbacks = r.counter(
+      "wsgate_compression_budget_fallbacks_total",
+      "Sessions negotiated without context takeover because compressionMemory was spent.",
+    ).labels();
+    this.#compressionMemory = r.gauge(
+      "wsgate_compression_memory_bytes",
+      "zlib memory reserved now by sessions that keep their compression context.",
     ).labels();
   }
 
@@ -289,6 +312,30 @@ export class GatewayMetrics {
   }
 
   /**
+   * Counts a session that negotiated permessage-deflate.
+   * @param isContextKept Whether either side keeps its context between messages.
+   * @param isBudgetFallback Whether it went without context takeover
+   *   because the memory budget was spent.
+   */
+  compressionNegotiated(
+    isContextKept: boolean,
+    isBudgetFallback: boolean,
+  ): void {
+    (isContextKept
+      ? this.#compressedWithContext
+      : this.#compressedWithoutContext).inc();
+    if (isBudgetFallback) this.#compressionFallbacks.inc();
+  }
+
+  /**
+   * Sets the compression memory reserved now.
+   * @param bytes The reserved bytes.
+   */
+  setCompressionMemoryBytes(bytes: number): void {
+    this.#compressionMemory.set(bytes);
+  }
+
+  /**
    * Copies the state of every metric.
    * @returns The snapshot.
    */
@@ -406,12 +453,12 @@ function emptyTotals(): GatewayTotals {
 
 /**
  * The `code` label of `wsgate_closes_total`: browsers choose their own close
- * codes, so only the registered codes (1000-1015) and wsgate's own (4000-4002)
+ * codes, so only the registered codes (1000-1015) and wsgate's own (4000-4003)
  * get a series each; the rest are counted as `3xxx`, `4xxx` or `other`, which
  * keeps the series count fixed whatever clients send.
  */
 function closeCodeLabel(code: number): string {
-  if ((code >= 1000 && code <= 1015) || (code >= 4000 && code <= 4002)) {
+  if ((code >= 1000 && code <= 1015) || (code >= 4000 && code <= 4003)) {
     return String(code);
   }
   if (code >= 3000 && code <= 3999) return "3xxx";

@@ -205,3 +205,25 @@ function parseIpv6(text: string): Uint8Array | undefined {
   }
   return bytes;
 }
+
+/**
+ * Whether a listen or Host name is a loopback name or address: `localhost`,
+ * `::1` (bracketed or not) or any `127.x.y.z`.
+ *
+ * @example Usage
+ * ```ts
+ * import { isLoopbackHostname } from "./ip_address.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(isLoopbackHostname("127.0.0.1"), true);
+ * assert.equal(isLoopbackHostname("[::1]"), true);
+ * assert.equal(isLoopbackHostname("0.0.0.0"), false);
+ * ```
+ *
+ * @param hostname The name or address, as configured or as sent.
+ * @returns `true` for loopback names and addresses.
+ */
+export function isLoopbackHostname(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}

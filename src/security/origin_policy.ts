@@ -30,6 +30,7 @@
  */
 
 import { boundedMemo, memoized } from "./_bounded_memo.ts";
+import { isLoopbackHostname } from "./ip_address.ts";
 
 /** Why an {@linkcode OriginPolicy} allowed or refused a request. */
 export type OriginReason =
@@ -425,10 +426,4 @@ export function sameOriginExposureWarning(
   return `origins are checked against the Host header only (same-origin), ` +
     `which a DNS-rebinding page can match: list the pages allowed to connect ` +
     `with allowOrigins (--allow-origin) when listening on ${listenHostname}`;
-}
-
-function isLoopbackHostname(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  return host === "localhost" || host === "::1" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

@@ -39,12 +39,15 @@ export type TicketErrorReason =
  * import assert from "node:assert/strict";
  * const error = new TicketError("expired", "exp is 10, now is 50");
  * assert.equal(error.reason, "expired");
+ * assert.equal(error.detail, "exp is 10, now is 50");
  * assert.match(error.message, /exp is 10/);
  * ```
  */
 export class TicketError extends Error {
   /** Why the ticket was refused. */
   readonly reason: TicketErrorReason;
+  /** Values for the log (expected and actual), when there are any. */
+  readonly detail: string | undefined;
   /**
    * Constructs a new instance.
    * @param reason Why the ticket was refused.
@@ -58,6 +61,7 @@ export class TicketError extends Error {
     );
     this.name = "TicketError";
     this.reason = reason;
+    this.detail = detail;
   }
 }
 
@@ -330,7 +334,12 @@ export async function verifyTicket(
   if (jti !== undefined && typeof jti !== "string") {
     throw new TicketError("malformed", "jti is not a string");
   }
-  if (jti === undefined && requireJti) throw new TicketError("missing jti");
+  if (jti === undefined && requireJti) {
+    throw new TicketError(
+      "missing jti",
+      "single-use tickets need a jti claim: wsgate ticket --jti",
+    );
+  }
   if (jti !== undefined && replayCache !== undefined) {
     const result = replayCache.use(jti, (exp + clockSkewSec) * 1000, nowMs);
     if (result === "replayed") {

@@ -8,7 +8,8 @@
  */
 
 import type { ResolvedGatewayConfig, ResolvedRoute } from "../config/config.ts";
-import { COPY_THRESHOLD_BYTES } from "../session/relay.ts";
+import { routeTimers } from "../config/route_options.ts";
+import { COPY_THRESHOLD_BYTES } from "../session/browser_output.ts";
 import {
   createFrameDecoder,
   createFrameEncoder,
@@ -16,7 +17,10 @@ import {
 import type { RelaySessionOptions } from "../session/relay_options.ts";
 
 /** Relay session options that come from configuration alone. */
-export type RelaySettings = Omit<RelaySessionOptions, "onClose" | "onTraffic">;
+export type RelaySettings = Omit<
+  RelaySessionOptions,
+  "id" | "onClose" | "onTraffic"
+>;
 
 /**
  * The relay settings of a new session on `route`, with fresh codecs.
@@ -44,13 +48,12 @@ export function relaySettings(
     timers: {
       pingIntervalMs: config.pingIntervalMs,
       pingTimeoutMs: config.pingTimeoutMs,
-      idleTimeoutMs: route.idleTimeoutMs,
-      maxLifetimeMs: route.maxLifetimeMs,
-      backendHeartbeatMs: route.backendHeartbeatMs,
-      backendSilenceMs: route.backendSilenceMs,
+      ...routeTimers(route),
+      stallTimeoutMs: config.stallTimeoutMs,
     },
     heartbeatMessage: route.backendHeartbeatMessage,
     initialBrowserBytes: leftover,
+    maxControlFramesPerSecond: config.maxControlFramesPerSecond,
     now: Date.now,
   };
 }
@@ -66,16 +69,10 @@ export function sweepPeriodMs(config: ResolvedGatewayConfig): number {
     config.handshakeTimeoutMs,
     config.pingIntervalMs || Infinity,
     config.pingTimeoutMs || Infinity,
+    config.stallTimeoutMs || Infinity,
   );
   for (const route of config.routes.values()) {
-    for (
-      const value of [
-        route.idleTimeoutMs,
-        route.maxLifetimeMs,
-        route.backendHeartbeatMs,
-        route.backendSilenceMs,
-      ]
-    ) {
+    for (const value of Object.values(routeTimers(route))) {
       if (value > 0) shortest = Math.min(shortest, value);
     }
   }

@@ -11,6 +11,7 @@ import type { GatewayMetrics } from "../observability/gateway_metrics.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import type { SessionSummary } from "../session/relay_options.ts";
 import type { RelayStatsDelta } from "../session/relay_stats.ts";
+import type { SessionLabels } from "./session_labels.ts";
 
 /**
  * Adds one session's traffic since its last report to `metrics`.
@@ -53,26 +54,20 @@ export function recordTraffic(
 
 /**
  * The `session_close` event of a session.
- * @param sessionId The session id.
- * @param route The route path.
- * @param client The client as text.
- * @param target The target as text.
+ * @param labels The session's labels.
  * @param summary How the session ended.
  * @returns The event.
  */
 export function sessionCloseEvent(
-  sessionId: string,
-  route: string,
-  client: string,
-  target: string,
+  labels: SessionLabels,
   summary: SessionSummary,
 ): SessionCloseEvent {
   return {
     type: "session_close",
-    sessionId,
-    route,
-    client,
-    target,
+    sessionId: labels.id,
+    route: labels.route,
+    client: labels.client,
+    target: labels.target,
     code: summary.code,
     reason: summary.reason,
     detail: `${summary.initiator} ended the session${

@@ -11,7 +11,7 @@ import {
   encodeProxyHeaderV1,
   encodeProxyHeaderV2,
 } from "../security/proxy_protocol.ts";
-import type { RequestHead } from "../websocket/handshake.ts";
+import type { RequestHead } from "../http/request_head.ts";
 
 /** The client as seen by the gateway, after trusting a front proxy. */
 export interface ClientAddress {
@@ -56,7 +56,7 @@ export function remoteAddress(addr: Deno.Addr): ClientAddress {
  * @example A hop forwarded by a trusted proxy
  * ```ts
  * import { clientAddress, remoteAddress } from "./client_address.ts";
- * import { parseRequestHead } from "../websocket/handshake.ts";
+ * import { parseRequestHead } from "../http/request_head.ts";
  * import assert from "node:assert/strict";
  * const result = parseRequestHead(
  *   new TextEncoder().encode(

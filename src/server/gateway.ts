@@ -12,66 +12,64 @@
 import {
   type GatewayOptions,
   type ResolvedGatewayConfig,
-  type ResolvedRoute,
   resolveOptions,
 } from "../config/config.ts";
 import type { ConsoleStats } from "../http/console_page.ts";
 import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import { GatewayMetrics } from "../observability/gateway_metrics.ts";
-import type { ClientLimits } from "../security/client_limits.ts";
-import { ReplayCache } from "../security/replay_cache.ts";
+import type { AdmissionStore } from "../security/admission.ts";
 import { StoreClientPool } from "../store/store_client_pool.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
+import { defaultMemoryBudgetBytes, pickOverBudget } from "./memory_budget.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
-import { RelaySession } from "../session/relay.ts";
-import type { SessionSummary } from "../session/relay_options.ts";
-import {
-  computeAcceptKey,
-  type HttpRefusal,
-  isUpgradeRequest,
-  type RequestHead,
-} from "../websocket/handshake.ts";
+import type { RelaySession } from "../session/relay.ts";
+import type { HttpRefusal, RequestHead } from "../http/request_head.ts";
+import { isUpgradeRequest } from "../websocket/handshake.ts";
+import { CompressionNegotiator } from "./_compression_negotiator.ts";
 import { closeQuietly } from "../io/close_quietly.ts";
-import { awaitOneRead, writeAll } from "./_conn_io.ts";
+import { WriteStalledError } from "../io/write_progress.ts";
 import {
   sendHttpResponse,
   sendRefusal,
   sendRefusalWithoutLinger,
-  switchingProtocols,
-  switchingProtocolsThenClose,
-} from "./_http_replies.ts";
-import { relaySettings, sweepPeriodMs } from "./_relay_settings.ts";
-import {
-  backendUnreachableSummary,
-  recordTraffic,
-  sessionCloseEvent,
-} from "./_session_reports.ts";
-import { connectBackend } from "./backend_connect.ts";
-import {
-  type ClientAddress,
-  clientAddress,
-  proxyHeader,
-  remoteAddress,
-} from "./client_address.ts";
+} from "../http/http_replies.ts";
+import { sweepPeriodMs } from "./_relay_settings.ts";
+import { Reporter } from "./_reporter.ts";
+import { recordTraffic } from "./_session_reports.ts";
+import { clientAddress, remoteAddress } from "./client_address.ts";
 import {
   buildGeneration,
   type Generation,
   initGeneration,
-  sessionCaps,
 } from "./generation.ts";
-import { respondToHttpRequest } from "./http_routes.ts";
+import { consoleStats, renderMetrics } from "./gateway_views.ts";
+import {
+  ConnectionsByAddress,
+  type TrackedConnection,
+} from "./connections_by_address.ts";
+import { respondToHttpRequest } from "../http/http_routes.ts";
+import { demoPageHtml } from "../demo/demo_page.ts";
+import {
+  FleetAdmission,
+  openAdmissionStore,
+  type OpenedAdmissionStore,
+} from "./fleet_admission.ts";
 import { AcceptRetry } from "./accept_retry.ts";
+import { isPlaintextOnTls, PlaintextNotices } from "./plaintext_on_tls.ts";
 import { ListenerOpener } from "./listener_opener.ts";
-import { readRequestHead } from "./request_head_reader.ts";
-import { SessionRecorder } from "./session_recorder.ts";
+import { readRequestHead } from "../http/request_head_reader.ts";
+import { SessionTable } from "./session_table.ts";
+import { UpgradePipeline } from "./upgrade_pipeline.ts";
+import { warmUp } from "./warm_up.ts";
 
 /** A running (or ready to run) gateway. */
 export interface Gateway {
   /**
    * Starts listening; resolves with the bound address (the real port when 0
-   * was asked for). Rejects with `ConfigError` when a token file or ticket
-   * secret cannot be loaded.
+   * was asked for; with `unixSocket`, the listener's `Deno.UnixAddr`).
+   * Rejects with `ConfigError` when a token file or ticket secret cannot be
+   * loaded.
    */
   listen(): Promise<Deno.NetAddr>;
   /** The bound address; throws before {@linkcode Gateway.listen}. */
@@ -86,6 +84,13 @@ export interface Gateway {
    * while it accepts.
    */
   readonly acceptFailure: string | undefined;
+  /**
+   * Why the admission store cannot decide admissions now (a `--store`, or
+   * a worker's main thread, that does not answer within the store
+   * timeout), or `undefined` when it can. `/healthz` answers 503 with it.
+   * @returns The reason, or `undefined`.
+   */
+  checkStore(): Promise<string | undefined>;
   /** The gateway's metrics. */
   readonly metrics: GatewayMetrics;
   /** Renders this gateway's metrics in the Prometheus text format. */
@@ -108,19 +113,6 @@ export interface Gateway {
 }
 
 /** A connection still in its HTTP phase, with its deadline. */
-interface PendingHandshake {
-  conn: Deno.Conn;
-  deadlineMs: number;
-  /** The client's address, for the log and metrics of a timeout. */
-  client: string;
-}
-
-/** What the gateway keeps per open session. */
-interface SessionEntry {
-  route: string;
-  client: string;
-}
-
 /**
  * Creates a gateway from options; validates them at once (throws
  * `ConfigError`) but opens no socket until `listen()`.
@@ -148,22 +140,60 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
 }
 
-let nextSessionNumber = 0;
-const SESSION_PREFIX = crypto.randomUUID().slice(0, 4);
+/**
+ * Creates a gateway whose admissions (single-use ticket ids, per-IP and
+ * total session counts) are decided by `admission`, a store it does not
+ * own: a `--workers` thread passes the main thread's (`RemoteAdmission`).
+ *
+ * @example
+ * ```ts
+ * import { createGatewayWithAdmission } from "./gateway.ts";
+ * import { LocalAdmission } from "../security/local_admission.ts";
+ * import assert from "node:assert/strict";
+ * const shared = new LocalAdmission();
+ * await using gateway = createGatewayWithAdmission({
+ *   port: 0,
+ *   routes: [{ path: "/", target: "127.0.0.1:9" }],
+ * }, shared);
+ * assert.ok((await gateway.listen()).port > 0);
+ * ```
+ *
+ * @param options The gateway options.
+ * @param admission The shared admission store (closed by its owner).
+ * @returns The gateway.
+ */
+export function createGatewayWithAdmission(
+  options: GatewayOptions,
+  admission: AdmissionStore,
+): Gateway {
+  return new GatewayServer(
+    resolveOptions(options),
+    options.onEvent,
+    options.metricsRenderer,
+    admission,
+  );
+}
+
+/** The hard timer on a store's answer when no store setting gives one. */
+const DEFAULT_STORE_TIMEOUT_MS = 1000;
 
 class GatewayServer implements Gateway {
   #generation: Generation;
-  #onEvent: EventSink;
+  #reporter: Reporter;
   #listener: Deno.Listener | undefined;
-  #sessions = new Map<RelaySession, SessionEntry>();
-  #handshakes = new Set<PendingHandshake>();
+  /** Open sessions, session counts and used ticket ids: process state. */
+  #table: SessionTable<RelaySession>;
+  #pipeline: UpgradePipeline;
+  /** permessage-deflate under the process-wide context memory budget. */
+  #compression: CompressionNegotiator;
+  #handshakes = new ConnectionsByAddress();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #acceptLoops: Promise<void>[] = [];
   #pendingHttp = new Set<Promise<void>>();
   /** Connections being sent a plain HTTP response, cut at the drain deadline. */
-  #httpConns = new Set<Deno.Conn>();
+  /** Connections receiving a plain HTTP response (static files, metrics). */
+  #httpConns = new ConnectionsByAddress();
   #closing: Promise<void> | undefined;
-  #isDraining = false;
   #isListenCalled = false;
   /** Set just before shutdown closes the listener: accept loops end. */
   #isListenerClosed = false;
@@ -172,29 +202,49 @@ class GatewayServer implements Gateway {
   /** Wakes the accept loops waiting out a backoff, at shutdown. */
   #acceptPauseWakers = new Set<() => void>();
   #listenerOpener = new ListenerOpener();
+  #plaintextNotices = new PlaintextNotices();
   #lastCertCheckMs = 0;
+  /** Bytes held by all sessions at the last sweep (a gauge's last value). */
+  #lastBuffered = 0;
   readonly metrics: GatewayMetrics = new GatewayMetrics();
 
   #metricsRenderer: (() => string) | undefined;
-  readonly #replayCache = new ReplayCache();
+  /** A store owned by another (the main thread's, for a worker). */
+  #sharedStore: AdmissionStore | undefined;
+  /** The store this gateway opened (with --store), closed at shutdown. */
+  #ownedStore: OpenedAdmissionStore | undefined;
   /** The Redis clients of `tokens: "redis"` routes, kept across reloads. */
   readonly #storeClients = new StoreClientPool();
-  #limits: ClientLimits;
 
   constructor(
     config: ResolvedGatewayConfig,
     onEvent: EventSink | undefined,
     metricsRenderer: (() => string) | undefined,
+    sharedStore?: AdmissionStore,
   ) {
-    this.#onEvent = onEvent ?? (() => {});
+    this.#reporter = new Reporter(this.metrics, onEvent ?? (() => {}));
     this.#metricsRenderer = metricsRenderer;
     // Counts and used ticket ids belong to the process, not to one
-    // configuration: every generation shares these two.
+    // configuration: the table keeps them for every generation.
+    this.#table = new SessionTable();
     this.#generation = buildGeneration(config, {
-      replayCache: this.#replayCache,
+      replayCache: this.#table.replayCache,
       storeClients: this.#storeClients,
     });
-    this.#limits = this.#generation.limits;
+    this.#compression = new CompressionNegotiator({
+      limitBytes: config.compressionMemoryBytes,
+      metrics: this.metrics,
+      onEvent: (event) => this.#reporter.emit(event),
+    });
+    this.#pipeline = new UpgradePipeline({
+      table: this.#table,
+      reporter: this.#reporter,
+      compression: this.#compression,
+    });
+    // Every route's series exist at zero from the start (and after each
+    // reload), so rate() works from the first scrape.
+    this.metrics.addRoutes(config.routes.keys());
+    this.#sharedStore = sharedStore;
   }
 
   get addr(): Deno.NetAddr {
@@ -207,15 +257,18 @@ class GatewayServer implements Gateway {
   }
 
   get sessionCount(): number {
-    return this.#sessions.size;
+    return this.#table.size;
   }
 
   get isDraining(): boolean {
-    return this.#isDraining;
+    return this.#table.isDraining;
   }
 
   get acceptFailure(): string | undefined {
     return this.#acceptFailure;
+  }
+  checkStore(): Promise<string | undefined> {
+    return this.#table.checkHealth();
   }
 
   async listen(): Promise<Deno.NetAddr> {
@@ -227,9 +280,17 @@ class GatewayServer implements Gateway {
     this.#isListenCalled = true;
     await initGeneration(this.#generation);
     const config = this.#generation.config;
+    await this.#openAdmission(config);
     const listener = await this.#listenerOpener.open(config, config.port);
+    // Connections that arrive meanwhile wait in the listen backlog.
+    if (config.warmUp) await warmUp(config, createGateway);
     this.#listener = listener;
+    // On a Unix socket the address is a Deno.UnixAddr; events name it
+    // unix:/path with port 0.
     const addr = listener.addr as Deno.NetAddr;
+    const shown = listener.addr.transport === "unix"
+      ? { hostname: `unix:${listener.addr.path}`, port: 0 }
+      : addr;
     this.#sweepTimer = setInterval(
       () => this.#sweep(),
       sweepPeriodMs(config),
@@ -242,31 +303,76 @@ class GatewayServer implements Gateway {
           'origin checks are off (allowOrigins "*"): any web page may open sessions',
       });
     }
-    const exposure = sameOriginExposureWarning(
-      config.allowOrigins,
-      addr.hostname,
-    );
+    const exposure = config.unixSocket === undefined
+      ? sameOriginExposureWarning(config.allowOrigins, addr.hostname)
+      : undefined;
     if (exposure !== undefined) {
       this.#emit({ type: "warning", message: exposure });
     }
     this.#emit({
       type: "listening",
-      hostname: addr.hostname,
-      port: addr.port,
+      hostname: shown.hostname,
+      port: shown.port,
       tls: config.tls !== undefined,
     });
     return addr;
   }
 
+  /**
+   * Opens the admission store unless the table's own (one process, no
+   * store) is the one: the main thread's for a worker, the fleet's Redis
+   * with a store. Process state, kept across reloads.
+   */
+  async #openAdmission(config: ResolvedGatewayConfig): Promise<void> {
+    let store = this.#sharedStore;
+    if (store === undefined) {
+      if (config.store === undefined) return;
+      this.#ownedStore = await openAdmissionStore(config.store, {
+        onError: (error) =>
+          this.#emit({
+            type: "warning",
+            message:
+              "store_unavailable: a session slot was not refreshed or released; it frees itself when its lease ends",
+            detail: String(error),
+          }),
+      });
+      store = this.#ownedStore.store;
+    }
+    const admission = new FleetAdmission(store, {
+      timeoutMs: config.store?.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
+    });
+    this.#table.useAdmission(admission);
+    // Connects now (the first handshake need not wait for it) and says at
+    // start when the store is out; the gateway starts anyway.
+    const problem = await admission.checkHealth();
+    if (problem !== undefined) {
+      this.#emit({
+        type: "warning",
+        message: "store_unavailable at start; handshakes that need it get 503",
+        detail: problem,
+      });
+    }
+  }
+
   async reload(options: GatewayOptions): Promise<void> {
     const generation = buildGeneration(resolveOptions(options), {
-      limits: this.#limits,
-      replayCache: this.#replayCache,
+      replayCache: this.#table.replayCache,
       storeClients: this.#storeClients,
     });
     await initGeneration(generation);
-    this.#limits.setLimits(sessionCaps(generation.config));
+    if (
+      JSON.stringify(generation.config.store) !==
+        JSON.stringify(this.#generation.config.store)
+    ) {
+      this.#emit({
+        type: "warning",
+        message:
+          "the store settings changed: they apply at the next restart, the running store is kept",
+      });
+    }
+    this.#compression.setLimit(generation.config.compressionMemoryBytes);
     this.#generation = generation;
+    this.metrics.addRoutes(generation.config.routes.keys());
   }
 
   close(): Promise<void> {
@@ -280,18 +386,13 @@ class GatewayServer implements Gateway {
 
   async #shutdown(): Promise<void> {
     // Draining: new upgrades get 503 and /healthz answers 503 (so a load
-    // balancer moves on), while every open session flushes and closes 1001.
-    this.#isDraining = true;
+    // balancer moves on), while every open session flushes and closes 1001
+    // (aborted past the drain timeout).
     for (const pending of this.#handshakes) closeQuietly(pending.conn);
-    const ends = [...this.#sessions.keys()].map((session) =>
-      session.close(CloseCode.GOING_AWAY, "gateway shutting down")
-    );
     const drainTimeoutMs = this.#generation.config.drainTimeoutMs;
     const deadline = performance.now() + drainTimeoutMs;
     const remaining = () => Math.max(0, deadline - performance.now());
-    await withTimeout(Promise.all(ends), drainTimeoutMs);
-    // Past the deadline: cut what is left.
-    await this.#abortSessions();
+    await this.#table.drain(drainTimeoutMs);
     this.#isListenerClosed = true;
     try {
       this.#listener?.close();
@@ -305,21 +406,14 @@ class GatewayServer implements Gateway {
     // nothing) and upgrades still connecting get what is left of the drain
     // time; then their connections are cut.
     await withTimeout(Promise.all(this.#pendingHttp), remaining());
-    for (const conn of this.#httpConns) closeQuietly(conn);
+    for (const entry of this.#httpConns) closeQuietly(entry.conn);
     await Promise.all(this.#pendingHttp);
     // An upgrade that passed the draining check before the drain began can
     // open its session after the snapshot above: cut it too.
-    await this.#abortSessions();
+    await this.#table.abortAll();
     clearInterval(this.#sweepTimer);
+    await this.#ownedStore?.close();
     await this.#storeClients.close();
-  }
-
-  #abortSessions(): Promise<unknown> {
-    return Promise.all(
-      [...this.#sessions.keys()].map((session) =>
-        session.abort(CloseCode.GOING_AWAY, "gateway shutting down")
-      ),
-    );
   }
 
   /**
@@ -400,12 +494,13 @@ class GatewayServer implements Gateway {
   }
 
   #emit(event: GatewayEvent): void {
-    try {
-      this.#onEvent(event);
-    } catch {
-      // A faulty sink must not break the data path.
-    }
+    this.#reporter.emit(event);
   }
+
+  /** Sessions closed for the memory budget (not warned about twice). */
+  #shed = new WeakSet<RelaySession>();
+  /** The memory budget derived from the machine's memory, once needed. */
+  #defaultMemoryBudget: number | undefined;
 
   #sweep(): void {
     const now = Date.now();
@@ -416,11 +511,19 @@ class GatewayServer implements Gateway {
       }
     }
     let buffered = 0;
-    for (const [session, entry] of this.#sessions) {
+    const held: number[] = [];
+    const holders: RelaySession[] = [];
+    for (const [session, labels] of this.#table) {
       try {
         session.tick(now);
-        this.#recordTraffic(session, entry.route);
-        buffered += session.bufferedBytes;
+        recordTraffic(this.metrics, labels.route, session.takeStats());
+        const bytes = session.bufferedBytes;
+        buffered += bytes;
+        // A session already shed frees its bytes as it ends.
+        if (!this.#shed.has(session)) {
+          held.push(bytes);
+          holders.push(session);
+        }
       } catch (error) {
         // One session's failure must not stop the sweep for the others.
         this.#emit({
@@ -434,6 +537,7 @@ class GatewayServer implements Gateway {
     }
     this.metrics.addBufferedBytes(buffered - this.#lastBuffered);
     this.#lastBuffered = buffered;
+    this.#enforceMemoryBudget(held, holders);
     if (
       this.#generation.config.tls !== undefined &&
       now - this.#lastCertCheckMs >= 5000
@@ -443,17 +547,34 @@ class GatewayServer implements Gateway {
     }
   }
 
-  #lastBuffered = 0;
-
-  #recordTraffic(session: RelaySession, route: string): void {
-    recordTraffic(this.metrics, route, session.takeStats());
+  /**
+   * Closes the largest holders with 1013 while all sessions together hold
+   * more than the memory budget (each close is logged with its session).
+   */
+  #enforceMemoryBudget(held: number[], holders: RelaySession[]): void {
+    const budget = this.#generation.config.memoryBudgetBytes ??
+      (this.#defaultMemoryBudget ??= defaultMemoryBudgetBytes(
+        Deno.systemMemoryInfo().total,
+      ));
+    for (const index of pickOverBudget(held, budget)) {
+      const session = holders[index]!;
+      this.#shed.add(session);
+      this.#emit({
+        type: "warning",
+        message: "session closed: gateway over its memory budget",
+        detail: `session ${session.id} held ${
+          held[index]
+        } bytes; budget ${budget} bytes`,
+      });
+      session.close(CloseCode.TRY_AGAIN_LATER, "gateway over memory budget");
+    }
   }
 
   /** Swaps in a new TLS listener when the certificate files change. */
   async #reloadCertificateIfChanged(): Promise<void> {
     const config = this.#generation.config;
     const old = this.#listener;
-    if (old === undefined || this.#isDraining) return;
+    if (old === undefined || this.#table.isDraining) return;
     try {
       if (!await this.#listenerOpener.isCertificateChanged(config)) return;
       // SO_REUSEPORT lets the new listener bind before the old one closes,
@@ -480,14 +601,17 @@ class GatewayServer implements Gateway {
     const generation = this.#generation;
     const config = generation.config;
     const peer = remoteAddress(conn.remoteAddr);
-    const pending: PendingHandshake = {
+    const pending: TrackedConnection = {
       conn,
       deadlineMs: Date.now() + config.handshakeTimeoutMs,
       client: peer.text,
+      ip: peer.ip,
     };
-    if (this.#handshakes.size >= config.maxSessions) {
-      // Connections that have not finished their request count against the
-      // session limit too, so slow handshakes cannot pile up without bound.
+    const unfinished = this.#handshakes.size + this.#httpConns.size;
+    if (unfinished >= config.maxSessions) {
+      // Connections that have not finished their request, or their plain
+      // HTTP response, count against the session limit too, so slow
+      // handshakes and slow readers cannot pile up without bound.
       await this.#refuse(
         conn,
         {
@@ -497,7 +621,32 @@ class GatewayServer implements Gateway {
         },
         peer.text,
         "",
-        `${this.#handshakes.size} handshakes in progress (limit ${config.maxSessions})`,
+        `${unfinished} handshakes and HTTP responses in progress (limit ${config.maxSessions})`,
+      );
+      return;
+    }
+    const fromPeer = this.#handshakes.countFor(peer.ip) +
+      this.#httpConns.countFor(peer.ip);
+    if (
+      config.maxHandshakesPerIp > 0 &&
+      fromPeer >= config.maxHandshakesPerIp &&
+      unfinished * 2 >= config.maxSessions &&
+      generation.trustedProxies?.(peer.ip) !== true
+    ) {
+      // Under pressure (half the cap above is taken), one address may not
+      // hold more than its share, so it cannot starve every other client;
+      // without pressure a burst from one address (a local proxy, a
+      // reconnect storm) passes.
+      await this.#refuse(
+        conn,
+        {
+          status: 429,
+          body: "Too many handshakes from this address",
+          headers: { "retry-after": "5" },
+        },
+        peer.text,
+        "",
+        `${fromPeer} handshakes and HTTP responses in progress from ${peer.ip} (limit ${config.maxHandshakesPerIp})`,
       );
       return;
     }
@@ -524,9 +673,10 @@ class GatewayServer implements Gateway {
       }
       head = read.head;
       leftover = read.leftover;
-    } catch {
+    } catch (error) {
       // Read failed, TLS failed, or the sweep closed a slow handshake.
       this.#handshakes.delete(pending);
+      if (isPlaintextOnTls(error)) this.#notePlaintextOnTls(peer.text);
       closeQuietly(conn);
       return;
     }
@@ -534,9 +684,9 @@ class GatewayServer implements Gateway {
     const client = clientAddress(peer, head, generation.trustedProxies);
     try {
       if (isUpgradeRequest(head.headers)) {
-        await this.#upgrade(conn, head, client, leftover, generation);
+        await this.#pipeline.run({ conn, head, client, leftover, generation });
       } else {
-        await this.#respondHttp(conn, head, generation);
+        await this.#respondHttp(pending, head, generation);
       }
     } catch (error) {
       closeQuietly(conn);
@@ -548,17 +698,32 @@ class GatewayServer implements Gateway {
     }
   }
 
+  /** Logs (at most once per interval) a client that skipped TLS. */
+  #notePlaintextOnTls(client: string): void {
+    const detail = this.#plaintextNotices.take(client, Date.now());
+    if (detail === undefined) return;
+    this.#emit({
+      type: "warning",
+      message: "plain HTTP on the TLS port",
+      detail,
+    });
+  }
+
   async #respondHttp(
-    conn: Deno.Conn,
+    tracked: TrackedConnection,
     head: RequestHead,
     generation: Generation,
   ): Promise<void> {
+    const conn = tracked.conn;
     const config = generation.config;
     const response = await respondToHttpRequest(head, {
-      isDraining: this.#isDraining,
+      isDraining: this.#table.isDraining,
+      ...(head.path === "/healthz"
+        ? { storeProblem: await this.#table.checkHealth() }
+        : {}),
       // An admin listener (which turns metrics off here) serves health too.
       isHealthEnabled: config.metricsOnGatewayPort,
-      isDemoPageEnabled: config.demoPage,
+      demoPage: config.demoPage ? demoPageHtml : undefined,
       isConsoleEnabled: config.console,
       routes: [...config.routes.keys()],
       renderMetrics: config.metricsOnGatewayPort
@@ -566,50 +731,34 @@ class GatewayServer implements Gateway {
         : undefined,
       consoleStats: () => this.consoleStats(),
       staticFiles: generation.staticFiles,
+      ...(config.isWebAuth && config.authCheck !== undefined
+        ? { authCheck: config.authCheck }
+        : {}),
     });
-    this.#httpConns.add(conn);
+    this.#httpConns.add(tracked);
     try {
-      await sendHttpResponse(conn, response);
+      await sendHttpResponse(conn, response, config.handshakeTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof WriteStalledError)) throw error;
+      this.#emit({
+        type: "warning",
+        message: "slow reader cut",
+        detail:
+          `${tracked.client} ${head.method} ${head.path}: ${error.message}`,
+      });
     } finally {
-      this.#httpConns.delete(conn);
+      this.#httpConns.delete(tracked);
     }
   }
 
   /** Renders the Prometheus text (after folding in live traffic). */
   renderMetrics(): string {
-    for (const [session, entry] of this.#sessions) {
-      this.#recordTraffic(session, entry.route);
-    }
-    return this.metrics.renderPrometheus();
+    return renderMetrics(this.#table, this.metrics);
   }
 
   /** The console's live view. */
   consoleStats(): ConsoleStats {
-    let bytesToBackend = 0;
-    let bytesToBrowser = 0;
-    const sessions = [];
-    for (const [session, entry] of this.#sessions) {
-      const traffic = session.traffic;
-      bytesToBackend += traffic.toBackend;
-      bytesToBrowser += traffic.toBrowser;
-      if (sessions.length < 100) {
-        sessions.push({
-          id: session.id,
-          route: entry.route,
-          client: entry.client,
-          openedAtMs: session.openedAtMs,
-          bytesToBackend: traffic.toBackend,
-          bytesToBrowser: traffic.toBrowser,
-        });
-      }
-    }
-    const totals = this.metrics.totals();
-    return {
-      sessionsOpen: this.#sessions.size,
-      bytesToBackend: Math.max(totals.bytesToBackend, bytesToBackend),
-      bytesToBrowser: Math.max(totals.bytesToBrowser, bytesToBrowser),
-      sessions,
-    };
+    return consoleStats(this.#table, this.metrics);
   }
 
   /**
@@ -618,9 +767,9 @@ class GatewayServer implements Gateway {
    * every refusal. The head reader's pending read then fails and its
    * handler ends quietly.
    */
-  #expireHandshake(pending: PendingHandshake): void {
+  #expireHandshake(pending: TrackedConnection): void {
     const refusal: HttpRefusal = { status: 408, body: "Request head timeout" };
-    this.#recordRefusal(
+    this.#reporter.refused(
       refusal,
       pending.client,
       "",
@@ -638,268 +787,7 @@ class GatewayServer implements Gateway {
     path: string,
     detail: string,
   ): Promise<void> {
-    this.#recordRefusal(refusal, client, path, detail);
+    this.#reporter.refused(refusal, client, path, detail);
     await sendRefusal(conn, refusal);
-  }
-
-  /** Counts and logs a refused upgrade request. */
-  #recordRefusal(
-    refusal: HttpRefusal,
-    client: string,
-    path: string,
-    detail: string,
-  ): void {
-    this.metrics.handshakeRefused(refusal.body, refusal.status);
-    this.#emit({
-      type: "handshake_refused",
-      status: refusal.status,
-      reason: refusal.body,
-      detail,
-      client,
-      path,
-    });
-  }
-
-  async #upgrade(
-    conn: Deno.Conn,
-    head: RequestHead,
-    client: ClientAddress,
-    leftover: Uint8Array | undefined,
-    generation: Generation,
-  ): Promise<void> {
-    const local = conn.localAddr;
-    const peer = conn.remoteAddr;
-    const decision = await generation.policy.decide(head, {
-      ...(local.transport === "tcp" ? { listenPort: local.port } : {}),
-      isFromTrustedProxy: peer.transport === "tcp" &&
-        generation.trustedProxies?.(peer.hostname) === true,
-    });
-    if (decision.kind === "refuse") {
-      return this.#refuse(
-        conn,
-        decision.refusal,
-        client.text,
-        head.path,
-        decision.detail,
-      );
-    }
-    if (this.#isDraining) {
-      return this.#refuse(
-        conn,
-        { status: 503, body: "Gateway shutting down" },
-        client.text,
-        head.path,
-        "draining",
-      );
-    }
-    const limits = this.#limits;
-    const admitted = limits.acquire(client.ip);
-    if (admitted !== "ok") {
-      const isTotal = admitted === "total";
-      return this.#refuse(
-        conn,
-        {
-          status: isTotal ? 503 : 429,
-          body: isTotal
-            ? "Too many sessions"
-            : "Too many sessions from your address",
-          headers: { "retry-after": "5" },
-        },
-        client.text,
-        head.path,
-        isTotal
-          ? `session limit ${generation.config.maxSessions} reached`
-          : `per-address limit ${generation.config.maxSessionsPerIp} reached for ${client.ip}`,
-      );
-    }
-    // The ticket id is spent only now that every capacity check admitted
-    // the session (a 503 for a full gateway leaves the ticket usable).
-    const spent = generation.policy.spendTicket(decision);
-    if (spent !== "fresh") {
-      limits.release(client.ip);
-      return this.#refuse(
-        conn,
-        { status: 401, body: "Unauthorized" },
-        client.text,
-        head.path,
-        `ticket refused: ${spent}`,
-      );
-    }
-    const { route, target, targetText } = decision;
-    const sessionId = `${SESSION_PREFIX}-${(++nextSessionNumber).toString(36)}`;
-    const acceptPromise = computeAcceptKey(decision.key);
-    let backend: Deno.Conn;
-    const connectStarted = performance.now();
-    try {
-      backend = await connectBackend(
-        target,
-        generation.config.connectTimeoutMs,
-        generation.backendTls.get(route.path),
-      );
-      this.metrics.observeBackendConnectMs(performance.now() - connectStarted);
-      if (route.proxyProtocol !== undefined) {
-        await writeAll(
-          backend,
-          proxyHeader(route.proxyProtocol, client, conn.localAddr),
-        );
-      }
-    } catch (error) {
-      limits.release(client.ip);
-      // No session opened: the ticket may be used again.
-      generation.policy.releaseTicket(decision);
-      const detail = error instanceof Error ? error.message : String(error);
-      this.#emit({ type: "backend_error", sessionId, detail });
-      await this.#acceptThenClose(
-        conn,
-        await acceptPromise,
-        decision.subprotocol,
-        CloseCode.INTERNAL_ERROR,
-        "backend unreachable",
-      );
-      this.metrics.sessionOpened(route.path);
-      this.metrics.sessionClosed(route.path, CloseCode.INTERNAL_ERROR);
-      this.#emitClose(
-        sessionId,
-        route.path,
-        client.text,
-        targetText,
-        backendUnreachableSummary(detail),
-      );
-      return;
-    }
-    try {
-      await writeAll(
-        conn,
-        switchingProtocols(await acceptPromise, decision.subprotocol),
-      );
-    } catch {
-      limits.release(client.ip);
-      closeQuietly(conn);
-      closeQuietly(backend);
-      return;
-    }
-    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    this.#startSession(
-      sessionId,
-      route,
-      conn,
-      backend,
-      leftover,
-      client,
-      targetText,
-      generation,
-    );
-  }
-
-  #startSession(
-    sessionId: string,
-    route: ResolvedRoute,
-    conn: Deno.Conn,
-    backend: Deno.Conn,
-    leftover: Uint8Array | undefined,
-    client: ClientAddress,
-    targetText: string,
-    generation: Generation,
-  ): void {
-    const config = generation.config;
-    this.metrics.sessionOpened(route.path);
-    this.#emit({
-      type: "session_open",
-      sessionId,
-      route: route.path,
-      client: client.text,
-      target: targetText,
-    });
-    const recorder = route.recordDir === undefined
-      ? undefined
-      : new SessionRecorder(route.recordDir, {
-        sessionId,
-        route: route.path,
-        client: client.text,
-        target: targetText,
-        startedAtMs: Date.now(),
-      }, (error) =>
-        this.#emit({
-          type: "error",
-          message: "session recording failed",
-          detail: String(error),
-          sessionId,
-        }));
-    const trafficCap = config.logTrafficBytes;
-    const onTraffic = recorder === undefined && trafficCap === 0
-      ? undefined
-      : (direction: "to_backend" | "to_browser", message: Uint8Array) => {
-        recorder?.record(direction, message);
-        if (trafficCap > 0) {
-          this.#emit({
-            type: "traffic",
-            sessionId,
-            direction,
-            bytes: message.slice(0, trafficCap),
-            size: message.length,
-          });
-        }
-      };
-    const session: RelaySession = new RelaySession(sessionId, conn, backend, {
-      ...relaySettings(route, config, leftover),
-      ...(onTraffic === undefined ? {} : { onTraffic }),
-      onClose: (summary) => {
-        // The process-wide counts: a reload since the start shares them.
-        if (this.#sessions.delete(session)) this.#limits.release(client.ip);
-        this.#recordTraffic(session, route.path);
-        this.metrics.sessionClosed(route.path, summary.code);
-        const report = () =>
-          this.#emitClose(
-            sessionId,
-            route.path,
-            client.text,
-            targetText,
-            summary,
-          );
-        // The close is reported once the recording is complete on disk.
-        if (recorder === undefined) report();
-        else recorder.close().finally(report);
-      },
-    });
-    this.#sessions.set(session, {
-      route: route.path,
-      client: client.text,
-    });
-    session.start();
-    // A session that finished its upgrade while the drain began.
-    if (this.#isDraining) {
-      session.close(CloseCode.GOING_AWAY, "gateway shutting down");
-    }
-  }
-
-  #emitClose(
-    sessionId: string,
-    route: string,
-    client: string,
-    target: string,
-    summary: SessionSummary,
-  ): void {
-    this.#emit(sessionCloseEvent(sessionId, route, client, target, summary));
-  }
-
-  /** Completes the upgrade only to close at once with a readable reason. */
-  async #acceptThenClose(
-    conn: Deno.Conn,
-    accept: string,
-    subprotocol: string | undefined,
-    code: number,
-    reason: string,
-  ): Promise<void> {
-    try {
-      await writeAll(
-        conn,
-        switchingProtocolsThenClose(accept, subprotocol, code, reason),
-      );
-      // Give the browser a moment to answer the close frame, bounded.
-      await awaitOneRead(conn, this.#generation.config.closeTimeoutMs);
-    } catch {
-      // The browser went away first.
-    }
-    closeQuietly(conn);
   }
 }

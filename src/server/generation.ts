@@ -1,7 +1,7 @@
 /**
  * One configuration generation: the resolved configuration compiled once
- * into the upgrade policy, client limits, trusted-proxy matcher, static file
- * root and backend TLS settings. A reload builds and loads a new generation
+ * into the upgrade policy, trusted-proxy matcher, static file root and
+ * backend TLS settings. A reload builds and loads a new generation
  * and swaps it in whole; sessions keep the generation they started with.
  *
  * @module
@@ -11,7 +11,6 @@ import type { ResolvedGatewayConfig } from "../config/config.ts";
 import { ConfigError } from "../errors.ts";
 import { StaticFiles } from "../http/static_files.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
-import { ClientLimits } from "../security/client_limits.ts";
 import { ReplayCache } from "../security/replay_cache.ts";
 import type { StoreClientPool } from "../store/store_client_pool.ts";
 import type { BackendTlsSettings } from "./backend_connect.ts";
@@ -23,8 +22,6 @@ export interface Generation {
   config: ResolvedGatewayConfig;
   /** The compiled upgrade checks. */
   policy: UpgradePolicy;
-  /** Session counts, total and per client address. */
-  limits: ClientLimits;
   /** Whether an address is a trusted front proxy; undefined when none are. */
   trustedProxies: ((ip: string) => boolean) | undefined;
   /** The static file root, once {@linkcode initGeneration} opened it. */
@@ -33,44 +30,8 @@ export interface Generation {
   backendTls: Map<string, BackendTlsSettings>;
 }
 
-/**
- * The session caps of a configuration, as {@linkcode ClientLimits} takes them.
- *
- * @example No per-address cap is Infinity
- * ```ts
- * import { sessionCaps } from "./generation.ts";
- * import { resolveOptions } from "../config/config.ts";
- * import assert from "node:assert/strict";
- * const caps = sessionCaps(resolveOptions({
- *   routes: [{ path: "/", target: "127.0.0.1:9" }],
- *   maxSessions: 5,
- *   maxSessionsPerIp: 0,
- * }));
- * assert.deepEqual(caps, { maxSessions: 5, maxSessionsPerIp: Infinity });
- * ```
- *
- * @param config The resolved configuration.
- * @returns The total and per-address caps.
- */
-export function sessionCaps(
-  config: ResolvedGatewayConfig,
-): { maxSessions: number; maxSessionsPerIp: number } {
-  return {
-    maxSessions: config.maxSessions,
-    maxSessionsPerIp: config.maxSessionsPerIp === 0
-      ? Infinity
-      : config.maxSessionsPerIp,
-  };
-}
-
 /** Options of {@linkcode buildGeneration}. */
 export interface BuildGenerationOptions {
-  /**
-   * The process's session counts. A reload passes the running ones, whose
-   * caps are updated, so open sessions stay counted across generations.
-   * @default {new counts}
-   */
-  limits?: ClientLimits;
   /**
    * The process's used single-use ticket ids, kept across reloads.
    * @default {a new ReplayCache}
@@ -114,16 +75,12 @@ export function buildGeneration(
       ? {}
       : { storeClients: options.storeClients }),
   });
-  // Shared counts get the new caps only when the reload commits
-  // (see GatewayServer.reload), so a reload that fails changes nothing.
-  const limits = options.limits ?? new ClientLimits(sessionCaps(config));
   const trusted = config.trustedProxies.length === 0
     ? undefined
     : compileBackendPolicy({ cidrs: [...config.trustedProxies] });
   return {
     config,
     policy,
-    limits,
     trustedProxies: trusted === undefined
       ? undefined
       : (ip: string) => trusted.isAllowedAddress(ip, 1),

@@ -1,5 +1,6 @@
 /**
- * Opening the gateway's listener, plain TCP or TLS, and noticing when the
+ * Opening the gateway's listener, plain TCP, TLS or a Unix socket, and
+ * noticing when the
  * TLS certificate files change on disk so the gateway can swap in a new
  * listener. The stamp of the files last loaded lives here.
  *
@@ -7,6 +8,7 @@
  */
 
 import type { ResolvedGatewayConfig } from "../config/config.ts";
+import { listenUnix } from "./unix_listener.ts";
 
 /**
  * Opens listeners for one gateway and remembers the stamp (modification
@@ -33,7 +35,8 @@ export class ListenerOpener {
 
   /**
    * Opens a listener on `config.hostname` and `port`, with TLS when the
-   * configuration has certificate files. A port already in use fails with
+   * configuration has certificate files, or on `config.unixSocket` (see
+   * {@linkcode listenUnix}: stale files replaced, live ones refused). A port already in use fails with
    * `Deno.errors.AddrInUse`, TLS or not, unless `reusePort` is set.
    * @param config The configuration (hostname, TLS files, reusePort).
    * @param port The port (0 for any free one).
@@ -46,6 +49,10 @@ export class ListenerOpener {
     port: number,
     reusePort: boolean = config.reusePort,
   ): Promise<Deno.Listener> {
+    if (config.unixSocket !== undefined) {
+      const { path, mode } = config.unixSocket;
+      return await listenUnix(path, { mode });
+    }
     // A TLS listener always sets SO_REUSEPORT so a certificate reload can
     // bind its successor before closing it. A port held by another
     // SO_REUSEPORT listener would then be shared silently (the kernel splits

@@ -1,6 +1,6 @@
 /**
  * Every check made before a WebSocket upgrade is accepted, in one place:
- * route, upgrade headers, origin, ticket, subprotocol and target (fixed,
+ * route, upgrade headers, auth plugin, origin, ticket, subprotocol and target (fixed,
  * token file or dynamic allow-list, resolved once so the checked address is
  * the dialled one, within `connectTimeoutMs`). A refusal is an HTTP status
  * with a short fixed body; the detail goes to the log only.
@@ -25,10 +25,7 @@ import {
   type OriginCheck,
   type OriginPolicy,
 } from "../security/origin_policy.ts";
-import {
-  ReplayCache,
-  type ReplayCacheResult,
-} from "../security/replay_cache.ts";
+import { ReplayCache } from "../security/replay_cache.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
 import {
   importTicketKey,
@@ -36,16 +33,14 @@ import {
   TicketError,
   verifyTicket,
 } from "../security/ticket.ts";
-import {
-  checkUpgradeHeaders,
-  type HttpRefusal,
-  type RequestHead,
-} from "../websocket/handshake.ts";
+import type { HttpRefusal, RequestHead } from "../http/request_head.ts";
+import { checkUpgradeHeaders } from "../websocket/handshake.ts";
 import {
   chooseSubprotocol,
   splitSubprotocols,
 } from "../websocket/subprotocol.ts";
 import { formatTarget } from "./backend_connect.ts";
+import { targetLookups } from "./target_lookups.ts";
 import { ConfigError } from "../errors.ts";
 
 /** The prefix of a `Sec-WebSocket-Protocol` entry that carries a ticket. */
@@ -72,9 +67,8 @@ export type UpgradeDecision =
     subprotocol: string | undefined;
     /**
      * A single-use ticket's id, checked unused but not yet spent: the
-     * server spends it with {@linkcode UpgradePolicy.spendTicket} only once
-     * every capacity check admitted the session, and gives it back with
-     * {@linkcode UpgradePolicy.releaseTicket} when the backend connect fails.
+     * session table spends it only once every capacity check admitted the
+     * session, and gives it back when the backend connect fails.
      */
     ticketUse?: TicketUse;
   };
@@ -187,6 +181,19 @@ export class UpgradePolicy {
     if (!("key" in checked)) {
       return { kind: "refuse", refusal: checked, detail: checked.body };
     }
+    // websockify's --auth-plugin (BasicHTTPAuth, ExpectOrigin).
+    const denied = this.#config.authCheck?.(head.headers);
+    if (denied !== undefined) {
+      return {
+        kind: "refuse",
+        refusal: {
+          status: denied.status,
+          body: denied.body,
+          headers: { ...denied.headers },
+        },
+        detail: `auth plugin: ${denied.detail}`,
+      };
+    }
     const host = head.headers.get("host") ?? null;
     const port = connection.listenPort ??
       (this.#config.port === 0 ? undefined : this.#config.port);
@@ -272,29 +279,6 @@ export class UpgradePolicy {
         (protocols.length === 0 ? ticketEntry : undefined),
       ...(ticketUse === undefined ? {} : { ticketUse }),
     };
-  }
-
-  /**
-   * Spends an accepted decision's single-use ticket id, if it has one.
-   * @param decision The accepted decision.
-   * @returns `"fresh"` when spent now (or there is none), else why not.
-   */
-  spendTicket(
-    decision: Extract<UpgradeDecision, { kind: "accept" }>,
-  ): ReplayCacheResult {
-    const use = decision.ticketUse;
-    if (use === undefined) return "fresh";
-    return this.#replayCache.use(use.id, use.expiresAtMs, Date.now());
-  }
-
-  /**
-   * Gives a spent ticket id back (the session it admitted never opened).
-   * @param decision The accepted decision.
-   */
-  releaseTicket(decision: Extract<UpgradeDecision, { kind: "accept" }>): void {
-    if (decision.ticketUse !== undefined) {
-      this.#replayCache.forget(decision.ticketUse.id);
-    }
   }
 
   async #resolveTarget(
@@ -387,9 +371,24 @@ export class UpgradePolicy {
     // so a later DNS answer cannot point the session elsewhere. Resolving
     // is the first step of reaching the backend, so the connect timeout
     // bounds it too: without it only the resolver's own retries did.
+    const lookingUp = targetLookups.track(() =>
+      lookup(check.name, { all: true })
+    );
+    if (lookingUp === undefined) {
+      return {
+        refusal: {
+          status: 503,
+          body: "Too many target lookups in progress",
+          headers: { "retry-after": "5" },
+        },
+        detail: `not resolving ${
+          JSON.stringify(check.name)
+        }: ${targetLookups.inFlight} lookups in flight (limit ${targetLookups.max})`,
+      };
+    }
     const lookedUp = await awaitTargetLookup(
       check.name,
-      lookup(check.name, { all: true }),
+      lookingUp,
       this.#config.connectTimeoutMs,
     );
     if ("refusal" in lookedUp) return lookedUp;
@@ -501,10 +500,16 @@ function originRefusalDetail(
   }
 }
 
+/**
+ * The log detail of a refused ticket: the reason, then its values. The
+ * error's message restates the reason, so it is not appended whole (that
+ * read "missing jti: Cannot accept ticket as it is refused: missing jti").
+ */
 function ticketReason(error: unknown): string {
-  return error instanceof TicketError
-    ? `${error.reason}: ${error.message}`
-    : String(error);
+  if (!(error instanceof TicketError)) return String(error);
+  return error.detail === undefined
+    ? error.reason
+    : `${error.reason} (${error.detail})`;
 }
 
 function targetRefused(

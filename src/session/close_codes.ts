@@ -46,6 +46,8 @@ export const CloseCode = {
   IDLE_TIMEOUT: 4001,
   /** The session reached its maximum lifetime. */
   LIFETIME_EXCEEDED: 4002,
+  /** Stuck both ways: the browser not read (flow control) and nothing moving, for the stall timeout. */
+  STALLED: 4003,
 } as const;
 
 /** A close code and the short reason the browser sees. */
@@ -99,12 +101,16 @@ export function closeCodeForError(
   }
   if (error instanceof InvalidMessageError) {
     const isUtf8 = error.message.includes("UTF-8");
+    // permessage-deflate: MessageInflater's corrupt-stream error.
+    const isCompressed = error.message.startsWith("Cannot inflate");
     return {
       code: CloseCode.INVALID_PAYLOAD,
       reason: side === "backend"
         ? "invalid backend message"
         : isUtf8
         ? "invalid UTF-8"
+        : isCompressed
+        ? "invalid compressed data"
         : "message cannot be framed",
     };
   }

@@ -7,6 +7,18 @@
  */
 
 import type { FrameDecoder, FrameEncoder } from "../framing/codec.ts";
+import type {
+  MessageDeflater,
+  MessageInflater,
+} from "../websocket/message_deflate.ts";
+
+/** The zlib state of a session that negotiated permessage-deflate. */
+export interface SessionCompression {
+  /** Compresses backend messages for the browser. */
+  deflater: MessageDeflater;
+  /** Inflates compressed browser messages, capped at the message limit. */
+  inflater: MessageInflater;
+}
 
 /** A duplex byte socket (`Deno.Conn` fits). */
 export interface DuplexSocket {
@@ -54,12 +66,20 @@ export interface SessionTimers {
   maxLifetimeMs: number;
   /** Send the heartbeat message to the backend after this long without backend-bound traffic. @default {0} */
   backendHeartbeatMs: number;
-  /** Close with 4000 when the backend sent nothing this long. @default {0} */
+  /** Close with 4000 when the backend sent nothing this long while being read. @default {0} */
   backendSilenceMs: number;
+  /**
+   * Close with 4003 when the browser is not being read (flow control) and
+   * nothing moved either way this long: a browser's close cannot be seen
+   * behind data the gateway is not reading. @default {60000}
+   */
+  stallTimeoutMs: number;
 }
 
 /** Options of a `RelaySession`. */
 export interface RelaySessionOptions {
+  /** The session id used in logs. */
+  id: string;
   /** Frames browser messages for the backend. */
   encoder: FrameEncoder;
   /** Splits the backend stream into messages. */
@@ -78,10 +98,18 @@ export interface RelaySessionOptions {
   heartbeatMessage: Uint8Array | undefined;
   /** Bytes that followed the request head in the first read. */
   initialBrowserBytes: Uint8Array | undefined;
+  /**
+   * Pings and pongs per second a browser may send on average (bursts of
+   * twice that); beyond, the session closes with 1008. 0 = no limit.
+   * @default {0}
+   */
+  maxControlFramesPerSecond?: number;
   /** Clock in milliseconds. */
   now: () => number;
   /** Called once when the session has fully ended. */
   onClose: (summary: SessionSummary) => void;
+  /** permessage-deflate state; undefined when not negotiated (the fast path). */
+  compression?: SessionCompression;
   /** Sees every relayed message (for traffic logs and recordings); off when undefined. */
   onTraffic?: (
     direction: "to_backend" | "to_browser",

@@ -1,7 +1,8 @@
 /**
- * The traffic bookkeeping a relay session reports to the gateway's metrics:
- * the delta shape, the message size buckets (powers of 4 from 16 bytes) and
- * the shared all-zero delta of an idle session.
+ * The traffic bookkeeping of a relay session: the running counts
+ * ({@linkcode RelayStats}), the delta it reports to the gateway's metrics,
+ * the message size buckets (powers of 4 from 16 bytes) and the shared
+ * all-zero delta of an idle session.
  *
  * @module
  */
@@ -85,4 +86,109 @@ export function sizeBucket(length: number): number {
   if (length <= 16) return 0;
   const bucket = ((33 - Math.clz32(length - 1)) >>> 1) - 2;
   return bucket < SIZE_BUCKET_COUNT - 1 ? bucket : SIZE_BUCKET_COUNT - 1;
+}
+
+/**
+ * The traffic counters of one session: payload bytes and messages per
+ * direction, and size buckets since the last {@linkcode RelayStats.take}.
+ *
+ * @example Count, take the delta, then idle
+ * ```ts
+ * import { NO_TRAFFIC, RelayStats, sizeBucket } from "./relay_stats.ts";
+ * import assert from "node:assert/strict";
+ * const stats = new RelayStats();
+ * stats.countToBackend(10);
+ * stats.countToBrowser(100);
+ * const delta = stats.take();
+ * assert.equal(delta.bytesToBrowser, 100);
+ * assert.equal(delta.sizesToBackend[sizeBucket(10)], 1);
+ * assert.equal(stats.take(), NO_TRAFFIC);
+ * assert.equal(stats.messagesToBackend, 1);
+ * ```
+ */
+export class RelayStats {
+  #bytesToBackend = 0;
+  #bytesToBrowser = 0;
+  #messagesToBackend = 0;
+  #messagesToBrowser = 0;
+  // What take() reported last, and size buckets since then (allocated on
+  // the first message: idle sessions carry none).
+  #reportedBytesToBackend = 0;
+  #reportedBytesToBrowser = 0;
+  #reportedMessagesToBackend = 0;
+  #reportedMessagesToBrowser = 0;
+  #sizesToBackend: number[] | undefined;
+  #sizesToBrowser: number[] | undefined;
+
+  /** Payload bytes relayed browser -> backend so far. */
+  get bytesToBackend(): number {
+    return this.#bytesToBackend;
+  }
+
+  /** Payload bytes relayed backend -> browser so far. */
+  get bytesToBrowser(): number {
+    return this.#bytesToBrowser;
+  }
+
+  /** Messages relayed browser -> backend so far. */
+  get messagesToBackend(): number {
+    return this.#messagesToBackend;
+  }
+
+  /** Messages relayed backend -> browser so far. */
+  get messagesToBrowser(): number {
+    return this.#messagesToBrowser;
+  }
+
+  /**
+   * Counts one message relayed to the backend.
+   * @param length Its payload length in bytes.
+   */
+  countToBackend(length: number): void {
+    this.#bytesToBackend += length;
+    this.#messagesToBackend++;
+    (this.#sizesToBackend ??= newSizeBuckets())[sizeBucket(length)]!++;
+  }
+
+  /**
+   * Counts one message relayed to the browser.
+   * @param length Its payload length in bytes.
+   */
+  countToBrowser(length: number): void {
+    this.#bytesToBrowser += length;
+    this.#messagesToBrowser++;
+    (this.#sizesToBrowser ??= newSizeBuckets())[sizeBucket(length)]!++;
+  }
+
+  /**
+   * Returns the traffic since the previous call and resets the size
+   * buckets; {@linkcode NO_TRAFFIC} (no allocation) when nothing moved.
+   * @returns The deltas.
+   */
+  take(): RelayStatsDelta {
+    if (
+      this.#messagesToBackend === this.#reportedMessagesToBackend &&
+      this.#messagesToBrowser === this.#reportedMessagesToBrowser
+    ) {
+      // Idle sessions (the common case per sweep) allocate nothing.
+      return NO_TRAFFIC;
+    }
+    const delta: RelayStatsDelta = {
+      bytesToBackend: this.#bytesToBackend - this.#reportedBytesToBackend,
+      bytesToBrowser: this.#bytesToBrowser - this.#reportedBytesToBrowser,
+      messagesToBackend: this.#messagesToBackend -
+        this.#reportedMessagesToBackend,
+      messagesToBrowser: this.#messagesToBrowser -
+        this.#reportedMessagesToBrowser,
+      sizesToBackend: this.#sizesToBackend ?? NO_TRAFFIC.sizesToBackend,
+      sizesToBrowser: this.#sizesToBrowser ?? NO_TRAFFIC.sizesToBrowser,
+    };
+    this.#reportedBytesToBackend = this.#bytesToBackend;
+    this.#reportedBytesToBrowser = this.#bytesToBrowser;
+    this.#reportedMessagesToBackend = this.#messagesToBackend;
+    this.#reportedMessagesToBrowser = this.#messagesToBrowser;
+    this.#sizesToBackend = undefined;
+    this.#sizesToBrowser = undefined;
+    return delta;
+  }
 }

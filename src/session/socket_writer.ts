@@ -103,6 +103,15 @@ export class SocketWriter {
   /** Enough spares to cycle through the high-water mark without allocating. */
   #maxSpares: number;
   #inFlightBytes = 0;
+  #writtenBytes = 0;
+  /** Pieces that go ahead of queued ones (control frames), in order. */
+  #urgent: Uint8Array[] = NONE;
+  #urgentWritten: ((() => void) | undefined)[] = NONE;
+  #urgentBytes = 0;
+  /** Queued segments that continue a piece begun before them. */
+  #continuations: Set<Uint8Array> | undefined;
+  /** Called once the chunk being written is written whole. */
+  #onChunkWritten: (() => void) | undefined;
   #isWriting = false;
   /** The chunk being written, and the part of it not yet written. */
   #chunk: Uint8Array | undefined;
@@ -138,12 +147,17 @@ export class SocketWriter {
   /** Bytes accepted but not yet written to the socket. */
   get pendingBytes(): number {
     return this.#segmentBytes + (this.#batchEnd - this.#batchStart) +
-      this.#inFlightBytes;
+      this.#inFlightBytes + this.#urgentBytes;
   }
 
   /** Whether pending bytes exceed the high-water mark. */
   get isAboveHighWater(): boolean {
     return this.pendingBytes > this.#highWater;
+  }
+
+  /** Bytes the socket has accepted so far (a sign the peer reads). */
+  get writtenBytes(): number {
+    return this.#writtenBytes;
   }
 
   /** Whether a write has failed. */
@@ -157,42 +171,93 @@ export class SocketWriter {
   }
 
   /**
-   * Makes room for at least `length` bytes at the end of the batch and
-   * returns the batch buffer to write into directly, at
-   * {@linkcode SocketWriter.reservedOffset}; follow with
-   * {@linkcode SocketWriter.commit}. (Two results without an object: this
-   * runs once per message.)
-   * @param length The bytes needed.
-   * @returns The batch buffer.
+   * Encodes one piece straight into the batch: makes room for `maxBytes`,
+   * lets `encode` write `item` there and keeps the bytes it reports written
+   * (the one place the reserve / offset / commit sequence is spelled out).
+   *
+   * @example Frame a message with a one-byte length prefix
+   * ```ts
+   * import { SocketWriter } from "./socket_writer.ts";
+   * import assert from "node:assert/strict";
+   * const written: number[][] = [];
+   * const writer = new SocketWriter({
+   *   write: (bytes) => { written.push([...bytes]); return Promise.resolve(bytes.length); },
+   * });
+   * function prefixed(item: Uint8Array, buffer: Uint8Array, offset: number) {
+   *   buffer[offset] = item.length;
+   *   buffer.set(item, offset + 1);
+   *   return 1 + item.length;
+   * }
+   * writer.appendEncoded(8, prefixed, new Uint8Array([7, 8]));
+   * writer.flush();
+   * await writer.drained();
+   * assert.deepEqual(written, [[2, 7, 8]]);
+   * ```
+   *
+   * @param maxBytes The most bytes `encode` may write.
+   * @param encode Writes `item` into `buffer` at `offset`; returns the
+   * bytes written.
+   * @param item What to encode.
    */
-  reserve(length: number): Uint8Array {
-    const batch = this.#batch;
-    if (batch === null || batch.length - this.#batchEnd < length) {
-      return this.#growBatch(length);
-    }
-    return batch;
-  }
-
-  /** Where the region returned by {@linkcode SocketWriter.reserve} starts. */
-  get reservedOffset(): number {
-    return this.#batchEnd;
+  appendEncoded<T>(
+    maxBytes: number,
+    encode: (item: T, buffer: Uint8Array, offset: number) => number,
+    item: T,
+  ): void {
+    if (this.#hasFailed) return;
+    const buffer = this.#reserve(maxBytes);
+    this.#batchEnd += encode(item, buffer, this.#batchEnd);
   }
 
   /**
-   * Marks `length` bytes written after a {@linkcode SocketWriter.reserve}.
-   * @param length The bytes written into the reserved region.
+   * Queues a small piece ahead of everything queued but not yet being
+   * written (a control frame that must not wait behind data): it goes out
+   * after the piece in flight, before the next queued piece that does not
+   * continue another (see `append`'s `isContinuation`). Urgent pieces keep
+   * their order among themselves.
+   *
+   * @example A ping overtakes queued data
+   * ```ts
+   * import { SocketWriter } from "./socket_writer.ts";
+   * import assert from "node:assert/strict";
+   * const written: number[][] = [];
+   * const writer = new SocketWriter({
+   *   write: (bytes) => { written.push([...bytes]); return Promise.resolve(bytes.length); },
+   * }, { copyThresholdBytes: 2 });
+   * writer.append(new Uint8Array([1, 1]));
+   * writer.append(new Uint8Array([2, 2]));
+   * writer.flush(); // [1, 1] is in flight from here
+   * let isPingWritten = false;
+   * writer.appendUrgent(new Uint8Array([9]), () => isPingWritten = true);
+   * writer.flush();
+   * await writer.drained();
+   * assert.deepEqual(written, [[1, 1], [9], [2, 2]]);
+   * assert.equal(isPingWritten, true);
+   * ```
+   *
+   * @param bytes The piece (copied).
+   * @param onWritten Called once the socket has accepted all of it.
    */
-  commit(length: number): void {
-    this.#batchEnd += length;
+  appendUrgent(bytes: Uint8Array, onWritten?: () => void): void {
+    if (this.#hasFailed) return;
+    if (this.#urgent === NONE) {
+      this.#urgent = [];
+      this.#urgentWritten = [];
+    }
+    this.#urgent.push(bytes.slice());
+    this.#urgentWritten.push(onWritten);
+    this.#urgentBytes += bytes.length;
   }
 
   /**
    * Queues bytes: copied into the batch when small, kept by reference when
    * at least the copy threshold (the caller must not change them later).
    * @param bytes The bytes to write.
+   * @param isContinuation Whether `bytes` continues a piece queued just
+   * before (a frame body after its header): nothing urgent goes between.
    * @returns Whether `bytes` was kept by reference.
    */
-  append(bytes: Uint8Array): boolean {
+  append(bytes: Uint8Array, isContinuation = false): boolean {
     if (this.#hasFailed) return false;
     const length = bytes.length;
     if (length >= this.#copyThreshold) {
@@ -204,13 +269,18 @@ export class SocketWriter {
         last.byteOffset + last.length === bytes.byteOffset
       ) {
         // Adjacent in one buffer (messages rewritten in place): one write.
-        segments[segments.length - 1] = new Uint8Array(
+        const merged = new Uint8Array(
           bytes.buffer,
           last.byteOffset,
           last.length + length,
         );
+        segments[segments.length - 1] = merged;
+        if (this.#continuations?.delete(last)) {
+          this.#continuations.add(merged);
+        }
       } else {
         segments.push(bytes);
+        if (isContinuation) (this.#continuations ??= new Set()).add(bytes);
       }
       this.#segmentBytes += length;
       if (
@@ -222,7 +292,7 @@ export class SocketWriter {
       }
       return true;
     }
-    this.reserve(length).set(bytes, this.#batchEnd);
+    this.#reserve(length).set(bytes, this.#batchEnd);
     this.#batchEnd += length;
     return false;
   }
@@ -273,6 +343,15 @@ export class SocketWriter {
   /** Drops everything queued and fails pending waits (the socket is gone). */
   abandon(): void {
     this.#fail(undefined, false);
+  }
+
+  /** The batch buffer, with room for `length` bytes at `#batchEnd`. */
+  #reserve(length: number): Uint8Array {
+    const batch = this.#batch;
+    if (batch === null || batch.length - this.#batchEnd < length) {
+      return this.#growBatch(length);
+    }
+    return batch;
   }
 
   #growBatch(length: number): Uint8Array {
@@ -363,9 +442,20 @@ export class SocketWriter {
   }
 
   #nextChunk(): Uint8Array | undefined {
+    if (this.#urgent.length > 0) {
+      const next = this.#segments[0];
+      if (next === undefined || !this.#continuations?.has(next)) {
+        const urgent = this.#urgent.shift()!;
+        this.#urgentBytes -= urgent.length;
+        // In flight from here (counted there): see #writeLeft.
+        this.#onChunkWritten = this.#urgentWritten.shift();
+        return urgent;
+      }
+    }
     if (this.#segments.length > 0) {
       const segment = this.#segments.shift()!;
       this.#segmentBytes -= segment.length;
+      this.#continuations?.delete(segment);
       return segment;
     }
     if (this.#batch !== null && this.#batchEnd > this.#batchStart) {
@@ -421,6 +511,7 @@ export class SocketWriter {
       return;
     }
     const left = this.#chunkLeft!;
+    this.#writtenBytes += count;
     if (count < left.length) {
       this.#chunkLeft = regionOf(left, count, left.length);
       this.#writeLeft();
@@ -432,6 +523,11 @@ export class SocketWriter {
     const chunk = this.#chunk!;
     this.#chunk = this.#chunkLeft = undefined;
     this.#inFlightBytes = 0;
+    const onChunkWritten = this.#onChunkWritten;
+    if (onChunkWritten !== undefined) {
+      this.#onChunkWritten = undefined;
+      onChunkWritten();
+    }
     if (this.#retired.length > 0) this.#recycle(chunk);
     if (this.#releaseTo !== undefined) this.#release(chunk);
     this.#notify();
@@ -474,6 +570,11 @@ export class SocketWriter {
     this.#retired = NONE;
     this.#spares = NONE;
     this.#referenced = NONE;
+    this.#urgent = NONE;
+    this.#urgentWritten = NONE;
+    this.#urgentBytes = 0;
+    this.#continuations = undefined;
+    this.#onChunkWritten = undefined;
     for (const waiter of this.#waiters) waiter.resolve();
     this.#waiters = NONE;
     if (report) this.#onError?.(error);

@@ -16,10 +16,7 @@ import {
 } from "../routing/token_resolver.ts";
 import { sharedDeadlines } from "../io/deadline_queue.ts";
 import type { RedisTokens, TokenLookup } from "./redis_tokens.ts";
-import { StoreReplyError } from "./store_errors.ts";
-
-/** The client-facing reason of a handshake refused while the store is out. */
-export const STORE_UNAVAILABLE_BODY = "Store unavailable";
+import { STORE_UNAVAILABLE_BODY, StoreReplyError } from "./store_errors.ts";
 
 /** Options of {@linkcode RedisTokenResolver}. */
 export interface RedisTokenResolverOptions {

@@ -70,12 +70,7 @@ export class CompressionBudget {
    */
   constructor(options: CompressionBudgetOptions = {}) {
     const { limitBytes = 64 * 1024 * 1024 } = options;
-    if (!(limitBytes >= 0)) {
-      throw new RangeError(
-        `Cannot create compression budget as limitBytes must be >= 0: current value is ${limitBytes}`,
-      );
-    }
-    this.#limitBytes = limitBytes;
+    this.#limitBytes = checkedLimit(limitBytes);
   }
 
   /** Bytes reserved by live sessions. */
@@ -86,6 +81,15 @@ export class CompressionBudget {
   /** The limit in bytes. */
   get limitBytes(): number {
     return this.#limitBytes;
+  }
+
+  /**
+   * Changes the limit (a reload); reservations already made stay, and new
+   * ones are refused until the reserved total falls below the new limit.
+   * @param limitBytes The new limit in bytes, >= 0.
+   */
+  setLimit(limitBytes: number): void {
+    this.#limitBytes = checkedLimit(limitBytes);
   }
 
   /** Reservations refused so far (a counter for `/metrics`). */
@@ -114,4 +118,13 @@ export class CompressionBudget {
   release(bytes: number): void {
     this.#reservedBytes = Math.max(0, this.#reservedBytes - bytes);
   }
+}
+
+function checkedLimit(limitBytes: number): number {
+  if (!(limitBytes >= 0)) {
+    throw new RangeError(
+      `Cannot set compression budget as limitBytes must be >= 0: current value is ${limitBytes}`,
+    );
+  }
+  return limitBytes;
 }

@@ -145,10 +145,13 @@ export class MessageDeflater {
     return promise;
   }
 
-  /** Frees the zlib state; idempotent. */
+  /** Frees the zlib state; idempotent. A pending `compress()` rejects. */
   close(): void {
     this.#stream?.close();
     this.#stream = null;
+    this.#settle(
+      new Error("Cannot compress message as the deflater is closed"),
+    );
   }
 
   #openStream(): zlib.DeflateRaw {
@@ -209,6 +212,7 @@ export class MessageInflater {
   #pending: Pending | null = null;
   #failure: unknown = null;
   #isOverflowing = false;
+  #isStreamEnded = false;
 
   /**
    * Constructs a new instance.
@@ -259,14 +263,26 @@ export class MessageInflater {
     return promise;
   }
 
-  /** Frees the zlib state; idempotent. */
+  /** Frees the zlib state; idempotent. A pending `decompress()` rejects. */
   close(): void {
     this.#stream?.close();
     this.#stream = null;
+    if (this.#pending !== null) {
+      this.#fail(
+        new Error("Cannot inflate message as the inflater is closed"),
+      );
+    }
   }
 
   #openStream(): zlib.InflateRaw {
     const stream = zlib.createInflateRaw(this.#options);
+    // A block with BFINAL set ends the deflate stream (RFC 7692 section
+    // 7.2.3.4 allows it); zlib then drops every later byte without a word,
+    // so the message after it would come out empty. The stream is replaced
+    // once the current message settles: the next one starts a new context.
+    stream.on("end", () => {
+      if (this.#stream === stream) this.#isStreamEnded = true;
+    });
     stream.on("data", (chunk: Uint8Array) => {
       // Counted even past the cap, so the error's size shows how far zlib
       // actually went (one chunk past the cap when stopped in time).
@@ -283,8 +299,13 @@ export class MessageInflater {
       }
       this.#chunks.push(chunk);
     });
-    stream.on("error", (error: unknown) => this.#onFlushed(error));
-    stream.on("close", () => this.#onFlushed());
+    // Events of a stream replaced after BFINAL belong to no message.
+    stream.on("error", (error: unknown) => {
+      if (this.#stream === stream) this.#onFlushed(error);
+    });
+    stream.on("close", () => {
+      if (this.#stream === stream) this.#onFlushed();
+    });
     return stream;
   }
 
@@ -311,6 +332,12 @@ export class MessageInflater {
     const out = concat(this.#chunks, this.#length);
     this.#chunks = [];
     this.#length = 0;
+    if (this.#isStreamEnded) {
+      this.#isStreamEnded = false;
+      const ended = this.#stream;
+      this.#stream = this.#openStream();
+      ended?.close();
+    }
     pending.resolve(out);
   };
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { trimOws } from "./_ows.ts";
+import { trimOws } from "./ows.ts";
 
 /** One permessage-deflate offer as the client sent it. */
 export interface DeflateOffer {

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { trimOws } from "./_ows.ts";
+import { trimOws } from "./ows.ts";
 
 /** The subprotocol websockify answers when a client offers it. */
 export const BINARY_SUBPROTOCOL = "binary";

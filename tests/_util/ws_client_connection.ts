@@ -19,7 +19,13 @@ import { writeAll } from "./backends.ts";
 
 /** One frame or message received from the server. */
 export type ReceivedFrame =
-  | { kind: "message"; isText: boolean; payload: Uint8Array }
+  | {
+    kind: "message";
+    isText: boolean;
+    payload: Uint8Array;
+    /** Set (true) only when the first frame had RSV1 (permessage-deflate). */
+    isCompressed?: true;
+  }
   | { kind: "ping" | "pong"; payload: Uint8Array }
   | { kind: "close"; code: number; reason: string };
 
@@ -67,8 +73,13 @@ export class WsClientConnection<C extends Deno.Conn>
   constructor(conn: C) {
     this.conn = conn;
     this.#parser = new WsFrameParser({
-      onMessage: (isText, payload) =>
-        this.#push({ kind: "message", isText, payload: payload.slice() }),
+      onMessage: (isText, payload, isCompressed) =>
+        this.#push({
+          kind: "message",
+          isText,
+          payload: payload.slice(),
+          ...(isCompressed ? { isCompressed: true as const } : {}),
+        }),
       onControl: (opcode, payload) => {
         if (opcode === Opcode.CLOSE) {
           const { code, reason } = parseClosePayload(payload);
@@ -80,7 +91,14 @@ export class WsClientConnection<C extends Deno.Conn>
           });
         }
       },
-    }, { expectMasked: false, maxMessageBytes: 1 << 30, validateUtf8: false });
+    }, {
+      expectMasked: false,
+      maxMessageBytes: 1 << 30,
+      validateUtf8: false,
+      // Lets compression tests see RSV1; the gateway sets it only when
+      // permessage-deflate was negotiated.
+      isCompressionNegotiated: true,
+    });
   }
 
   /**

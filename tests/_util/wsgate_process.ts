@@ -59,9 +59,12 @@ export async function runWsgate(
   }
 }
 
-/** Spawns `mod.ts` with `args`; the caller awaits or disposes it. */
-export function spawnWsgate(args: readonly string[]): WsgateProcess {
-  return new WsgateProcess(args);
+/** Spawns `mod.ts` with `args` (under `wrapper`, e.g. `prlimit ...`, when given); the caller awaits or disposes it. */
+export function spawnWsgate(
+  args: readonly string[],
+  wrapper: readonly string[] = [],
+): WsgateProcess {
+  return new WsgateProcess(args, wrapper);
 }
 
 /** A running `mod.ts` child process. */
@@ -77,9 +80,11 @@ export class WsgateProcess implements AsyncDisposable {
   #status: Deno.CommandStatus | undefined;
 
   /** Spawns the child; prefer {@linkcode spawnWsgate}. */
-  constructor(args: readonly string[]) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MOD_PATH, ...args],
+  constructor(args: readonly string[], wrapper: readonly string[] = []) {
+    // A wrapper that execs its command (prlimit) keeps the child's pid.
+    const command = [...wrapper, Deno.execPath(), "run", "-A", MOD_PATH];
+    this.child = new Deno.Command(command[0]!, {
+      args: [...command.slice(1), ...args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -209,6 +209,16 @@ const FLAG_CASES: Record<
         subprotocols: ["mqtt", "v2"],
       }]),
   },
+  "--compression": {
+    value: "on",
+    check: ({ options }) =>
+      assertEquals(options.routes, [{ ...TARGET_ROUTE, compression: "on" }]),
+  },
+  "--compression-memory": {
+    value: "8m",
+    check: ({ options }) =>
+      assertEquals(options.compressionMemoryBytes, 8 * 1024 * 1024),
+  },
   "--ping-interval": {
     value: "500ms",
     check: ({ options }) => assertEquals(options.pingIntervalMs, 500),
@@ -241,9 +251,18 @@ const FLAG_CASES: Record<
     value: "250ms",
     check: ({ options }) => assertEquals(options.closeTimeoutMs, 250),
   },
+  "--stall-timeout": {
+    value: "250ms",
+    check: ({ options }) => assertEquals(options.stallTimeoutMs, 250),
+  },
   "--buffer": {
     value: "64k",
     check: ({ options }) => assertEquals(options.bufferBytes, 65536),
+  },
+  "--memory-budget": {
+    value: "64m",
+    check: ({ options }) =>
+      assertEquals(options.memoryBudgetBytes, 64 * 1024 * 1024),
   },
   "--max-head": {
     value: "16K",
@@ -253,9 +272,17 @@ const FLAG_CASES: Record<
     value: "5",
     check: ({ options }) => assertEquals(options.maxSessions, 5),
   },
+  "--max-control-rate": {
+    value: "20",
+    check: ({ options }) => assertEquals(options.maxControlFramesPerSecond, 20),
+  },
   "--max-sessions-per-ip": {
     value: "2",
     check: ({ options }) => assertEquals(options.maxSessionsPerIp, 2),
+  },
+  "--max-handshakes-per-ip": {
+    value: "5",
+    check: ({ options }) => assertEquals(options.maxHandshakesPerIp, 5),
   },
   "--allow-origin": {
     value: "https://*.example.com",
@@ -307,6 +334,11 @@ const FLAG_CASES: Record<
     extra: ["--store", "redis://127.0.0.1"],
     check: ({ options }) => assertEquals(options.storeTimeoutMs, 250),
   },
+  "--store-lease": {
+    value: "5s",
+    extra: ["--store", "redis://127.0.0.1"],
+    check: ({ options }) => assertEquals(options.storeLeaseMs, 5000),
+  },
   "--cert": {
     value: "/tls/cert.pem",
     extra: ["--key", "/tls/key.pem"],
@@ -336,6 +368,10 @@ const FLAG_CASES: Record<
   "--console": {
     value: "false",
     check: ({ options }) => assertEquals(options.console, false),
+  },
+  "--warm-up": {
+    value: "false",
+    check: ({ options }) => assertEquals(options.warmUp, false),
   },
   "--admin-listen": {
     value: "127.0.0.1:9100",
@@ -449,6 +485,7 @@ Deno.test("parseArgs keeps the last value of a repeated flag and all of a repeat
 /** A malformed value for each kind of setting. */
 const BAD_VALUE_BY_KIND: Record<string, string> = {
   address: "nope",
+  listen: "nope",
   target: "nope",
   framing: "u33be",
   duration: "soon",
@@ -1008,4 +1045,17 @@ Deno.test("parseArgs takes --quiet as a command-line-only flag", () => {
   assertEquals(command.isQuiet, true);
   assertEquals(command.flags.length, 1);
   assertEquals(runCommand(parseArgs(TARGET)).isQuiet, undefined);
+});
+
+Deno.test("parseArgs takes --check-targets[=true|false] as a command-line-only flag", () => {
+  assertEquals(
+    runCommand(parseArgs(["--check-targets", ...TARGET])).isTargetCheck,
+    true,
+  );
+  const off = runCommand(parseArgs(["--check-targets=false", ...TARGET]));
+  assertEquals([off.isTargetCheck, off.flags.length], [false, 1]);
+  assertEquals(runCommand(parseArgs(TARGET)).isTargetCheck, undefined);
+  assertEquals(problemsOf(() => parseArgs(["--check-targets=maybe"])), [
+    '--check-targets: invalid value "maybe" (expected true or false)',
+  ]);
 });

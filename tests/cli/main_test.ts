@@ -764,6 +764,31 @@ Deno.test("wsgate exits 2 naming --static, or --cert/--key as swapped, before li
     );
     assert(!stderr.includes("staticDir"), stderr);
   });
+  await t.step(
+    "a config file's static naming a missing directory",
+    async () => {
+      await using dir = await makeTempDir();
+      const config = `${dir.path}/wsgate.jsonc`;
+      await Deno.writeTextFile(
+        config,
+        JSON.stringify({
+          static: "/nonexistent",
+          routes: [{ path: "/", target: "127.0.0.1:9" }],
+        }),
+      );
+      const { code, stdout, stderr } = await runWsgate([
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        config,
+      ]);
+      assertEquals([code, stdout], [2, ""]);
+      assert(
+        stderr.startsWith(`wsgate: static: cannot open "/nonexistent"`),
+        stderr,
+      );
+    },
+  );
   await t.step("--cert KEY --key CERT", async () => {
     await using pki = await TestPki.create();
     const ca = await pki.createCa("wsgate test CA");

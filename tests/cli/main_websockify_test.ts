@@ -24,13 +24,31 @@ Deno.test("wsgate websockify exits 2 with one line naming the alternative for --
 
 Deno.test("wsgate websockify refuses an unwired plugin instead of running without it", async () => {
   const { code, stderr } = await runWebsockify([
-    "--auth-plugin",
-    "BasicHTTPAuth",
-    "--auth-source",
-    "u:p",
-    "6080",
-    "h:1",
+    "--token-plugin",
+    "TokenFile",
+    "--token-source",
+    "/nonexistent",
+    "--host-token",
+    "0",
   ]);
   assertEquals(code, 2);
-  assert(stderr.includes("BasicHTTPAuth: not wired yet"), stderr);
+  assert(stderr.includes("--host-token: not wired yet"), stderr);
+});
+
+// Issue 18: a missing --web directory was reported as "staticDir", the
+// library's option name, after the settings banner.
+Deno.test("wsgate websockify exits 2 with one line naming --web for a missing web root", async () => {
+  const { code, stderr } = await runWebsockify([
+    "--web",
+    "/nonexistent",
+    "127.0.0.1:0",
+    "127.0.0.1:9",
+  ]);
+  assertEquals(code, 2);
+  assertEquals(stderr.trim().split("\n").length, 1, stderr);
+  assert(
+    stderr.startsWith('wsgate: --web: cannot open "/nonexistent"'),
+    stderr,
+  );
+  assert(!stderr.includes("staticDir"), stderr);
 });

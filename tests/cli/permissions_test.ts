@@ -86,3 +86,20 @@ Deno.test("missingPermissions reports only what is not granted, one line each na
     ],
   );
 });
+
+Deno.test("permissionNeeds asks read and write on a Unix socket to listen on, and net without a host", () => {
+  const config = configOf([
+    "--listen",
+    "unix:/run/wsgate.sock",
+    "--target",
+    "127.0.0.1:9",
+  ]);
+  assertEquals(
+    permissionNeeds(config).map((need) => [need.descriptor, need.flag]),
+    [
+      [{ name: "read", path: "/run/wsgate.sock" }, "--allow-read"],
+      [{ name: "write", path: "/run/wsgate.sock" }, "--allow-write"],
+      [{ name: "net" }, "--allow-net"],
+    ],
+  );
+});

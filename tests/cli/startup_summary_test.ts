@@ -47,3 +47,18 @@ Deno.test("startupSummary says same origin only, and leaves out limits, the cons
     ],
   );
 });
+
+Deno.test("startupSummary leaves out the console on a non-loopback listen address unless it is turned on", () => {
+  const routes = [{ path: "/", target: "127.0.0.1:9" }];
+  const urls = { gateway: "http://0.0.0.0:8080", metrics: undefined };
+  const consoleLine = "  console: http://0.0.0.0:8080/_console";
+  assertEquals(
+    startupSummary({ hostname: "0.0.0.0", routes }, urls).includes(consoleLine),
+    false,
+  );
+  assertEquals(
+    startupSummary({ hostname: "0.0.0.0", routes, console: true }, urls)
+      .includes(consoleLine),
+    true,
+  );
+});

@@ -224,6 +224,19 @@ Deno.test("websockify CLI-level settings are read", async (t) => {
       );
     },
   );
+  await t.step(
+    "--unix-listen maps to the gateway's unixSocket and its mode, without TLS",
+    () => {
+      const options = optionsOf(
+        ["--unix-listen", "/run/ws.sock", "--unix-listen-mode", "660", "h:1"],
+        true,
+      );
+      assertEquals(options.unixSocket, "/run/ws.sock");
+      assertEquals(options.unixSocketMode, 0o660);
+      assertEquals(options.tls, undefined);
+      assertEquals(options.port, undefined);
+    },
+  );
 });
 
 Deno.test("websockify token plugins", async (t) => {
@@ -331,17 +344,39 @@ Deno.test("websockify token plugins", async (t) => {
 });
 
 Deno.test("websockify auth plugins", async (t) => {
-  await t.step("ExpectOrigin becomes the origin allow-list", () => {
-    assertEquals(
-      optionsOf([
+  await t.step(
+    "ExpectOrigin becomes the gateway's auth plugin, not the origin list",
+    () => {
+      const options = optionsOf([
         "--auth-plugin",
         "ExpectOrigin",
         "--auth-source",
         "https://a.example https://b.example",
         "6080",
         "h:1",
-      ]).allowOrigins,
-      ["https://a.example", "https://b.example"],
+      ]);
+      assertEquals(options.allowOrigins, "*");
+      assertEquals(options.authPlugin, {
+        name: "ExpectOrigin",
+        source: "https://a.example https://b.example",
+        isWebAuth: false,
+      });
+    },
+  );
+  await t.step("--web-auth sets isWebAuth on the auth plugin", () => {
+    assertEquals(
+      optionsOf([
+        "--web",
+        "/w",
+        "--web-auth",
+        "--auth-plugin",
+        "BasicHTTPAuth",
+        "--auth-source",
+        "u:p",
+        "6080",
+        "h:1",
+      ]).authPlugin,
+      { name: "BasicHTTPAuth", source: "u:p", isWebAuth: true },
     );
   });
   await t.step("BasicHTTPAuth is read (dotted name too)", () => {
@@ -461,7 +496,7 @@ Deno.test("unwiredFeatures names every feature without a pipeline hook", async (
       ["--token-plugin", "TokenFile", "--token-source", "/t", "6080"],
       undefined,
     ],
-    [["--unix-listen", "/s", "h:1"], /--unix-listen: not wired/],
+    [["--unix-listen", "/s", "h:1"], undefined],
     [[
       "--token-plugin",
       "TokenFile",
@@ -487,12 +522,12 @@ Deno.test("unwiredFeatures names every feature without a pipeline hook", async (
     ], /JSONTokenApi: not wired/],
     [
       ["--auth-plugin", "BasicHTTPAuth", "--auth-source", "u:p", "6080", "h:1"],
-      /BasicHTTPAuth: not wired/,
+      undefined,
     ],
-    [["--timeout", "5", "6080", "h:1"], /--timeout: not wired/],
-    [["--idle-timeout", "5", "6080", "h:1"], /--idle-timeout: not wired/],
-    [["--run-once", "6080", "h:1"], /--run-once: not wired/],
-    [["--log-file", "/tmp/l", "6080", "h:1"], /--log-file: not wired/],
+    [["--timeout", "5", "6080", "h:1"], undefined],
+    [["--idle-timeout", "5", "6080", "h:1"], undefined],
+    [["--run-once", "6080", "h:1"], undefined],
+    [["--log-file", "/tmp/l", "6080", "h:1"], undefined],
   ];
   for (const [argv, pattern] of cases) {
     await t.step(argv.join(" "), () => {

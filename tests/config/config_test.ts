@@ -6,8 +6,6 @@ import {
 } from "../_util/assert.ts";
 import {
   type GatewayOptions,
-  parseHostPort,
-  parseTarget,
   resolveOptions,
   type RouteOptions,
 } from "../../src/config/config.ts";
@@ -52,12 +50,16 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     handshakeTimeoutMs: 10000,
     maxHeadBytes: 8192,
     closeTimeoutMs: 5000,
+    stallTimeoutMs: 60000,
     drainTimeoutMs: 10000,
     demoPage: false,
     allowOrigins: undefined,
     ticketSecret: undefined,
     maxSessions: 10000,
     maxSessionsPerIp: 0,
+    maxControlFramesPerSecond: 100,
+    memoryBudgetBytes: undefined,
+    maxHandshakesPerIp: 16,
     trustedProxies: [],
     tls: undefined,
     staticDir: undefined,
@@ -66,6 +68,11 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     metricsOnGatewayPort: true,
     logTrafficBytes: 0,
     reusePort: false,
+    warmUp: false,
+    compressionMemoryBytes: 64 * 1024 * 1024,
+    unixSocket: undefined,
+    authCheck: undefined,
+    isWebAuth: false,
     store: undefined,
   });
 });
@@ -136,7 +143,55 @@ Deno.test("resolveOptions applies every route default to a route with a target",
     proxyProtocol: undefined,
     backendTls: undefined,
     recordDir: undefined,
+    compression: undefined,
   });
+});
+
+Deno.test("resolveOptions turns compression on with defaults, keeps its settings and rejects a window of 8", () => {
+  const config = resolveOptions({
+    routes: [
+      { path: "/a", target: TARGET, compression: "on" },
+      {
+        path: "/b",
+        target: TARGET,
+        compression: { contextTakeover: false, maxWindowBits: 12 },
+      },
+      { path: "/c", target: TARGET, compression: "off" },
+    ],
+  });
+  assertEquals(config.routes.get("/a")?.compression, {});
+  assertEquals(config.routes.get("/b")?.compression, {
+    contextTakeover: false,
+    maxWindowBits: 12,
+  });
+  assertEquals(config.routes.get("/c")?.compression, undefined);
+  assertThrows(
+    () =>
+      resolveOptions({
+        routes: [{
+          path: "/a",
+          target: TARGET,
+          compression: { maxWindowBits: 8 },
+        }],
+      }),
+    ConfigError,
+    "routes[0].compression.maxWindowBits",
+  );
+});
+
+Deno.test("resolveOptions defaults compressionMemoryBytes to 64 MiB and refuses a negative or fractional budget", () => {
+  assertEquals(resolveOptions({}).compressionMemoryBytes, 64 * 1024 * 1024);
+  assertEquals(
+    resolveOptions({ compressionMemoryBytes: 0 }).compressionMemoryBytes,
+    0,
+  );
+  for (const compressionMemoryBytes of [-1, 1.5, Number.NaN]) {
+    assertThrows(
+      () => resolveOptions({ compressionMemoryBytes }),
+      ConfigError,
+      "compressionMemoryBytes: must be an integer >= 0",
+    );
+  }
 });
 
 Deno.test("resolveOptions gives routes the gateway's bufferBytes, idleTimeoutMs and maxLifetimeMs unless they set their own", () => {
@@ -237,6 +292,7 @@ Deno.test("resolveOptions reports every gateway-level validation problem with it
       "pingIntervalMs",
       "pingTimeoutMs",
       "closeTimeoutMs",
+      "stallTimeoutMs",
       "drainTimeoutMs",
       "idleTimeoutMs",
       "maxLifetimeMs",
@@ -700,171 +756,6 @@ Deno.test("resolveOptions throws before looking at the disk or the network", () 
   assertStrictEquals(config.staticDir, "/nonexistent/static");
 });
 
-Deno.test("parseTarget parses host:port, [v6]:port and unix:/path", async (t) => {
-  const cases: [string, unknown][] = [
-    ["127.0.0.1:9000", {
-      transport: "tcp",
-      hostname: "127.0.0.1",
-      port: 9000,
-    }],
-    ["db.internal:5432", {
-      transport: "tcp",
-      hostname: "db.internal",
-      port: 5432,
-    }],
-    ["[::1]:1", { transport: "tcp", hostname: "::1", port: 1 }],
-    ["[2001:db8::1]:65535", {
-      transport: "tcp",
-      hostname: "2001:db8::1",
-      port: 65535,
-    }],
-    ["h:080", { transport: "tcp", hostname: "h", port: 80 }],
-    ["unix:/run/vnc.sock", { transport: "unix", path: "/run/vnc.sock" }],
-    ["unix:/", { transport: "unix", path: "/" }],
-  ];
-  for (const [text, expected] of cases) {
-    await t.step(text, () => {
-      assertEquals(parseTarget(text), expected);
-    });
-  }
-});
-
-Deno.test("parseTarget rejects malformed targets with the error class and message", async (t) => {
-  const cases: [string, string | undefined, typeof Error, string][] = [
-    [
-      "undefined",
-      undefined,
-      TypeError,
-      "Cannot parse target as it must be a string",
-    ],
-    [
-      "relative unix path",
-      "unix:run/s",
-      TypeError,
-      'Cannot parse target "unix:run/s": expected unix:/absolute/path',
-    ],
-    [
-      "empty unix path",
-      "unix:",
-      TypeError,
-      'Cannot parse target "unix:": expected unix:/absolute/path',
-    ],
-    [
-      "port 0",
-      "h:0",
-      RangeError,
-      'Cannot parse target "h:0": port must be from 1 to 65535',
-    ],
-    [
-      "port 65536",
-      "h:65536",
-      RangeError,
-      'Cannot parse target "h:65536": port must be from 0 to 65535',
-    ],
-    [
-      "port of six digits",
-      "h:000080",
-      RangeError,
-      'Cannot parse target "h:000080": port must be from 0 to 65535',
-    ],
-    [
-      "signed port",
-      "h:+80",
-      RangeError,
-      'Cannot parse target "h:+80": port must be from 0 to 65535',
-    ],
-    [
-      "empty port",
-      "h:",
-      RangeError,
-      'Cannot parse target "h:": port must be from 0 to 65535',
-    ],
-    [
-      "no port",
-      "h",
-      TypeError,
-      'Cannot parse target "h": expected HOST:PORT',
-    ],
-    [
-      "empty host",
-      ":80",
-      TypeError,
-      'Cannot parse target ":80": expected HOST:PORT',
-    ],
-    [
-      "bare IPv6",
-      "::1:80",
-      TypeError,
-      'Cannot parse target "::1:80": expected HOST:PORT',
-    ],
-    [
-      "IPv6 without a port",
-      "[::1]",
-      TypeError,
-      'Cannot parse target "[::1]": expected [IPv6]:PORT',
-    ],
-    [
-      "empty brackets",
-      "[]:80",
-      TypeError,
-      'Cannot parse target "[]:80": expected HOST:PORT with a host name, an IPv4 address or a bracketed IPv6 address',
-    ],
-    [
-      "a name in brackets",
-      "[example.com]:80",
-      TypeError,
-      'Cannot parse target "[example.com]:80": expected HOST:PORT with a host name, an IPv4 address or a bracketed IPv6 address',
-    ],
-    [
-      "a space in the host",
-      "a b:1",
-      TypeError,
-      'Cannot parse target "a b:1": expected HOST:PORT with a host name, an IPv4 address or a bracketed IPv6 address',
-    ],
-    [
-      "empty text",
-      "",
-      TypeError,
-      'Cannot parse target "": expected HOST:PORT',
-    ],
-  ];
-  for (const [name, text, errorClass, message] of cases) {
-    await t.step(name, () => {
-      assertThrows(() => parseTarget(text), (error: unknown) => {
-        assert(error instanceof errorClass, String(error));
-        assertStrictEquals((error as Error).message, message);
-        return true;
-      });
-    });
-  }
-});
-
-Deno.test("parseHostPort accepts port 0 and names what it parses in messages", () => {
-  assertEquals(parseHostPort("0.0.0.0:0", "listen"), {
-    hostname: "0.0.0.0",
-    port: 0,
-  });
-  assertEquals(parseHostPort("[::]:8080", "listen"), {
-    hostname: "::",
-    port: 8080,
-  });
-  assertThrows(
-    () => parseHostPort("nope", "--admin-listen"),
-    {
-      name: "TypeError",
-      message: 'Cannot parse --admin-listen "nope": expected HOST:PORT',
-    },
-  );
-  assertThrows(
-    () => parseHostPort("[::1]:99999", "listen"),
-    {
-      name: "RangeError",
-      message:
-        'Cannot parse listen "[::1]:99999": port must be from 0 to 65535',
-    },
-  );
-});
-
 Deno.test({
   // Regression: a bad `framing` inherited by both directions is listed
   // twice, once per direction.
@@ -1087,5 +978,63 @@ Deno.test("resolveOptions reports a ticketSecret that is neither a string nor by
     (error: unknown) =>
       error instanceof ConfigError &&
       error.message.includes("tls: needs certFile and keyFile"),
+  );
+});
+
+Deno.test("resolveOptions serves the console by default only on a loopback listen address", () => {
+  for (const hostname of ["127.0.0.1", "127.1.2.3", "localhost", "::1"]) {
+    assertEquals(resolveOptions({ hostname }).console, true, hostname);
+  }
+  for (const hostname of ["0.0.0.0", "::", "192.0.2.10", "gateway.example"]) {
+    assertEquals(resolveOptions({ hostname }).console, false, hostname);
+  }
+  assertEquals(
+    resolveOptions({ hostname: "0.0.0.0", console: true }).console,
+    true,
+  );
+  assertEquals(
+    resolveOptions({ hostname: "127.0.0.1", console: false }).console,
+    false,
+  );
+});
+
+Deno.test("resolveOptions checks unixSocket against TLS, workers and its mode", () => {
+  assertEquals(
+    resolveOptions({ unixSocket: "/run/w.sock" }).unixSocket,
+    { path: "/run/w.sock", mode: 0o660 },
+  );
+  const cases: [GatewayOptions, RegExp][] = [
+    [
+      { unixSocket: "/s", tls: { certFile: "c", keyFile: "k" } },
+      /unixSocket: cannot serve TLS on a Unix socket/,
+    ],
+    [{ unixSocket: "/s", reusePort: true }, /several workers/],
+    [{ unixSocket: "/s", unixSocketMode: 0o1777 }, /unixSocketMode: must be/],
+    [{ unixSocket: "" }, /unixSocket: must be a non-empty path/],
+  ];
+  for (const [options, pattern] of cases) {
+    assertThrows(() => resolveOptions(options), pattern);
+  }
+});
+
+Deno.test("resolveOptions compiles authPlugin into one check and refuses a bad one", () => {
+  const config = resolveOptions({
+    authPlugin: { name: "BasicHTTPAuth", source: "u:p", isWebAuth: true },
+  });
+  assertEquals(config.isWebAuth, true);
+  assertEquals(config.authCheck?.(new Map())?.status, 401);
+  assertThrows(
+    () =>
+      resolveOptions({
+        authPlugin: { name: "BasicHTTPAuth", source: "nocolon" },
+      }),
+    /authPlugin\.source/,
+  );
+  assertThrows(
+    () =>
+      resolveOptions({
+        authPlugin: { name: "Kerberos" as "ExpectOrigin", source: "x" },
+      }),
+    /authPlugin\.name/,
   );
 });

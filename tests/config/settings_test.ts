@@ -71,6 +71,7 @@ Deno.test("convertValue accepts each kind's strings and, from a file, its number
   const cases: [string, unknown, unknown][] = [
     ["--listen", "0.0.0.0:8080", { hostname: "0.0.0.0", port: 8080 }],
     ["--listen", "[::1]:0", { hostname: "::1", port: 0 }],
+    ["--listen", "unix:/run/wsgate.sock", { unixSocket: "/run/wsgate.sock" }],
     ["--target", "127.0.0.1:9000", "127.0.0.1:9000"],
     ["--target", "unix:/run/app.sock", "unix:/run/app.sock"],
     ["--framing", "u32be,max=1m", "u32be,max=1m"],
@@ -107,6 +108,7 @@ Deno.test("convertValue rejects a bad value saying what its kind expects", async
     ["--listen", "8080"],
     ["--listen", 8080],
     ["--listen", "127.0.0.1:65536"],
+    ["--listen", "unix:"],
     ["--target", "nope"],
     ["--target", "127.0.0.1:0"],
     ["--target", true],
@@ -313,4 +315,12 @@ Deno.test("parseByteSize refuses fractions, signs and other units", () => {
   for (const text of ["", "1g", "1.5k", "-1", "k", "1kb", "0x10"]) {
     assertEquals(parseByteSize(text), undefined, JSON.stringify(text));
   }
+});
+
+Deno.test("SETTINGS --compression-memory sets the gateway's compression budget in bytes, 0 included", () => {
+  const targets = freshTargets();
+  apply("--compression-memory", "16m", targets);
+  assertEquals(targets.options.compressionMemoryBytes, 16 * 1024 * 1024);
+  apply("--compression-memory", "0", targets);
+  assertEquals(targets.options.compressionMemoryBytes, 0);
 });

@@ -26,6 +26,7 @@ Deno.test("consolePage has the stable ids the browser test relies on", () => {
   for (
     const id of [
       "route",
+      "query",
       "connect",
       "disconnect",
       "mode",
@@ -35,6 +36,7 @@ Deno.test("consolePage has the stable ids the browser test relies on", () => {
       "status",
       "error",
       "sessions-open",
+      "sessions-label",
       "sessions",
       "chart",
       "stats-status",

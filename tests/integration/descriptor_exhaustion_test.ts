@@ -77,3 +77,51 @@ Deno.test("gateway keeps accepting after running out of file descriptors", async
     (line) => line.includes("accepting again"),
   );
 });
+
+// Regression (issue 17 item 1): the default of 10,000 sessions ignored the
+// open-file limit, so accept() ran out of descriptors long before the cap.
+Deno.test("wsgate derives its default session limit from the open-file limit at start and refuses beyond it with 503", async () => {
+  await using backend = startEchoBackend();
+  // (100 - 64 reserved) / 3 descriptors per session = 12 sessions.
+  await using wsgate = spawnWsgate(
+    ["--listen", "127.0.0.1:0", "--target", backend.target],
+    ["prlimit", "--nofile=100:100"],
+  );
+  const { port } = await wsgate.listening();
+  const clients: WsTestClient[] = [];
+  try {
+    for (let index = 0; index < 12; index++) {
+      clients.push(await WsTestClient.open(`ws://127.0.0.1:${port}/`, 5000));
+    }
+    let isRefused = false;
+    try {
+      clients.push(await WsTestClient.open(`ws://127.0.0.1:${port}/`, 5000));
+    } catch {
+      isRefused = true;
+    }
+    assertEquals(isRefused, true, "the 13th session was not refused");
+    await wsgate.waitForLine("stderr", (line) => line.includes("503"));
+  } finally {
+    for (const client of clients) await client[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("wsgate warns at start when --max-sessions is above what the open-file limit carries", async () => {
+  await using wsgate = spawnWsgate(
+    [
+      "--listen",
+      "127.0.0.1:0",
+      "--target",
+      "127.0.0.1:9",
+      "--max-sessions",
+      "500",
+    ],
+    ["prlimit", "--nofile=100:100"],
+  );
+  await wsgate.listening();
+  await wsgate.waitForLine(
+    "stderr",
+    (line) => line.includes("maxSessions 500") && line.includes("ulimit -n"),
+  );
+  assertEquals((await wsgate.stop("SIGTERM")).code, 0);
+});

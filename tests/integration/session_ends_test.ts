@@ -517,6 +517,38 @@ Deno.test("gateway ends each session with the close code of the README table", a
     assertEquals((await nextClose(gateway)).code, 4001);
   });
 
+  await t.step(
+    "stuck both ways for stallTimeoutMs (backend reads nothing, browser sent until blocked then half-closed): 4003",
+    async () => {
+      await using backend = startHeldBackend();
+      await using gateway = await startGateway({
+        routes: [{ path: "/", target: backend.target }],
+        bufferBytes: 64 * 1024,
+        stallTimeoutMs: 300,
+        closeTimeoutMs: 200,
+      });
+      await using client = await openRaw(gateway);
+      await backend.connection();
+      const closed = nextClose(gateway, 30_000);
+      let isClosed = false;
+      closed.then(() => isClosed = true, () => {});
+      const frame = encodeClientFrame(Opcode.BINARY, new Uint8Array(65536));
+      const sending = (async () => {
+        // Until a write blocks (every buffer on the way is full), or the
+        // session ends; then FIN, queued behind all of it.
+        for (let i = 0; i < 4096 && !isClosed; i++) {
+          await writeAll(client.conn, frame);
+        }
+        await client.conn.closeWrite();
+      })().catch(() => {});
+      const event = await closed;
+      assertEquals([event.code, event.reason], [4003, "session stalled"]);
+      assert(event.durationMs >= 300, `closed after ${event.durationMs} ms`);
+      client.conn.close();
+      await sending;
+    },
+  );
+
   await t.step("session older than maxLifetimeMs: 4002", async () => {
     await using backend = startU32beBackend();
     await using gateway = await startGateway({

@@ -22,6 +22,7 @@ import {
 } from "../_util/tls_backend.ts";
 import { TlsWsClient } from "../_util/tls_ws_client.ts";
 import type { GatewayOptions } from "../../src/config/config.ts";
+import type { GatewayEvent } from "../../src/observability/events.ts";
 import { createGateway } from "../../src/server/gateway.ts";
 
 const utf8 = new TextEncoder();
@@ -140,22 +141,23 @@ Deno.test("gateway with tls refuses the handshake of a client that trusts anothe
   assertEquals(backend.accepted, 1);
 });
 
-Deno.test("gateway with tls closes a plain-TCP client cleanly and keeps serving", async () => {
-  await using rig = await startTlsGateway();
-  const { ca, backend, gateway } = rig;
-  const plain = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: gateway.port,
-  });
+/** The warnings about plain-text clients on the TLS port so far. */
+function plaintextWarnings(gateway: GatewayFixture): GatewayEvent[] {
+  return gateway.events.filter((event) =>
+    event.type === "warning" && event.message === "plain HTTP on the TLS port"
+  );
+}
+
+/** Sends a plain HTTP upgrade to the TLS port and reads until it closes. */
+async function sendPlainUpgrade(port: number): Promise<string> {
+  const plain = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     await plain.write(utf8.encode(
-      `GET /echo HTTP/1.1\r\nHost: 127.0.0.1:${gateway.port}\r\n` +
+      `GET /echo HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
         "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
         "Sec-WebSocket-Version: 13\r\n\r\n",
     ));
-    // Whatever comes back (a TLS alert at most) is not an HTTP response, and
-    // the gateway ends the connection.
     const received: number[] = [];
     const buffer = new Uint8Array(1024);
     await within(
@@ -169,11 +171,39 @@ Deno.test("gateway with tls closes a plain-TCP client cleanly and keeps serving"
       5000,
       "the gateway to close the plain-TCP connection",
     );
-    const head = text(Uint8Array.from(received));
-    assert(!head.startsWith("HTTP/"), `unexpected HTTP answer: ${head}`);
+    return text(Uint8Array.from(received));
   } finally {
     plain.close();
   }
+}
+
+// Regression (issue 18): a plain http:// or ws:// client on the TLS port was
+// closed with nothing logged, so the operator had no hint of the mistake.
+Deno.test("gateway with tls logs a plain-HTTP client on its port once per interval, naming https:// and wss://", async () => {
+  await using rig = await startTlsGateway();
+  const { gateway } = rig;
+  await sendPlainUpgrade(gateway.port);
+  const [warning, ...others] = plaintextWarnings(gateway);
+  assertEquals(others, []);
+  assert(warning?.type === "warning");
+  assert(
+    warning.detail?.startsWith("127.0.0.1:") &&
+      warning.detail.includes("use https:// or wss://"),
+    warning.detail,
+  );
+  // A second one within the interval is counted, not logged.
+  await sendPlainUpgrade(gateway.port);
+  assertEquals(plaintextWarnings(gateway).length, 1);
+  assertEquals(gateway.events.filter((event) => event.type === "error"), []);
+});
+
+Deno.test("gateway with tls closes a plain-TCP client cleanly and keeps serving", async () => {
+  await using rig = await startTlsGateway();
+  const { ca, backend, gateway } = rig;
+  // Whatever comes back (a TLS alert at most) is not an HTTP response, and
+  // the gateway ends the connection.
+  const head = await sendPlainUpgrade(gateway.port);
+  assert(!head.startsWith("HTTP/"), `unexpected HTTP answer: ${head}`);
   assertEquals(backend.accepted, 0);
   assertEquals(gateway.events.filter((event) => event.type === "error"), []);
   const { client, response } = await TlsWsClient.connect(gateway.port, {

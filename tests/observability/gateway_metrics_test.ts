@@ -61,7 +61,19 @@ Deno.test("GatewayMetrics renders the whole wsgate metric set", () => {
 
 Deno.test("GatewayMetrics.sessionClosed keeps one series per known close code and groups codes browsers invent", () => {
   const metrics = new GatewayMetrics();
-  const codes = [1000, 1015, 4001, 3000, 3999, 4003, 4999, 1016, 2999, 5000];
+  const codes = [
+    1000,
+    1015,
+    4001,
+    4003,
+    3000,
+    3999,
+    4004,
+    4999,
+    1016,
+    2999,
+    5000,
+  ];
   for (let i = 0; i < 500; i++) {
     metrics.sessionOpened("/");
     metrics.sessionClosed("/", 3000 + (i % 1000));
@@ -78,6 +90,7 @@ Deno.test("GatewayMetrics.sessionClosed keeps one series per known close code an
     'wsgate_closes_total{code="1015"} 1',
     'wsgate_closes_total{code="3xxx"} 502',
     'wsgate_closes_total{code="4001"} 1',
+    'wsgate_closes_total{code="4003"} 1',
     'wsgate_closes_total{code="4xxx"} 2',
     'wsgate_closes_total{code="other"} 3',
   ]);
@@ -99,5 +112,42 @@ Deno.test("GatewayMetrics.addRoutes creates each route's counters at zero and ke
         `${metric} ${direction}:\n${text}`,
       );
     }
+  }
+});
+
+Deno.test("GatewayMetrics counts compressing sessions by context, budget fallbacks and reserved compression memory", () => {
+  const metrics = new GatewayMetrics();
+  const before = metrics.renderPrometheus();
+  assertWellFormed(before);
+  for (
+    const line of [
+      'wsgate_compression_sessions_total{context="takeover"} 0',
+      "wsgate_compression_budget_fallbacks_total 0",
+      "wsgate_compression_memory_bytes 0",
+    ]
+  ) {
+    assert.ok(before.split("\n").includes(line), `missing line: ${line}`);
+  }
+  metrics.compressionNegotiated(true, false);
+  metrics.compressionNegotiated(false, true);
+  metrics.compressionNegotiated(false, false);
+  metrics.setCompressionMemoryBytes(340992);
+  const text = metrics.renderPrometheus();
+  assertWellFormed(text);
+  for (
+    const line of [
+      "# TYPE wsgate_compression_sessions_total counter",
+      'wsgate_compression_sessions_total{context="takeover"} 1',
+      'wsgate_compression_sessions_total{context="none"} 2',
+      "# TYPE wsgate_compression_budget_fallbacks_total counter",
+      "wsgate_compression_budget_fallbacks_total 1",
+      "# TYPE wsgate_compression_memory_bytes gauge",
+      "wsgate_compression_memory_bytes 340992",
+    ]
+  ) {
+    assert.ok(
+      text.split("\n").includes(line),
+      `missing line: ${line}\n${text}`,
+    );
   }
 });

@@ -8,7 +8,7 @@ import {
 import {
   parseRequestHead,
   type RequestHead,
-} from "../../src/websocket/handshake.ts";
+} from "../../src/http/request_head.ts";
 import { parseProxyHeader } from "../../src/security/proxy_protocol.ts";
 
 const PEER: ClientAddress = remoteAddress({

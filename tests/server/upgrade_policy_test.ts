@@ -10,6 +10,7 @@ import {
   resolveOptions,
 } from "../../src/config/config.ts";
 import { ConfigError } from "../../src/errors.ts";
+import { targetLookups } from "../../src/server/target_lookups.ts";
 import { importTicketKey, signTicket } from "../../src/security/ticket.ts";
 import { ReplayCache } from "../../src/security/replay_cache.ts";
 import {
@@ -21,7 +22,7 @@ import {
 import {
   parseRequestHead,
   type RequestHead,
-} from "../../src/websocket/handshake.ts";
+} from "../../src/http/request_head.ts";
 
 const SECRET = "0123456789abcdef0123456789abcdef";
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -485,36 +486,50 @@ Deno.test("UpgradePolicy.decide refuses a ticket whose target claim is another t
 });
 
 Deno.test("UpgradePolicy.decide refuses a replayed single-use ticket and one without jti with 401", async () => {
-  const policy = await policyFor({
-    ticketSecret: SECRET,
-    routes: [{
-      path: "/",
-      target: TARGET,
-      requireTicket: true,
-      singleUseTickets: true,
-    }],
-  });
+  const replayCache = new ReplayCache();
+  const policy = new UpgradePolicy(
+    resolveOptions({
+      ticketSecret: SECRET,
+      routes: [{
+        path: "/",
+        target: TARGET,
+        requireTicket: true,
+        singleUseTickets: true,
+      }],
+    }),
+    { replayCache },
+  );
+  await policy.init();
   const once = await ticket({ route: "/", jti: crypto.randomUUID() });
   const first = assertAccepted(
     await policy.decide(request(`/?ticket=${once}`)),
   );
-  // decide only checks the id; the server spends it once it admits.
+  // decide only checks the id; the session table spends it once it admits.
   assertAccepted(await policy.decide(request(`/?ticket=${once}`)));
-  assertStrictEquals(policy.spendTicket(first), "fresh");
+  replayCache.use(
+    first.ticketUse!.id,
+    first.ticketUse!.expiresAtMs,
+    Date.now(),
+  );
   const detail = assertRefused(
     await policy.decide(request(`/?ticket=${once}`)),
     401,
     "Unauthorized",
   );
   assert(detail.startsWith("ticket refused: "), detail);
-  assertRefused(
-    await policy.decide(request(`/?ticket=${await ticket({ route: "/" })}`)),
-    401,
-    "Unauthorized",
+  // The detail used to repeat itself: "missing jti: Cannot accept ticket as
+  // it is refused: missing jti".
+  assertStrictEquals(
+    assertRefused(
+      await policy.decide(request(`/?ticket=${await ticket({ route: "/" })}`)),
+      401,
+      "Unauthorized",
+    ),
+    "ticket refused: missing jti (single-use tickets need a jti claim: wsgate ticket --jti)",
   );
 });
 
-Deno.test("UpgradePolicy.releaseTicket gives a spent single-use ticket back, and a shared replay cache outlives the policy", async () => {
+Deno.test("UpgradePolicy.decide refuses a ticket id spent in a shared replay cache, which outlives the policy", async () => {
   const replayCache = new ReplayCache();
   const options: GatewayOptions = {
     ticketSecret: SECRET,
@@ -531,9 +546,11 @@ Deno.test("UpgradePolicy.releaseTicket gives a spent single-use ticket back, and
   const decision = assertAccepted(
     await first.decide(request(`/?ticket=${once}`)),
   );
-  assertStrictEquals(first.spendTicket(decision), "fresh");
-  first.releaseTicket(decision);
-  assertStrictEquals(first.spendTicket(decision), "fresh");
+  const use = decision.ticketUse!;
+  assertStrictEquals(
+    replayCache.use(use.id, use.expiresAtMs, Date.now()),
+    "fresh",
+  );
   // A reload builds a new policy with the process's cache: still spent.
   const second = new UpgradePolicy(resolveOptions(options), { replayCache });
   await second.init();
@@ -726,6 +743,43 @@ Deno.test("UpgradePolicy.decide refuses a listed name that does not resolve with
     "Target name does not resolve",
   );
   assert(detail.startsWith('cannot resolve "wsgate-test.invalid": '), detail);
+});
+
+// Regression (issue 17 item 10): lookups that outlived their 504 were neither
+// counted nor bounded.
+Deno.test("UpgradePolicy.decide refuses with 503 while the process's target lookups are at their bound, and resolves again once they finish", async () => {
+  const policy = await policyFor({
+    routes: [{ path: "/d", dynamic: { hosts: ["*.invalid"] } }],
+  });
+  const answers: (() => void)[] = [];
+  const hung: Promise<void>[] = [];
+  for (let index = targetLookups.inFlight; index < targetLookups.max; index++) {
+    const lookup = targetLookups.track(() =>
+      new Promise<void>((resolve) => answers.push(resolve))
+    );
+    assert(lookup !== undefined);
+    hung.push(lookup);
+  }
+  try {
+    const detail = assertRefused(
+      await policy.decide(request("/d?host=wsgate-test.invalid&port=80")),
+      503,
+      "Too many target lookups in progress",
+    );
+    assert(detail.includes(`limit ${targetLookups.max}`), detail);
+  } finally {
+    for (const answer of answers) answer();
+    await Promise.all(hung);
+  }
+  assertRefused(
+    await within(
+      policy.decide(request("/d?host=wsgate-test.invalid&port=80")),
+      10000,
+      "lookup",
+    ),
+    502,
+    "Target name does not resolve",
+  );
 });
 
 Deno.test("awaitTargetLookup refuses a lookup still unanswered at the deadline with 504", async () => {

@@ -10,6 +10,7 @@ import {
 } from "../../src/errors.ts";
 import { CloseCode, closeCodeForError } from "../../src/session/close_codes.ts";
 import { isValidCloseCode } from "../../src/websocket/close_frame.ts";
+import { MessageInflater } from "../../src/websocket/message_deflate.ts";
 
 Deno.test("CloseCode has the RFC 6455 and wsgate values", () => {
   assert.deepEqual({ ...CloseCode }, {
@@ -26,6 +27,7 @@ Deno.test("CloseCode has the RFC 6455 and wsgate values", () => {
     BACKEND_SILENT: 4000,
     IDLE_TIMEOUT: 4001,
     LIFETIME_EXCEEDED: 4002,
+    STALLED: 4003,
   });
 });
 
@@ -164,4 +166,15 @@ Deno.test("closeCodeForError names invalid UTF-8 from the browser apart from unf
     ),
     { code: 1007, reason: "message cannot be framed" },
   );
+});
+
+Deno.test("closeCodeForError names corrupt compressed data from the browser (permessage-deflate) with 1007", async () => {
+  const inflater = new MessageInflater({ noContextTakeover: true });
+  const error = await inflater.decompress(new Uint8Array([0xff, 0xff]))
+    .then(() => undefined, (e: unknown) => e);
+  inflater.close();
+  assert.deepEqual(closeCodeForError(error, "browser"), {
+    code: 1007,
+    reason: "invalid compressed data",
+  });
 });

@@ -2,6 +2,7 @@ import { assert, assertEquals, assertStrictEquals } from "../_util/assert.ts";
 import {
   newSizeBuckets,
   NO_TRAFFIC,
+  RelayStats,
   SIZE_BUCKET_COUNT,
   sizeBucket,
 } from "../../src/session/relay_stats.ts";
@@ -82,4 +83,45 @@ Deno.test("NO_TRAFFIC is all zeros and frozen down to its bucket arrays", () => 
   assert(Object.isFrozen(NO_TRAFFIC));
   assert(Object.isFrozen(NO_TRAFFIC.sizesToBackend));
   assert(Object.isFrozen(NO_TRAFFIC.sizesToBrowser));
+});
+
+Deno.test("RelayStats counts bytes and messages per direction and keeps totals across take()", () => {
+  const stats = new RelayStats();
+  stats.countToBackend(10);
+  stats.countToBackend(20);
+  stats.countToBrowser(1000);
+  const first = stats.take();
+  assertEquals(
+    [
+      first.bytesToBackend,
+      first.messagesToBackend,
+      first.bytesToBrowser,
+      first.messagesToBrowser,
+    ],
+    [30, 2, 1000, 1],
+  );
+  assertStrictEquals(first.sizesToBackend[sizeBucket(10)], 1);
+  assertStrictEquals(first.sizesToBackend[sizeBucket(20)], 1);
+  stats.countToBrowser(5);
+  const second = stats.take();
+  assertEquals([second.bytesToBrowser, second.messagesToBrowser], [5, 1]);
+  assertStrictEquals(second.bytesToBackend, 0);
+  assertStrictEquals(second.sizesToBackend, NO_TRAFFIC.sizesToBackend);
+  assertEquals(
+    [
+      stats.bytesToBackend,
+      stats.bytesToBrowser,
+      stats.messagesToBackend,
+      stats.messagesToBrowser,
+    ],
+    [30, 1005, 2, 2],
+  );
+});
+
+Deno.test("RelayStats.take returns the shared NO_TRAFFIC while nothing moved", () => {
+  const stats = new RelayStats();
+  assertStrictEquals(stats.take(), NO_TRAFFIC);
+  stats.countToBackend(1);
+  stats.take();
+  assertStrictEquals(stats.take(), NO_TRAFFIC);
 });

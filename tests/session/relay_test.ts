@@ -27,7 +27,7 @@ import {
   Opcode,
   WsFrameParser,
 } from "../../src/websocket/ws_frame_codec.ts";
-import { readRequestHead } from "../../src/server/request_head_reader.ts";
+import { readRequestHead } from "../../src/http/request_head_reader.ts";
 import { waitUntil } from "../_util/wait_until.ts";
 
 const START_MS = 1_000_000;
@@ -79,6 +79,7 @@ function sessionOptions(
 ): RelaySessionOptions {
   const spec = parseFramingSpec("u32be");
   return {
+    id: "t1",
     encoder: createFrameEncoder(spec),
     decoder: createFrameDecoder(spec),
     isTextToBrowser: false,
@@ -92,6 +93,7 @@ function sessionOptions(
       maxLifetimeMs: 0,
       backendHeartbeatMs: 0,
       backendSilenceMs: 0,
+      stallTimeoutMs: 0,
       ...timers,
     },
     heartbeatMessage: undefined,
@@ -123,7 +125,7 @@ async function openRelay(options: HarnessOptions = {}): Promise<Harness> {
   const summaries: SessionSummary[] = [];
   const traffic: [string, string][] = [];
   const { timers, start = true, ...rest } = options;
-  const session = new RelaySession("t1", gatewayBrowser, gatewayBackend, {
+  const session = new RelaySession(gatewayBrowser, gatewayBackend, {
     ...sessionOptions(timers),
     now: () => clock.ms,
     onClose: (summary) => summaries.push(summary),
@@ -521,12 +523,10 @@ Deno.test("RelaySession answers only the latest ping while the browser is not re
   const [browser, gatewayBrowser] = await connectedPair();
   const [gatewayBackend, backend] = await connectedPair();
   const highWaterBytes = 64 * 1024;
-  const session = new RelaySession(
-    "pings",
-    gatewayBrowser,
-    gatewayBackend,
-    sessionOptions(),
-  );
+  const session = new RelaySession(gatewayBrowser, gatewayBackend, {
+    ...sessionOptions(),
+    id: "pings",
+  });
   session.start();
   try {
     // 24 MB of 125-byte pings, numbered, then one message: more than the
@@ -710,4 +710,200 @@ Deno.test("RelaySession delivers every message queued for the backend before clo
   closeQuietly(relay.backend);
   const summary = await within(relay.session.ended, 10_000, "session end");
   assertStrictEquals(summary.code, 1000);
+});
+
+Deno.test("RelaySession.tick does not count backend silence while the browser's backlog keeps it from reading the backend", async () => {
+  // Issue #17 item 5: a backend writing continuously to a slow browser was
+  // closed 4000 "backend silent" because wsgate itself had stopped reading.
+  const [browser, gatewayBrowser] = await connectedPair();
+  const [gatewayBackend, backend] = await connectedPair();
+  const session = new RelaySession(gatewayBrowser, gatewayBackend, {
+    ...sessionOptions({ backendSilenceMs: 500 }),
+  });
+  session.start();
+  const frame = u32beFrame(new Uint8Array(16 * 1024));
+  const flood = (async () => {
+    // The browser reads nothing: this blocks once every buffer is full.
+    for (let i = 0; i < 4096; i++) await writeAll(backend, frame);
+  })().catch(() => {});
+  try {
+    // Above the high-water mark the backend pump stops reading.
+    await waitUntil(
+      () => session.isBackendPaused,
+      10_000,
+      () => `the backend pump to pause (${session.bufferedBytes} bytes held)`,
+    );
+    session.tick(START_MS + 500);
+    session.tick(START_MS + 5000);
+    // Had a tick ended the session, its 4000 would win over this abort.
+    const summary = await within(
+      session.abort(1001, "test over"),
+      5000,
+      "abort",
+    );
+    assertStrictEquals(summary.code, 1001);
+  } finally {
+    closeQuietly(browser);
+    closeQuietly(backend);
+    await within(session.abort(1001, "test over"), 5000, "session end");
+    await flood;
+  }
+});
+
+Deno.test("RelaySession.tick ends with 4003 a session stalled both ways: backend not reading, browser sending until blocked", async () => {
+  // Issue #17 item 12: the browser's FIN sits behind data the gateway is
+  // not reading (the backend reads nothing), so it cannot be seen: the
+  // stall timeout bounds such a session instead.
+  const stallTimeoutMs = 1000;
+  await using relay = await openRelay({
+    timers: { stallTimeoutMs },
+    closeTimeoutMs: 200,
+  });
+  const conn = relay.browser.conn;
+  const frame = encodeClientFrame(Opcode.BINARY, new Uint8Array(64 * 1024));
+  let isEnded = false;
+  relay.session.ended.then(() => isEnded = true);
+  const sending = (async () => {
+    // Until a write blocks for good (every buffer on the way is full) and
+    // the session ends; then FIN. Deno's closeWrite waits behind a blocked
+    // write, so this FIN, like a browser's, would sit behind the data.
+    for (let i = 0; i < 4096 && !isEnded; i++) await writeAll(conn, frame);
+    await conn.closeWrite();
+  })().catch(() => {});
+  // Each poll moves the session clock on by a quarter of the timeout: the
+  // session must end once nothing has moved for a whole timeout.
+  await waitUntil(
+    () => {
+      relay.clock.ms += stallTimeoutMs / 4;
+      relay.session.tick(relay.clock.ms);
+      return isEnded;
+    },
+    10_000,
+    () =>
+      `the stalled session to end (${relay.session.bufferedBytes} bytes held)`,
+  );
+  const summary = relay.summaries[0]!;
+  assertEquals(
+    [summary.code, summary.reason, summary.initiator],
+    [4003, "session stalled", "gateway"],
+  );
+  closeQuietly(relay.backend);
+  closeQuietly(conn);
+  await sending;
+});
+
+Deno.test("RelaySession.tick does not call a session stalled while its backend still reads", async () => {
+  await using relay = await openRelay({ timers: { stallTimeoutMs: 1000 } });
+  relay.session.tick(START_MS + 5000);
+  relay.clock.ms = START_MS + 5000;
+  await relay.browser.send("still here");
+  await relay.backendFrames(1);
+  relay.session.tick(START_MS + 10_000);
+  relay.session.close(1000, "done");
+  assertEquals(await answerClose(relay), { code: 1000, reason: "done" });
+});
+
+Deno.test("RelaySession sends its ping ahead of data queued for a congested browser, and times it from when it reached the socket", async () => {
+  // Issue #17 item 4: the ping waited behind everything queued, so a slow
+  // but live browser was declared gone.
+  const [browser, gatewayBrowser] = await connectedPair();
+  const [gatewayBackend, backend] = await connectedPair();
+  const clock: Clock = { ms: START_MS };
+  const session = new RelaySession(gatewayBrowser, gatewayBackend, {
+    ...sessionOptions({ pingIntervalMs: 100, pingTimeoutMs: 50 }),
+    highWaterBytes: 64 * 1024 * 1024,
+    now: () => clock.ms,
+  });
+  session.start();
+  try {
+    const messageBytes = 16 * 1024;
+    const frame = u32beFrame(new Uint8Array(messageBytes).fill(1));
+    // 40 MB: far more than the loopback buffers hold, all read by the
+    // gateway (below its mark) and queued for a browser that reads nothing.
+    const messages = 2560;
+    for (let i = 0; i < messages; i++) await writeAll(backend, frame);
+    await waitUntil(
+      () => session.bufferedBytes > 24 * 1024 * 1024,
+      10_000,
+      () => `${session.bufferedBytes} bytes queued`,
+    );
+    const queued = session.bufferedBytes;
+    session.tick(START_MS + 100);
+    let bytesBeforePing = 0;
+    let isPingSeen = false;
+    const parser = new WsFrameParser({
+      onMessage: (_isText, payload) => {
+        if (!isPingSeen) bytesBeforePing += payload.length;
+      },
+      onControl: (opcode) => {
+        if (opcode === Opcode.PING) isPingSeen = true;
+      },
+    }, { expectMasked: false, maxMessageBytes: 1 << 20 });
+    const buffer = new Uint8Array(256 * 1024);
+    for (let reads = 0; !isPingSeen && reads < 100_000; reads++) {
+      const count = await within(browser.read(buffer), 5000, "browser bytes");
+      if (count === null) break;
+      parser.push(buffer.subarray(0, count));
+    }
+    assert(isPingSeen, "no ping");
+    assert(
+      bytesBeforePing < queued,
+      `${bytesBeforePing} bytes came before the ping; ${queued} were queued`,
+    );
+    // Had a tick ended the session (no pong), its 1006 would win here.
+    const summary = await within(
+      session.abort(1001, "test over"),
+      5000,
+      "abort",
+    );
+    assertStrictEquals(summary.code, 1001);
+  } finally {
+    closeQuietly(browser);
+    closeQuietly(backend);
+    await within(session.abort(1001, "test over"), 5000, "session end");
+  }
+});
+
+Deno.test("RelaySession closes with 1008 a browser that sends more pings than maxControlFramesPerSecond allows, and answers those within it", async () => {
+  // Issue #17 item 11: nothing limited pings, so one client could keep the
+  // gateway busy answering them for as long as it liked.
+  await using relay = await openRelay({ maxControlFramesPerSecond: 10 });
+  // The burst is twice the rate; the clock stands still, so nothing refills.
+  const pings = Array.from(
+    { length: 21 },
+    (_, i) => encodeClientFrame(Opcode.PING, Uint8Array.of(i)),
+  );
+  await relay.browser.sendRaw(concat(pings));
+  const pongs: number[] = [];
+  let close: { code: number; reason: string } | undefined;
+  for (let i = 0; i < 30 && close === undefined; i++) {
+    const frame = await relay.browser.next();
+    if (frame === undefined) break;
+    if (frame.kind === "pong") pongs.push(frame.payload[0]!);
+    if (frame.kind === "close") close = frame;
+  }
+  assertEquals(pongs, Array.from({ length: 20 }, (_, i) => i));
+  assertEquals(
+    [close?.code, close?.reason],
+    [1008, "too many control frames"],
+  );
+  const summary = await ended(relay);
+  assertEquals([summary.code, summary.initiator], [1008, "browser"]);
+});
+
+Deno.test("RelaySession refills the control frame budget as the clock moves", async () => {
+  await using relay = await openRelay({ maxControlFramesPerSecond: 10 });
+  for (let round = 0; round < 3; round++) {
+    relay.clock.ms += 2000;
+    const pings = Array.from(
+      { length: 20 },
+      () => encodeClientFrame(Opcode.PING, new Uint8Array(0)),
+    );
+    await relay.browser.sendRaw(concat(pings));
+    for (let i = 0; i < 20; i++) {
+      assertStrictEquals((await relay.browser.next())?.kind, "pong");
+    }
+  }
+  relay.session.close(1000, "done");
+  assertEquals(await answerClose(relay), { code: 1000, reason: "done" });
 });

@@ -356,18 +356,29 @@ Deno.test("SocketWriter.abandon drops pending bytes and releases waiters without
   assert.deepEqual(errors, []);
 });
 
-Deno.test("SocketWriter.reserve and commit write straight into the batch", async () => {
+Deno.test("SocketWriter.appendEncoded writes straight into the batch and keeps only the bytes the encoder reports", async () => {
   const sink = new ImmediateSink();
   const writer = new SocketWriter(sink);
   writer.append(new Uint8Array([1]));
-  const buffer = writer.reserve(3);
-  const offset = writer.reservedOffset;
-  assert.ok(buffer.length - offset >= 3);
-  buffer.set([2, 3, 4], offset);
-  writer.commit(3);
+  let room = 0;
+  writer.appendEncoded(8, (item: number[], buffer, offset) => {
+    room = buffer.length - offset;
+    buffer.set(item, offset);
+    return item.length;
+  }, [2, 3, 4]);
+  assert.ok(room >= 8);
   assert.equal(writer.pendingBytes, 4);
   await writer.drained();
   assert.deepEqual(sink.calls, [new Uint8Array([1, 2, 3, 4])]);
+});
+
+Deno.test("SocketWriter.appendEncoded queues nothing once the writer failed", () => {
+  const writer = new SocketWriter(new ImmediateSink());
+  writer.abandon();
+  let calls = 0;
+  writer.appendEncoded(4, () => ++calls, undefined);
+  assert.equal(calls, 0);
+  assert.equal(writer.pendingBytes, 0);
 });
 
 Deno.test("SocketWriter reuses its batch buffer once drained and trim releases it when idle", async () => {
@@ -593,4 +604,51 @@ Deno.test("SocketWriter.belowLowWater resolves without a write when pending byte
   const drained = writer.drained();
   (await sink.nextCall()).complete();
   await drained;
+});
+
+Deno.test("SocketWriter.appendUrgent goes out after the piece in flight, ahead of queued pieces, and reports when written", async () => {
+  const sink = new ManualSink();
+  const writer = new SocketWriter(sink, { copyThresholdBytes: 4 });
+  writer.append(filled(4, 1));
+  writer.flush();
+  const first = await sink.nextCall();
+  writer.append(filled(4, 2));
+  writer.append(filled(4, 3));
+  let writtenAt = -1;
+  writer.appendUrgent(Uint8Array.of(9), () => writtenAt = sink.written.length);
+  assert.equal(writer.pendingBytes, 4 + 8 + 1);
+  first.complete();
+  const urgent = await sink.nextCall();
+  assert.deepEqual([...urgent.copy], [9]);
+  assert.equal(writtenAt, -1, "not reported before the socket took it");
+  urgent.complete();
+  (await sink.nextCall()).complete();
+  (await sink.nextCall()).complete();
+  await writer.drained();
+  assert.equal(writtenAt, 5);
+  assert.deepEqual(sink.written, [1, 1, 1, 1, 9, 2, 2, 2, 2, 3, 3, 3, 3]);
+});
+
+Deno.test("SocketWriter.appendUrgent never splits a piece from its continuation", async () => {
+  const sink = new ManualSink();
+  const writer = new SocketWriter(sink, { copyThresholdBytes: 4 });
+  writer.append(Uint8Array.of(7)); // a header, copied into the batch
+  writer.append(filled(4, 8), true); // its body, by reference
+  writer.flush();
+  const header = await sink.nextCall();
+  assert.deepEqual([...header.copy], [7]);
+  writer.appendUrgent(Uint8Array.of(9));
+  header.complete();
+  for (let i = 0; i < 2; i++) (await sink.nextCall()).complete();
+  await writer.drained();
+  assert.deepEqual(sink.written, [7, 8, 8, 8, 8, 9]);
+});
+
+Deno.test("SocketWriter drops urgent pieces with everything else once it fails", () => {
+  const writer = new SocketWriter(new ManualSink());
+  writer.appendUrgent(Uint8Array.of(9));
+  writer.abandon();
+  assert.equal(writer.pendingBytes, 0);
+  writer.appendUrgent(Uint8Array.of(9));
+  assert.equal(writer.pendingBytes, 0);
 });

@@ -1,9 +1,7 @@
 import { assert, assertEquals, within } from "../_util/assert.ts";
 import { startRedisServer } from "../_util/redis_server.ts";
-import {
-  RedisTokenResolver,
-  STORE_UNAVAILABLE_BODY,
-} from "../../src/store/redis_token_resolver.ts";
+import { RedisTokenResolver } from "../../src/store/redis_token_resolver.ts";
+import { STORE_UNAVAILABLE_BODY } from "../../src/store/store_errors.ts";
 import { RedisTokens } from "../../src/store/redis_tokens.ts";
 import { RedisClient } from "../../src/store/redis_client.ts";
 import { parseStoreUrl } from "../../src/store/store_url.ts";

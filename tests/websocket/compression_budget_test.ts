@@ -41,3 +41,15 @@ Deno.test("contextMemoryBytes shrinks with the window and memLevel", () => {
   });
   assert.ok(small < full / 3, `${small} vs ${full}`);
 });
+
+Deno.test("CompressionBudget.setLimit keeps reservations and refuses new ones until they fit", () => {
+  const budget = new CompressionBudget({ limitBytes: 1000 });
+  assert.equal(budget.tryReserve(800), true);
+  budget.setLimit(500);
+  assert.equal(budget.limitBytes, 500);
+  assert.equal(budget.reservedBytes, 800);
+  assert.equal(budget.tryReserve(1), false);
+  budget.release(800);
+  assert.equal(budget.tryReserve(500), true);
+  assert.throws(() => budget.setLimit(-1), RangeError);
+});

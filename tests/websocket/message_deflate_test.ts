@@ -300,3 +300,39 @@ Deno.test("a server frame built with RSV1_COMPRESSED parses and inflates back to
   deflater.close();
   inflater.close();
 });
+
+// Regression: after a block with BFINAL set zlib ended the kept stream and
+// silently dropped every later byte, so the next message came out empty.
+Deno.test("MessageInflater with context takeover inflates the message after one ending with BFINAL", async () => {
+  const inflater = new MessageInflater();
+  const text = new TextDecoder();
+  // RFC 7692 section 7.2.3.4: "Hello" in a final block, then one 0x00.
+  const final = new Uint8Array([
+    0xf3,
+    0x48,
+    0xcd,
+    0xc9,
+    0xc9,
+    0x07,
+    0x00,
+    0x00,
+  ]);
+  const hello = new Uint8Array([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+  assert.equal(text.decode(await inflater.decompress(final)), "Hello");
+  assert.equal(text.decode(await inflater.decompress(hello)), "Hello");
+  assert.equal(text.decode(await inflater.decompress(hello)), "Hello");
+  inflater.close();
+});
+
+Deno.test("MessageInflater and MessageDeflater reject a call still pending when closed", async () => {
+  const inflater = new MessageInflater();
+  const inflating = inflater.decompress(
+    new Uint8Array([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]),
+  );
+  inflater.close();
+  await assert.rejects(inflating, /closed/);
+  const deflater = new MessageDeflater({ minSize: 0 });
+  const deflating = deflater.compress(new Uint8Array(100));
+  deflater.close();
+  await assert.rejects(deflating, /closed/);
+});

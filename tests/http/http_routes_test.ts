@@ -3,14 +3,14 @@ import {
   type HttpResponse,
   type HttpRouteContext,
   respondToHttpRequest,
-} from "../../src/server/http_routes.ts";
+} from "../../src/http/http_routes.ts";
 import { StaticFiles } from "../../src/http/static_files.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../../src/observability/render_prometheus.ts";
 import { demoPageHtml } from "../../src/demo/demo_page.ts";
 import {
   parseRequestHead,
   type RequestHead,
-} from "../../src/websocket/handshake.ts";
+} from "../../src/http/request_head.ts";
 
 function request(target: string, method = "GET"): RequestHead {
   const result = parseRequestHead(
@@ -26,7 +26,7 @@ function request(target: string, method = "GET"): RequestHead {
 function context(overrides: Partial<HttpRouteContext> = {}): HttpRouteContext {
   return {
     isDraining: false,
-    isDemoPageEnabled: false,
+    demoPage: undefined,
     isConsoleEnabled: false,
     routes: ["/ws"],
     renderMetrics: undefined,
@@ -197,7 +197,7 @@ Deno.test("respondToHttpRequest serves the console and its stats only when enabl
 Deno.test("respondToHttpRequest serves the demo page at / and /index.html only when enabled", async () => {
   for (const target of ["/", "/index.html"]) {
     const page = await respond(target, {
-      isDemoPageEnabled: true,
+      demoPage: demoPageHtml,
       routes: ["/echo"],
     });
     assertStrictEquals(page.status, 200, target);

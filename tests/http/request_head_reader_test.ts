@@ -6,7 +6,7 @@ import {
   within,
 } from "../_util/assert.ts";
 import { writeAll } from "../_util/backends.ts";
-import { readRequestHead } from "../../src/server/request_head_reader.ts";
+import { readRequestHead } from "../../src/http/request_head_reader.ts";
 
 const encoder = new TextEncoder();
 

@@ -13,7 +13,7 @@ import {
   type HttpRefusal,
   parseRequestHead,
   type RequestHead,
-} from "../websocket/handshake.ts";
+} from "./request_head.ts";
 
 /** What {@linkcode readRequestHead} found. */
 export type RequestHeadRead =

@@ -7,18 +7,16 @@
  * @module
  */
 
-import { demoPageHtml } from "../demo/demo_page.ts";
 import {
   consolePage,
   consolePageCsp,
   type ConsoleStats,
-} from "../http/console_page.ts";
-import type { StaticFiles } from "../http/static_files.ts";
+} from "./console_page.ts";
+import type { StaticFiles } from "./static_files.ts";
+import type { AuthCheck } from "../security/websockify_auth.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../observability/render_prometheus.ts";
-import {
-  encodeHttpResponse,
-  type RequestHead,
-} from "../websocket/handshake.ts";
+import { encodeHttpResponse } from "./http_response.ts";
+import type { RequestHead } from "./request_head.ts";
 
 /** What the responder needs to know about the gateway. */
 export interface HttpRouteContext {
@@ -29,8 +27,17 @@ export interface HttpRouteContext {
    * @default {true}
    */
   isHealthEnabled?: boolean;
-  /** Whether `/` serves the demo page. */
-  isDemoPageEnabled: boolean;
+  /**
+   * Renders the demo page served at `/` from the route paths; undefined
+   * when the demo page is off.
+   */
+  demoPage: ((routes: readonly string[]) => string) | undefined;
+  /**
+   * Why the shared store cannot decide admissions (`/healthz` answers 503
+   * with it), or `undefined` while it can.
+   * @default {undefined}
+   */
+  storeProblem?: string | undefined;
   /** Whether `/_console` is served. */
   isConsoleEnabled: boolean;
   /** The configured WebSocket route paths. */
@@ -41,6 +48,11 @@ export interface HttpRouteContext {
   consoleStats: () => ConsoleStats;
   /** Static files, if configured. */
   staticFiles: StaticFiles | undefined;
+  /**
+   * websockify's `--web-auth`: the auth plugin's check, run before any
+   * answer. @default {undefined}
+   */
+  authCheck?: AuthCheck;
 }
 
 /** A response: head bytes, and a file to stream after them, if any. */
@@ -65,12 +77,12 @@ let consoleCsp: Promise<string> | undefined;
  * @example Health check
  * ```ts
  * import { respondToHttpRequest } from "./http_routes.ts";
- * import { parseRequestHead } from "../websocket/handshake.ts";
+ * import { parseRequestHead } from "./request_head.ts";
  * import assert from "node:assert/strict";
  * const parsed = parseRequestHead(new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n"), 8192);
  * if (parsed.kind !== "head") throw new Error("unreachable");
  * const response = await respondToHttpRequest(parsed.head, {
- *   isDraining: false, isDemoPageEnabled: false, isConsoleEnabled: false, routes: [],
+ *   isDraining: false, demoPage: undefined, isConsoleEnabled: false, routes: [],
  *   renderMetrics: undefined, staticFiles: undefined,
  *   consoleStats: () => ({ sessionsOpen: 0, bytesToBackend: 0, bytesToBrowser: 0, sessions: [] }),
  * });
@@ -97,11 +109,20 @@ export async function respondToHttpRequest(
   if (head.method !== "GET" && !isHead) {
     return reply(405, { ...TEXT, allow: "GET, HEAD" }, "Method not allowed\n");
   }
+  const denied = context.authCheck?.(head.headers);
+  if (denied !== undefined) {
+    return reply(
+      denied.status,
+      { ...TEXT, ...denied.headers },
+      `${denied.body}\n`,
+    );
+  }
   const path = head.path;
   if (path === "/healthz" && context.isHealthEnabled !== false) {
-    return context.isDraining
-      ? reply(503, TEXT, "draining\n")
-      : reply(200, TEXT, "ok\n");
+    if (context.isDraining) return reply(503, TEXT, "draining\n");
+    return context.storeProblem === undefined
+      ? reply(200, TEXT, "ok\n")
+      : reply(503, TEXT, `store unavailable: ${context.storeProblem}\n`);
   }
   if (path === "/metrics" && context.renderMetrics !== undefined) {
     return reply(
@@ -131,11 +152,13 @@ export async function respondToHttpRequest(
       "cache-control": "no-store",
     }, JSON.stringify(context.consoleStats()));
   }
-  if (context.isDemoPageEnabled && (path === "/" || path === "/index.html")) {
+  if (
+    context.demoPage !== undefined && (path === "/" || path === "/index.html")
+  ) {
     return reply(200, {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
-    }, demoPageHtml(context.routes));
+    }, context.demoPage(context.routes));
   }
   // A route path answers 426 to a plain request, unless the static root
   // has a file there: with --static beside a route at /, GET / serves

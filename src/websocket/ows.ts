@@ -2,7 +2,8 @@
  * Optional whitespace in HTTP header values (RFC 9110 section 5.6.3): only
  * SP and HTAB. `String.prototype.trim` also strips U+00A0, which is byte
  * 0xA0 in a head decoded as Latin-1, and would make `\xA0websocket` equal
- * `websocket`. Private to `websocket/`.
+ * `websocket`. Used by the WebSocket header checks and by `http/`'s head
+ * parser.
  *
  * @module
  */
@@ -15,7 +16,7 @@ const TRAILING_OWS = /[ \t]+$/;
  *
  * @example
  * ```ts
- * import { trimOws } from "./_ows.ts";
+ * import { trimOws } from "./ows.ts";
  * import assert from "node:assert/strict";
  * assert.equal(trimOws(" \ta b\t "), "a b");
  * assert.equal(trimOws("\u00a0a"), "\u00a0a");

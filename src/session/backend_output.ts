@@ -1,0 +1,173 @@
+/**
+ * Output to the backend: browser messages framed by the route's
+ * {@linkcode FrameEncoder} (large ones in place in the browser pump's read
+ * buffer when the framing allows) and the application heartbeat.
+ *
+ * @module
+ */
+
+import type { FrameEncoder } from "../framing/codec.ts";
+import { COPY_THRESHOLD_BYTES } from "./browser_output.ts";
+import type { ReadBuffer } from "./read_buffer.ts";
+import { ReadFloor } from "./read_floor.ts";
+import { type ByteSink, SocketWriter } from "./socket_writer.ts";
+
+/** Options for {@linkcode BackendOutput}. */
+export interface BackendOutputOptions {
+  /**
+   * Pending bytes above which the output reports back-pressure.
+   * @default {1048576}
+   */
+  highWaterBytes?: number;
+  /**
+   * The browser pump's read buffer: large messages that lie in it are
+   * framed in place and its buffers come back once written. None: every
+   * message is framed by copy or by reference.
+   * @default {undefined}
+   */
+  source?: ReadBuffer;
+  /**
+   * Called once when a write fails; later output is dropped.
+   * @default {undefined}
+   */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Frames and queues everything the gateway sends to one backend.
+ *
+ * @example Frame a message with a 4-byte length prefix
+ * ```ts
+ * import { BackendOutput } from "./backend_output.ts";
+ * import { createFrameEncoder } from "../framing/create_codec.ts";
+ * import { parseFramingSpec } from "../framing/spec.ts";
+ * import assert from "node:assert/strict";
+ * const sent: number[] = [];
+ * const output = new BackendOutput({
+ *   write: (bytes) => { sent.push(...bytes); return Promise.resolve(bytes.length); },
+ * }, createFrameEncoder(parseFramingSpec("u32be")));
+ * output.sendMessage(new Uint8Array([7]));
+ * output.flush();
+ * await output.writer.drained();
+ * assert.deepEqual(sent, [0, 0, 0, 1, 7]);
+ * ```
+ */
+export class BackendOutput {
+  #writer: SocketWriter;
+  #encoder: FrameEncoder;
+  #source: ReadFloor | undefined;
+  #encodeFrame: (
+    message: Uint8Array,
+    buffer: Uint8Array,
+    offset: number,
+  ) => number;
+  #encodeHead: (
+    message: Uint8Array,
+    buffer: Uint8Array,
+    offset: number,
+  ) => number;
+
+  /**
+   * Constructs the output.
+   * @param socket The backend connection.
+   * @param encoder Frames messages for the backend.
+   * @param options Water mark, in-place source and errors.
+   */
+  constructor(
+    socket: ByteSink,
+    encoder: FrameEncoder,
+    options: BackendOutputOptions = {},
+  ) {
+    const { highWaterBytes = 1024 * 1024, source, onError } = options;
+    this.#encoder = encoder;
+    this.#encodeFrame = (message, buffer, offset) =>
+      encoder.encodeInto(message, buffer, offset);
+    this.#encodeHead = (message, buffer, offset) =>
+      encoder.encodeHeadInto(message, buffer, offset);
+    this.#source = source === undefined ? undefined : new ReadFloor(source);
+    this.#writer = new SocketWriter(socket, {
+      highWaterBytes,
+      copyThresholdBytes: COPY_THRESHOLD_BYTES,
+      ...(source === undefined ? {} : { releaseTo: source }),
+      ...(onError === undefined ? {} : { onError }),
+    });
+  }
+
+  /** The write queue: flow control, draining, abandoning. */
+  get writer(): SocketWriter {
+    return this.#writer;
+  }
+
+  /** Whether the current read of the source is still referenced. */
+  get isReadRetained(): boolean {
+    return this.#source?.isRetained ?? false;
+  }
+
+  /** A new read of the source begins (see `BackendOutputOptions.source`). */
+  beginRead(): void {
+    this.#source?.reset();
+  }
+
+  /**
+   * Queues one message as a frame; call {@linkcode BackendOutput.flush}
+   * after a batch. Validates first (`FrameTooLargeError`,
+   * `InvalidMessageError`): nothing of a message that cannot be framed is
+   * queued.
+   * @param payload The message.
+   */
+  sendMessage(payload: Uint8Array): void {
+    const encoder = this.#encoder;
+    const frameLength = encoder.frameLength(payload);
+    const writer = this.#writer;
+    if (frameLength < COPY_THRESHOLD_BYTES) {
+      writer.appendEncoded(frameLength, this.#encodeFrame, payload);
+    } else if (!this.#sendInPlace(payload, frameLength)) {
+      writer.appendEncoded(
+        encoder.bodyOffset + 16,
+        this.#encodeHead,
+        payload,
+      );
+      const body = payload.subarray(encoder.bodyOffset);
+      if (writer.append(body)) this.#source?.lend(body);
+      if (encoder.trailer.length > 0) writer.append(encoder.trailer);
+    }
+  }
+
+  /**
+   * Queues the application heartbeat and starts writing.
+   * @param message The heartbeat message (framed like any other).
+   */
+  sendHeartbeat(message: Uint8Array): void {
+    this.#writer.append(this.#encoder.encode(message));
+    this.#writer.flush();
+  }
+
+  /** Starts writing what is queued. */
+  flush(): void {
+    this.#writer.flush();
+  }
+
+  /**
+   * Frames a large message in place in the source (its header written over
+   * the bytes just before it), if the framing has no prefix copy or
+   * trailer and the bytes before it are free.
+   */
+  #sendInPlace(payload: Uint8Array, frameLength: number): boolean {
+    const encoder = this.#encoder;
+    const source = this.#source;
+    if (
+      source === undefined || encoder.bodyOffset !== 0 ||
+      encoder.trailer.length > 0
+    ) {
+      return false;
+    }
+    const read = source.whole;
+    if (payload.buffer !== read.buffer) return false;
+    const end = payload.byteOffset + payload.length - read.byteOffset;
+    const at = end - frameLength;
+    if (!source.tryClaim(at, end)) return false;
+    encoder.encodeHeadInto(payload, read, at);
+    this.#writer.append(read.subarray(at, end));
+    return true;
+  }
+}
