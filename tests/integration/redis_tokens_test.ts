@@ -57,6 +57,12 @@ async function upgradeStatus(port: number, path: string): Promise<number> {
   }
 }
 
+/** The body of a plain GET of `path`. */
+async function httpGet(port: number, path: string): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`);
+  return await response.text();
+}
+
 /** The `handshake_refused` events of `gateway` seen so far. */
 function refusals(gateway: GatewayFixture): Refused[] {
   return gateway.events.filter((event): event is Refused =>
@@ -190,6 +196,12 @@ Deno.test("a token route answers 503 store_unavailable within storeTimeout when 
   const refused = refusals(gateway).at(-1)!;
   assertEquals(refused.status, 503);
   assert(refused.detail.startsWith("store_unavailable: "), refused.detail);
+  const metrics = await httpGet(gateway.port, "/metrics");
+  assert(
+    /wsgate_handshake_refusals_total\{reason="Store unavailable",status="503"\} 1\b/
+      .test(metrics),
+    metrics,
+  );
   assertEquals(
     await upgradeStatus(gateway.port, "/fixed"),
     101,
