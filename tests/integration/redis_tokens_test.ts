@@ -221,3 +221,25 @@ Deno.test("a token route answers 503 store_unavailable within storeTimeout when 
   }
   assertEquals(status, 101);
 });
+
+Deno.test("a reload changes tokenPrefix for new handshakes and keeps reaching the same Redis", async () => {
+  await using redis = await startRedisServer();
+  await using backend = startEchoBackend();
+  const options = (tokenPrefix: string) => ({
+    store: redis.url,
+    routes: [{ path: "/", tokens: "redis", tokenPrefix }],
+  });
+  await using gateway = await startGateway(options("old:"));
+  await redisCli(redis.port, "SET", "old:vm1", backend.target);
+  await redisCli(redis.port, "SET", "new:vm2", backend.target);
+  assertEquals(await upgradeStatus(gateway.port, "/?token=vm1"), 101);
+  assertEquals(await upgradeStatus(gateway.port, "/?token=vm2"), 404);
+  await gateway.gateway.reload({
+    ...options("new:"),
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  assertEquals(await upgradeStatus(gateway.port, "/?token=vm1"), 404);
+  assertEquals(await upgradeStatus(gateway.port, "/?token=vm2"), 101);
+  assertEquals(backend.accepted, 2);
+});
