@@ -43,11 +43,8 @@ import {
   type EndCause,
   livenessEnd,
 } from "./end_cause.ts";
-import {
-  BrowserOutput,
-  COPY_THRESHOLD_BYTES,
-  MAX_SERVER_HEADER_BYTES,
-} from "./browser_output.ts";
+import { BrowserOutput, MAX_SERVER_HEADER_BYTES } from "./browser_output.ts";
+import { COPY_THRESHOLD_BYTES } from "./output_writer.ts";
 import { BackendOutput } from "./backend_output.ts";
 import { MessageCompression } from "./message_compression.ts";
 
