@@ -470,7 +470,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "gateway-slot-not-released",
     file: "src/server/session_table.ts",
-    find: "this.#limits.release(row.clientIp);",
+    find: "void this.#admission.release(row.admission);",
     replace: "",
     tests: [
       "tests/server/gateway_test.ts",
