@@ -22,6 +22,35 @@ export type RelaySettings = Omit<
   "id" | "onClose" | "onTraffic"
 >;
 
+/** The liveness timers of a session: one object per route and generation. */
+type SessionTimers = RelaySettings["timers"];
+
+/**
+ * Each route's timers under the configuration they were computed for:
+ * sessions of one route share one frozen object instead of building two
+ * per session.
+ */
+const TIMERS_OF = new WeakMap<
+  ResolvedRoute,
+  { config: ResolvedGatewayConfig; timers: SessionTimers }
+>();
+
+function timersOf(
+  route: ResolvedRoute,
+  config: ResolvedGatewayConfig,
+): SessionTimers {
+  const cached = TIMERS_OF.get(route);
+  if (cached !== undefined && cached.config === config) return cached.timers;
+  const timers: SessionTimers = Object.freeze({
+    pingIntervalMs: config.pingIntervalMs,
+    pingTimeoutMs: config.pingTimeoutMs,
+    ...routeTimers(route),
+    stallTimeoutMs: config.stallTimeoutMs,
+  });
+  TIMERS_OF.set(route, { config, timers });
+  return timers;
+}
+
 /**
  * The relay settings of a new session on `route`, with fresh codecs.
  * @param route The session's route.
@@ -45,12 +74,7 @@ export function relaySettings(
     maxMessageBytes: route.maxMessageBytes,
     highWaterBytes: route.bufferBytes,
     closeTimeoutMs: config.closeTimeoutMs,
-    timers: {
-      pingIntervalMs: config.pingIntervalMs,
-      pingTimeoutMs: config.pingTimeoutMs,
-      ...routeTimers(route),
-      stallTimeoutMs: config.stallTimeoutMs,
-    },
+    timers: timersOf(route, config),
     heartbeatMessage: route.backendHeartbeatMessage,
     initialBrowserBytes: leftover,
     maxControlFramesPerSecond: config.maxControlFramesPerSecond,
