@@ -12,6 +12,35 @@ import type { ReadBuffer } from "./read_buffer.ts";
 import { ReadFloor } from "./read_floor.ts";
 import { type ByteSink, SocketWriter } from "./socket_writer.ts";
 
+type Encode = (
+  message: Uint8Array,
+  buffer: Uint8Array,
+  offset: number,
+) => number;
+
+/**
+ * The batch encoders of each encoder: sessions sharing a route's encoder
+ * share these too, instead of holding two closures each.
+ */
+const ENCODERS_OF = new WeakMap<
+  FrameEncoder,
+  { frame: Encode; head: Encode }
+>();
+
+function encodersOf(encoder: FrameEncoder): { frame: Encode; head: Encode } {
+  let encoders = ENCODERS_OF.get(encoder);
+  if (encoders === undefined) {
+    encoders = {
+      frame: (message, buffer, offset) =>
+        encoder.encodeInto(message, buffer, offset),
+      head: (message, buffer, offset) =>
+        encoder.encodeHeadInto(message, buffer, offset),
+    };
+    ENCODERS_OF.set(encoder, encoders);
+  }
+  return encoders;
+}
+
 /** Options for {@linkcode BackendOutput}. */
 export interface BackendOutputOptions {
   /**
@@ -80,10 +109,9 @@ export class BackendOutput {
   ) {
     const { highWaterBytes = 1024 * 1024, source, onError } = options;
     this.#encoder = encoder;
-    this.#encodeFrame = (message, buffer, offset) =>
-      encoder.encodeInto(message, buffer, offset);
-    this.#encodeHead = (message, buffer, offset) =>
-      encoder.encodeHeadInto(message, buffer, offset);
+    const encode = encodersOf(encoder);
+    this.#encodeFrame = encode.frame;
+    this.#encodeHead = encode.head;
     this.#source = source === undefined ? undefined : new ReadFloor(source);
     this.#writer = new SocketWriter(socket, {
       highWaterBytes,
