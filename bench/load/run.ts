@@ -15,15 +15,21 @@
  * The "direct" column is the load generator talking raw TCP to the echo
  * backend: the ceiling of the measuring setup itself.
  *
+ * `wsgate_store` is the same wsgate with `--store` on a redis-server this
+ * script starts (pinned to core 0 beside the gateway, which waits on it;
+ * no persistence) and a per-IP cap (so every
+ * handshake takes its one round trip to the store); the table's
+ * `store/wsgate` column is its ratio to plain wsgate (aim: churn >= 0.8).
+ *
  * Workloads: churn starts from a fresh gateway process with no warm-up (as a
  * restarted gateway meets a reconnect storm); churn_warm is the same after
  * `--churn-warm` unmeasured sessions.
  *
  * Flags: `--duration S` (small and bulk, default 10), `--runs N` (default 3),
  * `--only latency,small,bulk,churn,churn_warm,idle`,
- * `--gateways wsgate,bun,uws,websockify` (the default; add `deno` for
- * `peers/deno_relay.ts`, a bare Deno relay: the runtime's floor, not counted
- * as a peer),
+ * `--gateways wsgate,wsgate_store,bun,uws,websockify` (the default; add
+ * `deno` for `peers/deno_relay.ts`, a bare Deno relay: the runtime's floor,
+ * not counted as a peer),
  * `--no-direct`, `--idle-sessions N` (default 5000), `--json FILE`,
  * `--keep-logs`, `--latency-warm N` (default 1000 round trips),
  * `--churn-warm N` (default 1000 sessions), `--wsgate-framing u32be|raw` (default u32be: every message
@@ -45,12 +51,19 @@ const WORKLOAD_NAMES = [
   "idle",
 ] as const;
 type WorkloadName = typeof WORKLOAD_NAMES[number];
-const GATEWAY_NAMES = ["wsgate", "bun", "uws", "websockify", "deno"] as const;
+const GATEWAY_NAMES = [
+  "wsgate",
+  "wsgate_store",
+  "bun",
+  "uws",
+  "websockify",
+  "deno",
+] as const;
 /**
  * Run when --gateways is not given. `deno` (peers/deno_relay.ts, the bare
  * runtime's floor) is asked for by name: it is not a peer a team would pick.
  */
-const DEFAULT_GATEWAYS = ["wsgate", "bun", "uws", "websockify"];
+const DEFAULT_GATEWAYS = ["wsgate", "wsgate_store", "bun", "uws", "websockify"];
 type GatewayName = typeof GATEWAY_NAMES[number];
 type TargetName = "direct" | GatewayName;
 
@@ -502,6 +515,7 @@ function startTarget(
   logPath: string,
   wsgateFraming: "u32be" | "raw",
   wsgateArgs: readonly string[],
+  storeUrl: string | undefined,
 ): Promise<Gateway> {
   const peerArgs = [
     "--listen",
@@ -540,7 +554,12 @@ function startTarget(
       (match) => Number(match[1]),
     );
   }
-  if (target === "wsgate") {
+  if (target === "wsgate" || target === "wsgate_store") {
+    // The per-IP cap is far above the load, but makes every handshake ask
+    // the store (without a cap or a ticket, wsgate never asks it).
+    const storeArgs = target === "wsgate_store"
+      ? ["--store", storeUrl!, "--max-sessions-per-ip", "1000000"]
+      : [];
     return startGateway(
       [
         Deno.execPath(),
@@ -555,6 +574,7 @@ function startTarget(
         "--framing",
         wsgateFraming,
         ...wsgateArgs,
+        ...storeArgs,
       ],
       /listening on ws:\/\/(?:\[[^\]]*\]|[^\s:/]+):(\d+)/,
       logPath,
@@ -753,7 +773,8 @@ function cellValue(cell: Cell | undefined, key: string): number | undefined {
 }
 
 function isPeer(target: TargetName): boolean {
-  return target !== "direct" && target !== "wsgate" && target !== "deno";
+  return target !== "direct" && target !== "wsgate" &&
+    target !== "wsgate_store" && target !== "deno";
 }
 
 function renderTable(
@@ -767,6 +788,9 @@ function renderTable(
     ...targets,
     ...(targets.includes("wsgate") && targets.some(isPeer)
       ? ["wsgate/best peer"]
+      : []),
+    ...(targets.includes("wsgate") && targets.includes("wsgate_store")
+      ? ["store/wsgate"]
       : []),
   ];
   const rows: string[][] = [header];
@@ -805,6 +829,15 @@ function renderTable(
             : "-",
         );
       }
+      if (header.includes("store/wsgate")) {
+        const plain = values.get("wsgate");
+        const stored = values.get("wsgate_store");
+        row.push(
+          plain !== undefined && stored !== undefined && plain !== 0
+            ? `${(stored / plain).toFixed(2)}x`
+            : "-",
+        );
+      }
       rows.push(row);
     }
   }
@@ -816,6 +849,57 @@ function renderTable(
       i < 2 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!)
     ).join("  ").trimEnd()
   );
+}
+
+/** The redis-server of the `wsgate_store` variant. */
+interface BenchRedis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Debian's redis-server on a free port, pinned to core 0 beside the
+ * gateway (core 1 is saturated by the load generator), without persistence; resolves once it is ready.
+ */
+async function startBenchRedis(): Promise<BenchRedis> {
+  const port = freePort();
+  const child = new Deno.Command("taskset", {
+    args: [
+      "-c",
+      "0",
+      "redis-server",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).values();
+  let log = "";
+  for (let i = 0; i < 1000 && !log.includes("Ready to accept"); i++) {
+    const next = await lines.next();
+    if (next.done) throw new Error(`redis-server exited:\n${log}`);
+    log += next.value;
+  }
+  // Keep reading so redis-server never blocks on a full pipe.
+  const drained = (async () => {
+    for await (const _ of lines) { /* discard */ }
+  })();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await drained;
+    },
+  };
 }
 
 async function versionOf(command: string, args: string[]): Promise<string> {
@@ -855,7 +939,9 @@ async function main(): Promise<number> {
     ...(args.direct ? ["direct" as const] : []),
     ...args.gateways.filter((name) => !skipped.has(name)),
   ];
+  let redis: BenchRedis | undefined;
   try {
+    if (targets.includes("wsgate_store")) redis = await startBenchRedis();
     const firstLine = await echoChild.stdout
       .pipeThrough(new TextDecoderStream())
       .values()
@@ -922,6 +1008,7 @@ async function main(): Promise<number> {
                   `${workDir}/${target}-${workload}-${run}.log`,
                   args.wsgateFraming,
                   args.wsgateArgs,
+                  redis?.url,
                 );
               } catch (error) {
                 startError = error instanceof Error
@@ -930,7 +1017,8 @@ async function main(): Promise<number> {
                 throw error;
               }
               const framing =
-                target === "wsgate" && args.wsgateFraming === "u32be"
+                (target === "wsgate" || target === "wsgate_store") &&
+                  args.wsgateFraming === "u32be"
                   ? "message"
                   : "stream";
               const wsArgs = [
@@ -1004,6 +1092,7 @@ async function main(): Promise<number> {
       await Deno.writeTextFile(args.jsonPath, JSON.stringify(dump, null, 2));
     }
   } finally {
+    await redis?.stop();
     echoChild.kill("SIGTERM");
     await echoChild.status;
     if (failed || args.keepLogs) {

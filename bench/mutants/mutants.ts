@@ -272,19 +272,21 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: "limits-per-ip-off-by-one",
-    file: "src/security/client_limits.ts",
-    find: 'if (held >= this.#maxSessionsPerIp) return "per-ip";',
-    replace: 'if (held > this.#maxSessionsPerIp) return "per-ip";',
+    file: "src/security/local_admission.ts",
+    find:
+      'if (count >= perIpLimit) return { kind: "refused", reason: "per_ip" };',
+    replace:
+      'if (count > perIpLimit) return { kind: "refused", reason: "per_ip" };',
     tests: ["tests/security/"],
-    note: "client limits: one session more than maxSessionsPerIp",
+    note: "admission: one session more than maxSessionsPerIp",
   },
   {
     id: "limits-total-off-by-one",
-    file: "src/security/client_limits.ts",
-    find: 'if (this.#total >= this.#maxSessions) return "total";',
-    replace: 'if (this.#total > this.#maxSessions) return "total";',
-    tests: ["tests/security/"],
-    note: "client limits: one session more than maxSessions",
+    file: "src/security/local_admission.ts",
+    find: "if (this.#live.size >= sessionLimit) {",
+    replace: "if (this.#live.size > sessionLimit) {",
+    tests: ["tests/security/", "tests/server/session_table_test.ts"],
+    note: "admission: one session more than maxSessions",
   },
   {
     id: "backend-port-range-upper",

@@ -19,6 +19,12 @@ export interface AdminSources {
    * while it is; `/healthz` answers 503 with it. Absent: always accepting.
    */
   acceptFailure?(): string | undefined;
+  /**
+   * Why the admission store (`--store`) cannot decide admissions now, or
+   * `undefined` when it can; `/healthz` answers 503 with it. Absent: a
+   * store in the process, always able.
+   */
+  storeProblem?(): Promise<string | undefined>;
 }
 
 /**
@@ -48,7 +54,7 @@ export function startAdminServer(
     hostname: address.hostname,
     port: address.port,
     onListen: () => {},
-  }, (request) => {
+  }, async (request) => {
     const path = new URL(request.url).pathname;
     if (path === "/metrics") {
       return new Response(sources.renderMetrics(), {
@@ -60,9 +66,13 @@ export function startAdminServer(
         return new Response("draining\n", { status: 503 });
       }
       const failure = sources.acceptFailure?.();
-      return failure === undefined
+      if (failure !== undefined) {
+        return new Response(`not accepting: ${failure}\n`, { status: 503 });
+      }
+      const problem = await sources.storeProblem?.();
+      return problem === undefined
         ? new Response("ok\n")
-        : new Response(`not accepting: ${failure}\n`, { status: 503 });
+        : new Response(`store unavailable: ${problem}\n`, { status: 503 });
     }
     return new Response("Not found\n", { status: 404 });
   });

@@ -19,11 +19,13 @@ import type {
 /** A request from a worker to the main thread. */
 export type AdmissionCall =
   | { id: number; op: "admit"; request: AdmissionRequest }
+  | { id: number; op: "health" }
   | { id: number; op: "release" | "releaseTicket"; admission: Admission };
 
 /** The main thread's answer to an {@linkcode AdmissionCall}. */
 export type AdmissionAnswer =
   | { id: number; result: AdmissionResult | null }
+  | { id: number; problem: string | undefined }
   | { id: number; error: string };
 
 /** What {@linkcode serveAdmission} returns. */
@@ -71,6 +73,11 @@ export function serveAdmission(
     const call = message.data;
     try {
       let result: AdmissionResult | null = null;
+      if (call.op === "health") {
+        const problem = await store.checkHealth?.();
+        if (!isClosed) port.postMessage({ id: call.id, problem });
+        return;
+      }
       if (call.op === "admit") {
         result = await store.admit(call.request);
         if (result.kind === "admitted") {
@@ -151,7 +158,7 @@ export class RemoteAdmission implements AdmissionStore {
   #waiting = new Map<
     number,
     {
-      resolve: (result: AdmissionResult | null) => void;
+      resolve: (answer: AdmissionAnswer) => void;
       reject: (e: Error) => void;
     }
   >();
@@ -171,7 +178,7 @@ export class RemoteAdmission implements AdmissionStore {
       this.#waiting.delete(answer.id);
       if ("error" in answer) {
         entry.reject(new AdmissionChannelError(answer.error));
-      } else entry.resolve(answer.result);
+      } else entry.resolve(answer);
     };
   }
 
@@ -187,7 +194,8 @@ export class RemoteAdmission implements AdmissionStore {
    * @throws {AdmissionChannelError} When the main thread's store failed.
    */
   async admit(request: AdmissionRequest): Promise<AdmissionResult> {
-    const result = await this.#call({ op: "admit", request });
+    const answer = await this.#call({ op: "admit", request });
+    const result = "result" in answer ? answer.result : null;
     if (result === null) {
       throw new AdmissionChannelError("Cannot admit session: no answer");
     }
@@ -213,6 +221,19 @@ export class RemoteAdmission implements AdmissionStore {
     await this.#call({ op: "releaseTicket", admission }).catch(() => {});
   }
 
+  /**
+   * Asks the main thread's store why it cannot decide admissions now.
+   * @returns The reason, or `undefined` when it can.
+   */
+  async checkHealth(): Promise<string | undefined> {
+    try {
+      const answer = await this.#call({ op: "health" });
+      return "problem" in answer ? answer.problem : undefined;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+
   /** Closes the port; calls in flight reject. Idempotent. */
   close(): Promise<void> {
     if (!this.#isClosed) {
@@ -230,8 +251,9 @@ export class RemoteAdmission implements AdmissionStore {
   #call(
     call:
       | { op: "admit"; request: AdmissionRequest }
+      | { op: "health" }
       | { op: "release" | "releaseTicket"; admission: Admission },
-  ): Promise<AdmissionResult | null> {
+  ): Promise<AdmissionAnswer> {
     if (this.#isClosed) {
       return Promise.reject(
         new AdmissionChannelError("Cannot admit session: closed"),
@@ -239,7 +261,7 @@ export class RemoteAdmission implements AdmissionStore {
     }
     const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<
-      AdmissionResult | null
+      AdmissionAnswer
     >();
     this.#waiting.set(id, { resolve, reject });
     this.#port.postMessage({ id, ...call });

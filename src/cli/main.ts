@@ -417,6 +417,8 @@ interface Runner {
   isDraining(): boolean;
   /** Why the listener is not accepting (single gateway only). */
   acceptFailure?(): string | undefined;
+  /** Why the admission store cannot decide admissions, if it cannot. */
+  checkStore(): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -541,6 +543,7 @@ async function serve(
       renderMetrics: () => runner.renderMetrics(),
       isDraining: () => runner.isDraining(),
       acceptFailure: () => runner.acceptFailure?.(),
+      storeProblem: () => runner.checkStore(),
     });
   const reload = async (why: string) => {
     if (reloadConfig === undefined) {
@@ -643,6 +646,7 @@ async function startSingle(
     renderMetrics: () => gateway.renderMetrics(),
     isDraining: () => gateway.isDraining,
     acceptFailure: () => gateway.acceptFailure,
+    checkStore: () => gateway.checkStore(),
     close: () => gateway.close(),
   };
 }

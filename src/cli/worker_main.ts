@@ -4,7 +4,8 @@
  * @module
  */
 
-import { createGateway, type Gateway } from "../server/gateway.ts";
+import { createGatewayWithAdmission, type Gateway } from "../server/gateway.ts";
+import { RemoteAdmission } from "./admission_channel.ts";
 import { ConfigError } from "../errors.ts";
 import type { WorkerCommand, WorkerReport } from "./workers.ts";
 
@@ -28,6 +29,7 @@ globalThis.addEventListener("unhandledrejection", (event) => {
 });
 
 let gateway: Gateway | undefined;
+let admission: RemoteAdmission | undefined;
 let summedMetrics: string | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
 
@@ -36,13 +38,15 @@ scope.onmessage = async (message) => {
   switch (command.type) {
     case "start":
       try {
-        gateway = createGateway({
+        // Admissions are decided by the main thread, for all workers.
+        admission = new RemoteAdmission(command.admissionPort);
+        gateway = createGatewayWithAdmission({
           // As in a single process: the CLI warms up unless told not to.
           warmUp: true,
           ...command.options,
           onEvent: (event) => scope.postMessage({ type: "event", event }),
           metricsRenderer: () => summedMetrics ?? gateway!.renderMetrics(),
-        });
+        }, admission);
         const addr = await gateway.listen();
         timer = setInterval(() => {
           scope.postMessage({
@@ -85,6 +89,7 @@ scope.onmessage = async (message) => {
     case "close":
       clearInterval(timer);
       await gateway?.close();
+      await admission?.close();
       scope.postMessage({ type: "closed" });
       break;
   }

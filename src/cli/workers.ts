@@ -7,12 +7,18 @@
  * @module
  */
 
-import type { GatewayOptions } from "../config/config.ts";
+import { type GatewayOptions, resolveOptions } from "../config/config.ts";
 import { ConfigError } from "../errors.ts";
 import type { GatewayEvent } from "../observability/events.ts";
 import { mergeSnapshots } from "../observability/merge_snapshots.ts";
 import type { MetricsSnapshot } from "../observability/metrics_snapshot.ts";
 import { renderPrometheus } from "../observability/render_prometheus.ts";
+import {
+  FleetAdmission,
+  openAdmissionStore,
+  type OpenedAdmissionStore,
+} from "../server/fleet_admission.ts";
+import { type AdmissionService, serveAdmission } from "./admission_channel.ts";
 
 /** Messages from a worker. */
 export type WorkerReport =
@@ -25,7 +31,12 @@ export type WorkerReport =
 
 /** Messages to a worker. */
 export type WorkerCommand =
-  | { type: "start"; options: GatewayOptions }
+  | {
+    type: "start";
+    options: GatewayOptions;
+    /** The worker's end of its channel to the main thread's admissions. */
+    admissionPort: MessagePort;
+  }
   | { type: "reload"; options: GatewayOptions }
   | { type: "metrics"; text: string }
   | { type: "close" };
@@ -40,23 +51,34 @@ export interface WorkerPool {
   renderMetrics(): string;
   /** Whether the workers are draining. */
   isDraining(): boolean;
+  /**
+   * Why the main thread's admission store (a `--store`) cannot decide
+   * admissions now, or `undefined` when it can.
+   */
+  checkStore(): Promise<string | undefined>;
   /** Drains and stops every worker. */
   close(): Promise<void>;
 }
 
 interface WorkerHandle {
   worker: Worker;
+  /** Answers this worker's admission calls; closed when it ends. */
+  admission: AdmissionService;
   snapshot: MetricsSnapshot;
   next(type: WorkerReport["type"]): Promise<WorkerReport>;
 }
 
-function spawn(onEvent: (event: GatewayEvent) => void): WorkerHandle {
+function spawn(
+  onEvent: (event: GatewayEvent) => void,
+  admission: AdmissionService,
+): WorkerHandle {
   const worker = new Worker(new URL("./worker_main.ts", import.meta.url), {
     type: "module",
   });
   const waiting = new Map<string, ((report: WorkerReport) => void)[]>();
   const handle: WorkerHandle = {
     worker,
+    admission,
     snapshot: [],
     next(type) {
       return new Promise((resolve) => {
@@ -85,6 +107,8 @@ function spawn(onEvent: (event: GatewayEvent) => void): WorkerHandle {
   // was waiting for it instead of leaving the caller waiting forever.
   worker.onerror = (event: ErrorEvent) => {
     event.preventDefault();
+    // Its sessions are gone: their slots must not stay counted.
+    void admission.close();
     const message = `worker failed: ${event.message}`;
     const failureFor = (key: string): WorkerReport =>
       key === "listening"
@@ -106,13 +130,20 @@ function cloneable(options: GatewayOptions): GatewayOptions {
   return rest;
 }
 
-function post(handle: WorkerHandle, command: WorkerCommand): void {
-  handle.worker.postMessage(command);
+function post(
+  handle: WorkerHandle,
+  command: WorkerCommand,
+  transfer: Transferable[] = [],
+): void {
+  handle.worker.postMessage(command, transfer);
 }
 
 /**
  * Starts `count` workers on one port; the first one picks the port when 0
- * was asked for.
+ * was asked for. The main thread holds the one admission store (a
+ * `LocalAdmission`, or `RedisAdmission` with a store) and answers every
+ * worker over a `MessagePort`, so single-use ticket ids, per-IP and total
+ * session counts are decided in one place: N workers behave like one.
  *
  * @example
  * ```ts ignore
@@ -131,20 +162,44 @@ export async function startWorkers(
   onEvent: (event: GatewayEvent) => void,
 ): Promise<WorkerPool> {
   const handles: WorkerHandle[] = [];
+  const storeSettings = resolveOptions(cloneable(options)).store;
+  const opened: OpenedAdmissionStore = await openAdmissionStore(
+    storeSettings,
+    {
+      onError: (error) =>
+        onEvent({
+          type: "warning",
+          message:
+            "store_unavailable: a session slot was not refreshed or released; it frees itself when its lease ends",
+          detail: String(error),
+        }),
+    },
+  );
+  // The store's health for the admin /healthz, under the store timeout.
+  const storeHealth = new FleetAdmission(opened.store, {
+    timeoutMs: storeSettings?.timeoutMs ?? 1000,
+  });
+  const stopAll = async () => {
+    await Promise.all(handles.map((handle) => handle.admission.close()));
+    await opened.close();
+  };
   let port = options.port ?? 8080;
   let hostname = options.hostname ?? "127.0.0.1";
   let isDraining = false;
   for (let i = 0; i < count; i++) {
-    const handle = spawn(onEvent);
+    const channel = new MessageChannel();
+    const handle = spawn(onEvent, serveAdmission(channel.port1, opened.store));
     handles.push(handle);
     const started = handle.next("listening");
     post(handle, {
       type: "start",
       options: { ...cloneable(options), port, reusePort: true },
-    });
+      admissionPort: channel.port2,
+    }, [channel.port2]);
     const report = await started;
     if (report.type === "failed") {
       for (const other of handles) other.worker.terminate();
+      await stopAll();
       if (report.problems !== undefined) throw new ConfigError(report.problems);
       throw new Error(report.message);
     }
@@ -176,6 +231,7 @@ export async function startWorkers(
     },
     renderMetrics: render,
     isDraining: () => isDraining,
+    checkStore: () => storeHealth.checkHealth(),
     async close() {
       isDraining = true;
       clearInterval(broadcast);
@@ -185,6 +241,7 @@ export async function startWorkers(
         return done;
       }));
       for (const handle of handles) handle.worker.terminate();
+      await stopAll();
     },
   };
 }

@@ -30,6 +30,10 @@ import {
   basicHttpAuth,
   expectOrigin,
 } from "../security/websockify_auth.ts";
+import {
+  resolveStoreOptions,
+  type StoreSettings,
+} from "../store/store_options.ts";
 
 export type {
   BackendTlsOptions,
@@ -179,6 +183,26 @@ export interface GatewayOptions {
    */
   authPlugin?: AuthPluginOptions;
   /**
+   * The fleet's shared store: `redis://[[user]:password@]host[:port][/db]`,
+   * `rediss://...` or `unix:///path/redis.sock`. Single-use ticket ids and
+   * per-IP counts are then decided in it. @default {undefined} (none)
+   */
+  store?: string;
+  /** The env var holding the store's password. @default {undefined} */
+  storePasswordEnv?: string;
+  /** A file holding the store's password on its first line. @default {undefined} */
+  storePasswordFile?: string;
+  /** The prefix of every key in the store. @default {"wsgate:"} */
+  storePrefix?: string;
+  /** The store's connect and command deadline (503 beyond). @default {1000} */
+  storeTimeoutMs?: number;
+  /**
+   * How long a session slot counts in the store without a refresh, in ms:
+   * the longest a killed instance's sessions keep counting against per-IP
+   * caps. @default {30000}
+   */
+  storeLeaseMs?: number;
+  /**
    * Renders `/metrics` instead of the gateway's own metrics (workers use it
    * to serve metrics summed across workers). @default {undefined}
    */
@@ -257,6 +281,8 @@ export interface ResolvedGatewayConfig {
   readonly authCheck: AuthCheck | undefined;
   /** Whether the auth check also guards plain GET/HEAD requests. */
   readonly isWebAuth: boolean;
+  /** The shared store's settings (password not read yet), if any. */
+  readonly store: Readonly<StoreSettings> | undefined;
 }
 
 const DEFAULT_BUFFER_BYTES = 1024 * 1024;
@@ -465,6 +491,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     }
     resolvedRoutes.set(resolved.path, resolved);
   });
+  const store = storeSettings(options, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     hostname,
@@ -503,7 +530,49 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
       : Object.freeze({ path: unixSocket, mode: unixSocketMode }),
     authCheck,
     isWebAuth: authPlugin?.isWebAuth === true,
+    store,
   });
+}
+
+/** The store settings of `options`, checked (the password is read later). */
+function storeSettings(
+  options: GatewayOptions,
+  problems: string[],
+): Readonly<StoreSettings> | undefined {
+  const { store, storePasswordEnv, storePasswordFile } = options;
+  const { storePrefix, storeTimeoutMs, storeLeaseMs } = options;
+  if (store === undefined) {
+    const stray = Object.entries({
+      storePasswordEnv,
+      storePasswordFile,
+      storePrefix,
+      storeTimeoutMs,
+      storeLeaseMs,
+    }).filter(([, value]) => value !== undefined).map(([name]) => name);
+    if (stray.length > 0) {
+      problems.push(`${stray.join(", ")}: needs a store (store)`);
+    }
+    return undefined;
+  }
+  const settings: StoreSettings = {
+    url: store,
+    ...(storePasswordEnv === undefined
+      ? {}
+      : { passwordEnv: storePasswordEnv }),
+    ...(storePasswordFile === undefined
+      ? {}
+      : { passwordFile: storePasswordFile }),
+    ...(storePrefix === undefined ? {} : { prefix: storePrefix }),
+    ...(storeTimeoutMs === undefined ? {} : { timeoutMs: storeTimeoutMs }),
+    ...(storeLeaseMs === undefined ? {} : { leaseMs: storeLeaseMs }),
+  };
+  try {
+    resolveStoreOptions(settings);
+  } catch (error) {
+    if (error instanceof ConfigError) problems.push(...error.problems);
+    else problems.push(`store: ${String(error)}`);
+  }
+  return Object.freeze(settings);
 }
 
 function checkUnixSocket(

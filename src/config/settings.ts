@@ -465,6 +465,55 @@ export const SETTINGS: readonly SettingDefinition[] = [
     },
   },
   {
+    flag: "--store",
+    key: "store",
+    kind: "name",
+    help:
+      "shared store for a fleet: redis://[user:password@]host[:port][/db], rediss://..., unix:///path (default none)",
+    apply(value, { options }) {
+      options.store = value as string;
+    },
+  },
+  {
+    flag: "--store-password-env",
+    key: "storePasswordEnv",
+    kind: "name",
+    help: "environment variable holding the store's password",
+    apply(value, { options }) {
+      options.storePasswordEnv = value as string;
+    },
+  },
+  {
+    flag: "--store-password-file",
+    key: "storePasswordFile",
+    kind: "path",
+    help: "file holding the store's password on its first line",
+    apply(value, { options, baseDir }) {
+      options.storePasswordFile = resolvePath(baseDir, value as string);
+    },
+  },
+  {
+    flag: "--store-prefix",
+    key: "storePrefix",
+    kind: "name",
+    help: 'prefix of every key in the store (default "wsgate:")',
+    apply(value, { options }) {
+      options.storePrefix = value as string;
+    },
+  },
+  durationSetting(
+    "--store-timeout",
+    "storeTimeout",
+    "storeTimeoutMs",
+    "store connect and command deadline, 503 beyond (default 1s)",
+  ),
+  durationSetting(
+    "--store-lease",
+    "storeLease",
+    "storeLeaseMs",
+    "how long a killed instance's sessions keep counting in the store (default 30s)",
+  ),
+  {
     flag: "--cert",
     key: "cert",
     kind: "path",

@@ -32,6 +32,12 @@ export interface HttpRouteContext {
    * when the demo page is off.
    */
   demoPage: ((routes: readonly string[]) => string) | undefined;
+  /**
+   * Why the shared store cannot decide admissions (`/healthz` answers 503
+   * with it), or `undefined` while it can.
+   * @default {undefined}
+   */
+  storeProblem?: string | undefined;
   /** Whether `/_console` is served. */
   isConsoleEnabled: boolean;
   /** The configured WebSocket route paths. */
@@ -113,9 +119,10 @@ export async function respondToHttpRequest(
   }
   const path = head.path;
   if (path === "/healthz" && context.isHealthEnabled !== false) {
-    return context.isDraining
-      ? reply(503, TEXT, "draining\n")
-      : reply(200, TEXT, "ok\n");
+    if (context.isDraining) return reply(503, TEXT, "draining\n");
+    return context.storeProblem === undefined
+      ? reply(200, TEXT, "ok\n")
+      : reply(503, TEXT, `store unavailable: ${context.storeProblem}\n`);
   }
   if (path === "/metrics" && context.renderMetrics !== undefined) {
     return reply(

@@ -100,6 +100,13 @@ export interface AdmissionStore {
    * @param admission What {@linkcode AdmissionStore.admit} returned.
    */
   releaseTicket(admission: Admission): Promise<void>;
+  /**
+   * Why the store cannot decide admissions now, or `undefined` when it can
+   * (`/healthz` answers 503 with it). Absent: a store in this process,
+   * always able.
+   * @returns The reason, or `undefined`.
+   */
+  checkHealth?(): Promise<string | undefined>;
   /** The sessions this process holds now. */
   readonly liveCount: number;
   /** Stops background work (lease refresh); does not release slots. */

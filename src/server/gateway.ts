@@ -17,6 +17,7 @@ import {
 import type { ConsoleStats } from "../http/console_page.ts";
 import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import { GatewayMetrics } from "../observability/gateway_metrics.ts";
+import type { AdmissionStore } from "../security/admission.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import { defaultMemoryBudgetBytes, pickOverBudget } from "./memory_budget.ts";
@@ -48,11 +49,16 @@ import {
 } from "./connections_by_address.ts";
 import { respondToHttpRequest } from "../http/http_routes.ts";
 import { demoPageHtml } from "../demo/demo_page.ts";
+import {
+  FleetAdmission,
+  openAdmissionStore,
+  type OpenedAdmissionStore,
+} from "./fleet_admission.ts";
 import { AcceptRetry } from "./accept_retry.ts";
 import { isPlaintextOnTls, PlaintextNotices } from "./plaintext_on_tls.ts";
 import { ListenerOpener } from "./listener_opener.ts";
 import { readRequestHead } from "../http/request_head_reader.ts";
-import { sessionCaps, SessionTable } from "./session_table.ts";
+import { SessionTable } from "./session_table.ts";
 import { UpgradePipeline } from "./upgrade_pipeline.ts";
 import { warmUp } from "./warm_up.ts";
 
@@ -77,6 +83,13 @@ export interface Gateway {
    * while it accepts.
    */
   readonly acceptFailure: string | undefined;
+  /**
+   * Why the admission store cannot decide admissions now (a `--store`, or
+   * a worker's main thread, that does not answer within the store
+   * timeout), or `undefined` when it can. `/healthz` answers 503 with it.
+   * @returns The reason, or `undefined`.
+   */
+  checkStore(): Promise<string | undefined>;
   /** The gateway's metrics. */
   readonly metrics: GatewayMetrics;
   /** Renders this gateway's metrics in the Prometheus text format. */
@@ -126,6 +139,43 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
 }
 
+/**
+ * Creates a gateway whose admissions (single-use ticket ids, per-IP and
+ * total session counts) are decided by `admission`, a store it does not
+ * own: a `--workers` thread passes the main thread's (`RemoteAdmission`).
+ *
+ * @example
+ * ```ts
+ * import { createGatewayWithAdmission } from "./gateway.ts";
+ * import { LocalAdmission } from "../security/local_admission.ts";
+ * import assert from "node:assert/strict";
+ * const shared = new LocalAdmission();
+ * await using gateway = createGatewayWithAdmission({
+ *   port: 0,
+ *   routes: [{ path: "/", target: "127.0.0.1:9" }],
+ * }, shared);
+ * assert.ok((await gateway.listen()).port > 0);
+ * ```
+ *
+ * @param options The gateway options.
+ * @param admission The shared admission store (closed by its owner).
+ * @returns The gateway.
+ */
+export function createGatewayWithAdmission(
+  options: GatewayOptions,
+  admission: AdmissionStore,
+): Gateway {
+  return new GatewayServer(
+    resolveOptions(options),
+    options.onEvent,
+    options.metricsRenderer,
+    admission,
+  );
+}
+
+/** The hard timer on a store's answer when no store setting gives one. */
+const DEFAULT_STORE_TIMEOUT_MS = 1000;
+
 class GatewayServer implements Gateway {
   #generation: Generation;
   #reporter: Reporter;
@@ -158,17 +208,22 @@ class GatewayServer implements Gateway {
   readonly metrics: GatewayMetrics = new GatewayMetrics();
 
   #metricsRenderer: (() => string) | undefined;
+  /** A store owned by another (the main thread's, for a worker). */
+  #sharedStore: AdmissionStore | undefined;
+  /** The store this gateway opened (with --store), closed at shutdown. */
+  #ownedStore: OpenedAdmissionStore | undefined;
 
   constructor(
     config: ResolvedGatewayConfig,
     onEvent: EventSink | undefined,
     metricsRenderer: (() => string) | undefined,
+    sharedStore?: AdmissionStore,
   ) {
     this.#reporter = new Reporter(this.metrics, onEvent ?? (() => {}));
     this.#metricsRenderer = metricsRenderer;
     // Counts and used ticket ids belong to the process, not to one
     // configuration: the table keeps them for every generation.
-    this.#table = new SessionTable(sessionCaps(config));
+    this.#table = new SessionTable();
     this.#generation = buildGeneration(config, {
       replayCache: this.#table.replayCache,
     });
@@ -185,6 +240,7 @@ class GatewayServer implements Gateway {
     // Every route's series exist at zero from the start (and after each
     // reload), so rate() works from the first scrape.
     this.metrics.addRoutes(config.routes.keys());
+    this.#sharedStore = sharedStore;
   }
 
   get addr(): Deno.NetAddr {
@@ -207,6 +263,9 @@ class GatewayServer implements Gateway {
   get acceptFailure(): string | undefined {
     return this.#acceptFailure;
   }
+  checkStore(): Promise<string | undefined> {
+    return this.#table.checkHealth();
+  }
 
   async listen(): Promise<Deno.NetAddr> {
     // Claimed before the first await, so a second concurrent call fails
@@ -217,6 +276,7 @@ class GatewayServer implements Gateway {
     this.#isListenCalled = true;
     await initGeneration(this.#generation);
     const config = this.#generation.config;
+    await this.#openAdmission(config);
     const listener = await this.#listenerOpener.open(config, config.port);
     // Connections that arrive meanwhile wait in the listen backlog.
     if (config.warmUp) await warmUp(config, createGateway);
@@ -254,14 +314,57 @@ class GatewayServer implements Gateway {
     return addr;
   }
 
+  /**
+   * Opens the admission store unless the table's own (one process, no
+   * store) is the one: the main thread's for a worker, the fleet's Redis
+   * with a store. Process state, kept across reloads.
+   */
+  async #openAdmission(config: ResolvedGatewayConfig): Promise<void> {
+    let store = this.#sharedStore;
+    if (store === undefined) {
+      if (config.store === undefined) return;
+      this.#ownedStore = await openAdmissionStore(config.store, {
+        onError: (error) =>
+          this.#emit({
+            type: "warning",
+            message:
+              "store_unavailable: a session slot was not refreshed or released; it frees itself when its lease ends",
+            detail: String(error),
+          }),
+      });
+      store = this.#ownedStore.store;
+    }
+    const admission = new FleetAdmission(store, {
+      timeoutMs: config.store?.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
+    });
+    this.#table.useAdmission(admission);
+    // Connects now (the first handshake need not wait for it) and says at
+    // start when the store is out; the gateway starts anyway.
+    const problem = await admission.checkHealth();
+    if (problem !== undefined) {
+      this.#emit({
+        type: "warning",
+        message: "store_unavailable at start; handshakes that need it get 503",
+        detail: problem,
+      });
+    }
+  }
+
   async reload(options: GatewayOptions): Promise<void> {
     const generation = buildGeneration(resolveOptions(options), {
       replayCache: this.#table.replayCache,
     });
     await initGeneration(generation);
-    // The shared counts get the new caps only now that the reload commits,
-    // so a reload that fails changes nothing.
-    this.#table.setCaps(sessionCaps(generation.config));
+    if (
+      JSON.stringify(generation.config.store) !==
+        JSON.stringify(this.#generation.config.store)
+    ) {
+      this.#emit({
+        type: "warning",
+        message:
+          "the store settings changed: they apply at the next restart, the running store is kept",
+      });
+    }
     this.#compression.setLimit(generation.config.compressionMemoryBytes);
     this.#generation = generation;
     this.metrics.addRoutes(generation.config.routes.keys());
@@ -304,6 +407,7 @@ class GatewayServer implements Gateway {
     // open its session after the snapshot above: cut it too.
     await this.#table.abortAll();
     clearInterval(this.#sweepTimer);
+    await this.#ownedStore?.close();
   }
 
   /**
@@ -608,6 +712,9 @@ class GatewayServer implements Gateway {
     const config = generation.config;
     const response = await respondToHttpRequest(head, {
       isDraining: this.#table.isDraining,
+      ...(head.path === "/healthz"
+        ? { storeProblem: await this.#table.checkHealth() }
+        : {}),
       // An admin listener (which turns metrics off here) serves health too.
       isHealthEnabled: config.metricsOnGatewayPort,
       demoPage: config.demoPage ? demoPageHtml : undefined,

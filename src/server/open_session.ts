@@ -18,6 +18,7 @@ import { recordTraffic, sessionCloseEvent } from "./_session_reports.ts";
 import type { SessionLabels } from "./session_labels.ts";
 import { SessionRecorder } from "./session_recorder.ts";
 import { type SessionTable, SHUTDOWN_REASON } from "./session_table.ts";
+import type { Admission } from "../security/admission.ts";
 import type {
   CompressionNegotiator,
   NegotiatedCompression,
@@ -37,8 +38,8 @@ export interface OpenSessionOptions {
   backend: Deno.Conn;
   /** Bytes that followed the request head, if any. */
   leftover: Uint8Array | undefined;
-  /** The address whose slot the session holds (from `table.acquire`). */
-  clientIp: string;
+  /** The session's slot and ticket id (from `table.admit`). */
+  admission: Admission;
   /** The table the session joins; it gives the slot back at the end. */
   table: SessionTable<RelaySession>;
   /** Where events and metrics go. */
@@ -61,7 +62,7 @@ export interface OpenSessionOptions {
  * @returns The running session.
  */
 export function openSession(options: OpenSessionOptions): RelaySession {
-  const { labels, route, config, table, reporter, clientIp, compression } =
+  const { labels, route, config, table, reporter, admission, compression } =
     options;
   reporter.metrics.sessionOpened(labels.route);
   reporter.emit({
@@ -124,7 +125,7 @@ export function openSession(options: OpenSessionOptions): RelaySession {
       },
     },
   );
-  table.add(session, labels, clientIp);
+  table.add(session, labels, admission);
   session.start();
   // A session that finished its upgrade while the drain began.
   if (table.isDraining) session.close(CloseCode.GOING_AWAY, SHUTDOWN_REASON);

@@ -1,22 +1,21 @@
 /**
  * The session table: the sessions open in this process with their labels,
- * the process-wide session counts (total and per client address, through
- * one {@linkcode ClientLimits}) and used single-use ticket ids (one
- * {@linkcode ReplayCache}), and the drain at shutdown. All of it is process
- * state: a configuration reload changes the caps, never the counts.
+ * the admission of each (its slot in the session counts, total and per
+ * client address, and its spent single-use ticket id, decided by the
+ * process's one {@linkcode FleetAdmission}), and the drain at shutdown. All
+ * of it is process state: a configuration reload changes the caps (passed
+ * with every admission), never the counts.
  *
  * @module
  */
 
 import type { ResolvedGatewayConfig } from "../config/config.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
-import {
-  type AcquireResult,
-  ClientLimits,
-  type ClientLimitsOptions,
-} from "../security/client_limits.ts";
+import type { Admission, AdmissionRequest } from "../security/admission.ts";
+import { LocalAdmission } from "../security/local_admission.ts";
 import { ReplayCache } from "../security/replay_cache.ts";
 import { CloseCode } from "../session/close_codes.ts";
+import { type AdmissionOutcome, FleetAdmission } from "./fleet_admission.ts";
 import type { SessionLabels } from "./session_labels.ts";
 
 /** What the table needs of a session: the two ways to end it. */
@@ -27,10 +26,13 @@ export interface DrainableSession {
   abort(code: number, reason: string): Promise<unknown>;
 }
 
-/** The caps the table counts against, as {@linkcode ClientLimits} takes them. */
-export type SessionCaps = Required<
-  Pick<ClientLimitsOptions, "maxSessions" | "maxSessionsPerIp">
->;
+/** The caps one admission is counted against. */
+export interface SessionCaps {
+  /** The most sessions the process holds at once. */
+  maxSessions: number;
+  /** The most sessions one client address holds at once; Infinity: none. */
+  maxSessionsPerIp: number;
+}
 
 /**
  * The session caps of a configuration (a per-address cap of 0 is none).
@@ -63,55 +65,66 @@ export function sessionCaps(config: ResolvedGatewayConfig): SessionCaps {
 /** One row of the table. */
 interface Row {
   labels: SessionLabels;
-  /** The address the session's slot was acquired under. */
-  clientIp: string;
+  /** The session's slot (and ticket id), given back when it ends. */
+  admission: Admission;
 }
 
 /**
- * The open sessions of the process, their slots, and the drain.
+ * The open sessions of the process, their admissions, and the drain.
  *
- * A slot is taken with {@linkcode SessionTable.acquire} before the backend
+ * A slot is taken with {@linkcode SessionTable.admit} before the backend
  * is dialled; it is given back either by {@linkcode SessionTable.release}
- * (no session opened) or, once the session is in the table, by
- * {@linkcode SessionTable.remove} when it ends.
+ * or {@linkcode SessionTable.releaseTicket} (no session opened) or, once
+ * the session is in the table, by {@linkcode SessionTable.remove} when it
+ * ends.
  *
- * @example Count, add, remove, drain
+ * @example Admit, add, remove, drain
  * ```ts
  * import { SessionTable } from "./session_table.ts";
  * import assert from "node:assert/strict";
- * const table = new SessionTable({ maxSessions: 1, maxSessionsPerIp: 1 });
+ * const table = new SessionTable();
  * const closed: number[] = [];
  * const session = {
  *   close: (code: number) => Promise.resolve(closed.push(code)),
  *   abort: () => Promise.resolve(),
  * };
- * assert.equal(table.acquire("192.0.2.1"), "ok");
- * assert.equal(table.acquire("192.0.2.2"), "total");
+ * const caps = { sessionLimit: 1, perIpLimit: 1 };
+ * const first = await table.admit({ clientKey: "192.0.2.1", ...caps });
+ * if (first.kind !== "admitted") throw new Error("refused");
+ * const second = await table.admit({ clientKey: "192.0.2.2", ...caps });
+ * assert.equal(second.kind === "refused" && second.refusal.status, 503);
  * const labels = { id: "s1", route: "/", client: "192.0.2.1:5000", target: "127.0.0.1:9" };
- * table.add(session, labels, "192.0.2.1");
+ * table.add(session, labels, first.admission);
  * assert.equal(table.size, 1);
  * await table.drain(1000);
  * assert.ok(table.isDraining);
  * assert.deepEqual(closed, [1001]);
  * assert.ok(table.remove(session));
- * assert.equal(table.acquire("192.0.2.2"), "ok");
+ * const third = await table.admit({ clientKey: "192.0.2.2", ...caps });
+ * assert.equal(third.kind, "admitted");
  * ```
  *
  * @typeParam S The session type.
  */
 export class SessionTable<S extends DrainableSession = DrainableSession> {
-  /** The process's used single-use ticket ids; outlives every reload. */
+  /**
+   * The process's used single-use ticket ids (without a shared store);
+   * outlives every reload.
+   */
   readonly replayCache: ReplayCache = new ReplayCache();
-  #limits: ClientLimits;
+  #admission: FleetAdmission;
   #rows = new Map<S, Row>();
   #isDraining = false;
 
   /**
-   * Creates an empty table.
-   * @param caps The session caps (see {@linkcode sessionCaps}).
+   * Creates an empty table admitting through a {@linkcode LocalAdmission}
+   * on {@linkcode SessionTable.replayCache} (see
+   * {@linkcode SessionTable.useAdmission} for a shared store).
    */
-  constructor(caps: SessionCaps) {
-    this.#limits = new ClientLimits(caps);
+  constructor() {
+    this.#admission = new FleetAdmission(
+      new LocalAdmission({ replayCache: this.replayCache }),
+    );
   }
 
   /** Sessions open now. */
@@ -125,38 +138,62 @@ export class SessionTable<S extends DrainableSession = DrainableSession> {
   }
 
   /**
-   * Sets new caps (a reload) and keeps every count.
-   * @param caps The new caps.
+   * Admits through `admission` from now on: the main thread's store for a
+   * worker, or the fleet's Redis with `--store`. Called before the first
+   * admission (at listen).
+   * @param admission The store, behind its hard timer.
    */
-  setCaps(caps: SessionCaps): void {
-    this.#limits.setLimits(caps);
+  useAdmission(admission: FleetAdmission): void {
+    this.#admission = admission;
   }
 
   /**
-   * Takes a slot for a client.
-   * @param clientIp The client address.
-   * @returns `"ok"` (a slot is held), `"total"` or `"per-ip"` (nothing held).
+   * Takes a slot for a client and spends its single-use ticket id, both
+   * or neither.
+   * @param request The client, the caps of the current configuration, the
+   * ticket.
+   * @returns The admission, or the refusal to send and its log detail.
    */
-  acquire(clientIp: string): AcquireResult {
-    return this.#limits.acquire(clientIp);
+  admit(request: AdmissionRequest): Promise<AdmissionOutcome> {
+    return this.#admission.admit(request);
   }
 
   /**
-   * Gives back a slot whose session never entered the table.
-   * @param clientIp The address given to {@linkcode SessionTable.acquire}.
+   * Gives back the slot of a session that never entered the table (the
+   * browser left before the 101); its ticket stays spent.
+   * @param admission What {@linkcode SessionTable.admit} admitted.
    */
-  release(clientIp: string): void {
-    this.#limits.release(clientIp);
+  release(admission: Admission): void {
+    void this.#admission.release(admission);
   }
 
   /**
-   * Adds an opened session holding the slot of `clientIp`.
+   * Gives back the slot and un-spends the ticket of a session that never
+   * opened (the backend could not be reached): the ticket may be used
+   * again.
+   * @param admission What {@linkcode SessionTable.admit} admitted.
+   */
+  releaseTicket(admission: Admission): void {
+    void this.#admission.releaseTicket(admission);
+  }
+
+  /**
+   * Why the store cannot decide admissions now, or `undefined` when it can
+   * (`/healthz` answers 503 with it).
+   * @returns The reason, or `undefined`.
+   */
+  checkHealth(): Promise<string | undefined> {
+    return this.#admission.checkHealth();
+  }
+
+  /**
+   * Adds an opened session holding `admission`.
    * @param session The session.
    * @param labels Its labels.
-   * @param clientIp The address its slot was acquired under.
+   * @param admission Its slot, from {@linkcode SessionTable.admit}.
    */
-  add(session: S, labels: SessionLabels, clientIp: string): void {
-    this.#rows.set(session, { labels, clientIp });
+  add(session: S, labels: SessionLabels, admission: Admission): void {
+    this.#rows.set(session, { labels, admission });
   }
 
   /**
@@ -168,7 +205,7 @@ export class SessionTable<S extends DrainableSession = DrainableSession> {
     const row = this.#rows.get(session);
     if (row === undefined) return false;
     this.#rows.delete(session);
-    this.#limits.release(row.clientIp);
+    void this.#admission.release(row.admission);
     return true;
   }
 

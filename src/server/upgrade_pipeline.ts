@@ -7,8 +7,11 @@
  *
  * 1. **check**: the {@linkcode UpgradePolicy} (route, upgrade headers,
  *    origin, ticket, subprotocol, target; see `upgrade_policy.ts`);
- * 2. **admit**: not while draining, the process-wide session caps (total
- *    and per address), then the single-use ticket id is spent;
+ * 2. **admit**: not while draining; then the process's one admission
+ *    store (local, the main thread's for `--workers`, or the fleet's Redis
+ *    with `--store`, under `--store-timeout`) checks the session caps (total
+ *    and per address) and spends the single-use ticket id, both or
+ *    neither;
  * 3. **connect**: dial the backend (and send its PROXY header);
  * 4. **switch protocols**: negotiate permessage-deflate
  *    ({@linkcode CompressionNegotiator}) and write the 101;
@@ -43,7 +46,8 @@ import type {
   NegotiatedCompression,
 } from "./_compression_negotiator.ts";
 import { nextSessionId, type SessionLabels } from "./session_labels.ts";
-import type { SessionTable } from "./session_table.ts";
+import { sessionCaps, type SessionTable } from "./session_table.ts";
+import type { Admission } from "../security/admission.ts";
 import type { UpgradeDecision } from "./upgrade_policy.ts";
 
 /** One upgrade request, its head read, on its way through the pipeline. */
@@ -110,8 +114,9 @@ export class UpgradePipeline {
       return this.#refuse(request, decision);
     }
     // 2. admit
-    const refused = this.#admit(request, decision);
-    if (refused !== undefined) return this.#refuse(request, refused);
+    const admitted = await this.#admit(request, decision);
+    if (admitted.kind === "refused") return this.#refuse(request, admitted);
+    const admission = admitted.admission;
     // 3. connect
     const labels: SessionLabels = {
       id: nextSessionId(),
@@ -120,7 +125,11 @@ export class UpgradePipeline {
       target: decision.targetText,
     };
     const accept = computeAcceptKey(decision.key);
-    const backend = await this.#connect(request, decision, labels, accept);
+    const backend = await this.#connect(request, decision, {
+      labels,
+      accept,
+      admission,
+    });
     if (backend === undefined) return;
     // 4. switch protocols
     const negotiated = this.#compression.negotiate(
@@ -131,7 +140,11 @@ export class UpgradePipeline {
       request,
       decision,
       backend,
-      { accept, ...(negotiated === undefined ? {} : { negotiated }) },
+      {
+        accept,
+        admission,
+        ...(negotiated === undefined ? {} : { negotiated }),
+      },
     );
     if (!isSwitched) {
       this.#compression.release(negotiated);
@@ -145,7 +158,7 @@ export class UpgradePipeline {
       browser: request.conn,
       backend,
       leftover: request.leftover,
-      clientIp: request.client.ip,
+      admission,
       table: this.#table,
       reporter: this.#reporter,
       ...(negotiated === undefined ? {} : {
@@ -173,40 +186,33 @@ export class UpgradePipeline {
    * (given back by the steps after on failure, else when the session
    * ends) and its single-use ticket id is spent; refused, nothing is held.
    */
-  #admit(request: UpgradeRequest, decision: Accepted): StepRefusal | undefined {
-    const config = request.generation.config;
-    const client = request.client;
+  async #admit(
+    request: UpgradeRequest,
+    decision: Accepted,
+  ): Promise<
+    | { kind: "admitted"; admission: Admission }
+    | StepRefusal & {
+      kind: "refused";
+    }
+  > {
     if (this.#table.isDraining) {
       return {
+        kind: "refused",
         refusal: { status: 503, body: "Gateway shutting down" },
         detail: "draining",
       };
     }
-    const acquired = this.#table.acquire(client.ip);
-    if (acquired === "total") {
-      return {
-        refusal: capacityRefusal(503, "Too many sessions"),
-        detail: `session limit ${config.maxSessions} reached`,
-      };
-    }
-    if (acquired === "per-ip") {
-      return {
-        refusal: capacityRefusal(429, "Too many sessions from your address"),
-        detail:
-          `per-address limit ${config.maxSessionsPerIp} reached for ${client.ip}`,
-      };
-    }
-    // The ticket id is spent only now that every capacity check admitted
-    // the session (a 503 for a full gateway leaves the ticket usable).
-    const spent = request.generation.policy.spendTicket(decision);
-    if (spent !== "fresh") {
-      this.#table.release(client.ip);
-      return {
-        refusal: { status: 401, body: "Unauthorized" },
-        detail: `ticket refused: ${spent}`,
-      };
-    }
-    return undefined;
+    const caps = sessionCaps(request.generation.config);
+    const ticket = decision.ticketUse;
+    return await this.#table.admit({
+      clientKey: request.client.ip,
+      perIpLimit: caps.maxSessionsPerIp,
+      sessionLimit: caps.maxSessions,
+      ...(ticket === undefined ? {} : {
+        ticketId: ticket.id,
+        ticketExpiresAtMs: ticket.expiresAtMs,
+      }),
+    });
   }
 
   /**
@@ -218,9 +224,9 @@ export class UpgradePipeline {
   async #connect(
     request: UpgradeRequest,
     decision: Accepted,
-    labels: SessionLabels,
-    accept: string,
+    started: { labels: SessionLabels; accept: string; admission: Admission },
   ): Promise<Deno.Conn | undefined> {
+    const { labels, accept } = started;
     const { conn, client, generation } = request;
     const metrics = this.#reporter.metrics;
     const route = decision.route;
@@ -242,9 +248,8 @@ export class UpgradePipeline {
       return backend;
     } catch (error) {
       if (backend !== undefined) closeQuietly(backend);
-      this.#table.release(client.ip);
       // No session opened: the ticket may be used again.
-      generation.policy.releaseTicket(decision);
+      this.#table.releaseTicket(started.admission);
       const detail = error instanceof Error ? error.message : String(error);
       this.#reporter.emit({
         type: "backend_error",
@@ -274,7 +279,11 @@ export class UpgradePipeline {
     request: UpgradeRequest,
     decision: Accepted,
     backend: Deno.Conn,
-    answer: { accept: string; negotiated?: NegotiatedCompression },
+    answer: {
+      accept: string;
+      admission: Admission;
+      negotiated?: NegotiatedCompression;
+    },
   ): Promise<boolean> {
     const conn = request.conn;
     try {
@@ -287,7 +296,7 @@ export class UpgradePipeline {
         ),
       );
     } catch {
-      this.#table.release(request.client.ip);
+      this.#table.release(answer.admission);
       closeQuietly(conn);
       closeQuietly(backend);
       return false;
@@ -306,10 +315,6 @@ export class UpgradePipeline {
     );
     await sendRefusal(request.conn, refused.refusal);
   }
-}
-
-function capacityRefusal(status: 429 | 503, body: string): HttpRefusal {
-  return { status, body, headers: { "retry-after": "5" } };
 }
 
 /** Options of {@linkcode acceptThenClose}. */

@@ -24,10 +24,7 @@ import {
   type OriginCheck,
   type OriginPolicy,
 } from "../security/origin_policy.ts";
-import {
-  ReplayCache,
-  type ReplayCacheResult,
-} from "../security/replay_cache.ts";
+import { ReplayCache } from "../security/replay_cache.ts";
 import { withTimeout } from "../io/deadline_queue.ts";
 import {
   importTicketKey,
@@ -69,9 +66,8 @@ export type UpgradeDecision =
     subprotocol: string | undefined;
     /**
      * A single-use ticket's id, checked unused but not yet spent: the
-     * server spends it with {@linkcode UpgradePolicy.spendTicket} only once
-     * every capacity check admitted the session, and gives it back with
-     * {@linkcode UpgradePolicy.releaseTicket} when the backend connect fails.
+     * session table spends it only once every capacity check admitted the
+     * session, and gives it back when the backend connect fails.
      */
     ticketUse?: TicketUse;
   };
@@ -283,29 +279,6 @@ export class UpgradePolicy {
         (protocols.length === 0 ? ticketEntry : undefined),
       ...(ticketUse === undefined ? {} : { ticketUse }),
     };
-  }
-
-  /**
-   * Spends an accepted decision's single-use ticket id, if it has one.
-   * @param decision The accepted decision.
-   * @returns `"fresh"` when spent now (or there is none), else why not.
-   */
-  spendTicket(
-    decision: Extract<UpgradeDecision, { kind: "accept" }>,
-  ): ReplayCacheResult {
-    const use = decision.ticketUse;
-    if (use === undefined) return "fresh";
-    return this.#replayCache.use(use.id, use.expiresAtMs, Date.now());
-  }
-
-  /**
-   * Gives a spent ticket id back (the session it admitted never opened).
-   * @param decision The accepted decision.
-   */
-  releaseTicket(decision: Extract<UpgradeDecision, { kind: "accept" }>): void {
-    if (decision.ticketUse !== undefined) {
-      this.#replayCache.forget(decision.ticketUse.id);
-    }
   }
 
   async #resolveTarget(

@@ -59,6 +59,8 @@ export interface WarmUpGateway {
   close(): Promise<void>;
 }
 
+/** The shortest time before a warm-up's client sockets are cut, in ms. */
+const MIN_CUT_MS = 1000;
 /** Most distinct route framings warmed (each is one route of the copy). */
 const MAX_WARM_ROUTES = 4;
 /**
@@ -88,9 +90,10 @@ interface WarmRoute {
 
 /**
  * Drives `start(options)` (a private gateway built from `config`'s route
- * framings) through loopback sessions for `budgetMs`, then closes it. Never
- * throws: a failed session counts as a failure, a missing permission skips
- * the warm-up.
+ * framings) through loopback sessions for `budgetMs` from the moment it
+ * listens (each of the `parallel` clients runs at least one session, so a
+ * busy machine still warms), then closes it. Never throws: a failed session
+ * counts as a failure, a missing permission skips the warm-up.
  *
  * @example Warm a gateway copy for a short budget
  * ```ts
@@ -138,11 +141,7 @@ export async function warmUp(
   const routes = warmRoutes(config);
   let gateway: WarmUpGateway | undefined;
   const clients = new Set<Deno.Conn>();
-  // One timer for the whole warm-up: past twice the budget, every client
-  // socket is cut, so no session can hold the warm-up up.
-  const cut = setTimeout(() => {
-    for (const conn of clients) closeQuietly(conn);
-  }, budgetMs * 2);
+  let cut: ReturnType<typeof setTimeout> | undefined;
   try {
     gateway = start({
       hostname: "127.0.0.1",
@@ -158,10 +157,17 @@ export async function warmUp(
       })),
     });
     const { port } = await gateway.listen();
-    const deadline = startedAt + budgetMs;
+    // One timer for the whole warm-up: past twice the budget (at least a
+    // second), every client socket is cut, so no session can hold it up.
+    cut = setTimeout(() => {
+      for (const conn of clients) closeQuietly(conn);
+    }, Math.max(budgetMs * 2, MIN_CUT_MS));
+    const deadline = performance.now() + budgetMs;
     let next = 0;
     const worker = async () => {
-      while (performance.now() < deadline) {
+      let isFirst = true;
+      while (isFirst || performance.now() < deadline) {
+        isFirst = false;
         const number = next++;
         const route = routes[number % routes.length]!;
         const sizes = number % LARGE_EVERY === 0

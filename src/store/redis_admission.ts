@@ -100,6 +100,9 @@ end
 return n
 `;
 
+/** The set key of a slot counted only in this instance (not in the store). */
+const LOCAL_ONLY = "";
+
 /** The most slots re-scored by one script call. */
 const REFRESH_BATCH = 512;
 
@@ -222,8 +225,14 @@ export class RedisAdmission implements AdmissionStore {
     if (this.#live.size >= sessionLimit) {
       return { kind: "refused", reason: "capacity" };
     }
-    const key = `${this.#prefix}ip:${clientKey}`;
     const member = `${this.#instanceId}:${++this.#sequence}`;
+    if (perIpLimit === Infinity && ticketId === undefined) {
+      // Nothing to decide in the store (no per-IP cap, no single-use
+      // ticket): counted here only, so such routes work through an outage.
+      this.#live.set(member, LOCAL_ONLY);
+      return { kind: "admitted", clientKey, member };
+    }
+    const key = `${this.#prefix}ip:${clientKey}`;
     const keys = ticketId === undefined
       ? [key]
       : [key, `${this.#prefix}jti:${ticketId}`];
@@ -257,6 +266,21 @@ export class RedisAdmission implements AdmissionStore {
   }
 
   /**
+   * Asks the store for a `PING`: for `/healthz`.
+   * @returns `undefined` when it answered `PONG`, else why not.
+   */
+  async checkHealth(): Promise<string | undefined> {
+    try {
+      const reply = await this.#client.send(["PING"]);
+      return reply === "PONG"
+        ? undefined
+        : `store answered PING with ${JSON.stringify(reply)}`;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  /**
    * Frees the slot (`ZREM`). Idempotent; never rejects.
    * @param admission The admission.
    */
@@ -265,6 +289,7 @@ export class RedisAdmission implements AdmissionStore {
     if (key === undefined) return;
     this.#live.delete(admission.member);
     this.#stopIfIdle();
+    if (key === LOCAL_ONLY) return;
     try {
       await this.#client.send(["ZREM", key, admission.member]);
     } catch (error) {
@@ -282,6 +307,7 @@ export class RedisAdmission implements AdmissionStore {
     if (key === undefined) return;
     this.#live.delete(admission.member);
     this.#stopIfIdle();
+    if (key === LOCAL_ONLY) return;
     const commands = [["ZREM", key, admission.member]];
     if (admission.ticketId !== undefined) {
       commands.push(["DEL", `${this.#prefix}jti:${admission.ticketId}`]);
@@ -301,7 +327,7 @@ export class RedisAdmission implements AdmissionStore {
    * @throws {StoreUnavailableError} When the store is unreachable or late.
    */
   async refreshLeases(): Promise<number> {
-    const entries = [...this.#live];
+    const entries = [...this.#live].filter(([, key]) => key !== LOCAL_ONLY);
     let refreshed = 0;
     for (let i = 0; i < entries.length; i += REFRESH_BATCH) {
       const batch = entries.slice(i, i + REFRESH_BATCH);

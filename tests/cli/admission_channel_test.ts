@@ -1,6 +1,9 @@
 import { assertEquals } from "../_util/assert.ts";
 import { within } from "../_util/assert.ts";
-import { serveAdmission } from "../../src/cli/admission_channel.ts";
+import {
+  RemoteAdmission,
+  serveAdmission,
+} from "../../src/cli/admission_channel.ts";
 import { LocalAdmission } from "../../src/security/local_admission.ts";
 import type {
   AdmissionRequest,
@@ -78,4 +81,23 @@ Deno.test("serveAdmission holds the per-IP cap across workers and frees a termin
   }
   // b ended: only a's slots still count.
   assertEquals(store.countOf("203.0.113.10"), a.service.heldCount);
+});
+
+Deno.test("RemoteAdmission.checkHealth answers with the main thread's store health", async () => {
+  let problem: string | undefined = "store down";
+  const store = new LocalAdmission();
+  const shared = Object.assign(store, {
+    checkHealth: () => Promise.resolve(problem),
+  });
+  const channel = new MessageChannel();
+  const service = serveAdmission(channel.port1, shared);
+  const remote = new RemoteAdmission(channel.port2);
+  try {
+    assertEquals(await remote.checkHealth(), "store down");
+    problem = undefined;
+    assertEquals(await remote.checkHealth(), undefined);
+  } finally {
+    await remote.close();
+    await service.close();
+  }
 });

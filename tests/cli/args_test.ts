@@ -307,6 +307,38 @@ const FLAG_CASES: Record<
     value: "MY_SECRET",
     check: ({ cli }) => assertEquals(cli.ticketSecretEnv, "MY_SECRET"),
   },
+  "--store": {
+    value: "redis://127.0.0.1:6379/1",
+    check: ({ options }) =>
+      assertEquals(options.store, "redis://127.0.0.1:6379/1"),
+  },
+  "--store-password-env": {
+    value: "STORE_PASSWORD",
+    extra: ["--store", "redis://127.0.0.1"],
+    check: ({ options }) =>
+      assertEquals(options.storePasswordEnv, "STORE_PASSWORD"),
+  },
+  "--store-password-file": {
+    value: "/run/secrets/store",
+    extra: ["--store", "redis://127.0.0.1"],
+    check: ({ options }) =>
+      assertEquals(options.storePasswordFile, "/run/secrets/store"),
+  },
+  "--store-prefix": {
+    value: "fleet:",
+    extra: ["--store", "redis://127.0.0.1"],
+    check: ({ options }) => assertEquals(options.storePrefix, "fleet:"),
+  },
+  "--store-timeout": {
+    value: "250ms",
+    extra: ["--store", "redis://127.0.0.1"],
+    check: ({ options }) => assertEquals(options.storeTimeoutMs, 250),
+  },
+  "--store-lease": {
+    value: "5s",
+    extra: ["--store", "redis://127.0.0.1"],
+    check: ({ options }) => assertEquals(options.storeLeaseMs, 5000),
+  },
   "--cert": {
     value: "/tls/cert.pem",
     extra: ["--key", "/tls/key.pem"],

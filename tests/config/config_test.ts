@@ -73,7 +73,36 @@ Deno.test("resolveOptions applies every gateway default to empty options", () =>
     unixSocket: undefined,
     authCheck: undefined,
     isWebAuth: false,
+    store: undefined,
   });
+});
+
+Deno.test("resolveOptions keeps the store settings and reports every bad one", () => {
+  const config = resolveOptions({
+    store: "redis://127.0.0.1:6380/1",
+    storePasswordEnv: "STORE_PASSWORD",
+    storePrefix: "fleet:",
+    storeTimeoutMs: 500,
+  });
+  assertEquals(config.store, {
+    url: "redis://127.0.0.1:6380/1",
+    passwordEnv: "STORE_PASSWORD",
+    prefix: "fleet:",
+    timeoutMs: 500,
+  });
+  assertThrows(
+    () =>
+      resolveOptions({
+        store: "http://127.0.0.1",
+        storePrefix: "a b",
+        storeTimeoutMs: 0,
+      }),
+    (error) => error instanceof ConfigError && error.problems.length === 3,
+  );
+  assertThrows(
+    () => resolveOptions({ storePrefix: "x:" }),
+    /storePrefix: needs a store \(store\)/,
+  );
 });
 
 Deno.test("resolveOptions applies every route default to a route with a target", () => {

@@ -23,6 +23,13 @@ import {
   WsTestClient,
 } from "../_util/web_socket_client.ts";
 import type { GatewayEvent } from "../../src/observability/events.ts";
+import {
+  mintTicket,
+  startFleetGateway,
+  upgradeAt,
+  writeFleetConfig,
+} from "../_util/fleet.ts";
+import { startRedisServer } from "../_util/redis_server.ts";
 
 const SKIP_REASON = nginxSkipReason();
 const README_URL = new URL("../../README.md", import.meta.url);
@@ -166,4 +173,57 @@ Deno.test("README shows the nginx configuration this test runs", async () => {
       "tests/_util/nginx.ts (paste its output for listen 80 and " +
       `${README_SERVERS.join(", ")})`,
   );
+});
+
+Deno.test({
+  name:
+    "nginx in front of two wsgate instances sharing Redis: one single-use ticket opens one session in 30 attempts, and the per-IP cap holds across both" +
+    (SKIP_REASON === undefined ? "" : ` (ignored: ${SKIP_REASON})`),
+  ignore: SKIP_REASON !== undefined,
+  async fn() {
+    await using redis = await startRedisServer();
+    await using backend = startU32beBackend();
+    await using config = await writeFleetConfig({
+      target: backend.target,
+      store: redis.url,
+      maxSessionsPerIp: 2,
+      trustProxy: ["127.0.0.1/32"],
+    });
+    const a = await startFleetGateway(config);
+    await using _a = a.process;
+    const b = await startFleetGateway(config);
+    await using _b = b.process;
+    await using nginx = await startNginx({
+      servers: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`],
+    });
+    const ticket = await mintTicket();
+    const attempts = await Promise.all(
+      Array.from(
+        { length: 30 },
+        (_, i) =>
+          upgradeAt(nginx.port, `/t?ticket=${ticket}`, {
+            "X-Forwarded-For": `198.51.100.${i + 1}`,
+          }),
+      ),
+    );
+    const statuses = attempts.map((attempt) => attempt.status);
+    await Promise.all(
+      attempts.map((attempt) => attempt[Symbol.asyncDispose]()),
+    );
+    assertEquals(statuses.filter((status) => status === 101).length, 1);
+    assertEquals(statuses.filter((status) => status === 401).length, 29);
+
+    // One client address, four sessions at once over both instances.
+    const sessions = await Promise.all(
+      Array.from(
+        { length: 4 },
+        () => upgradeAt(nginx.port, "/", { "X-Forwarded-For": "203.0.113.9" }),
+      ),
+    );
+    const capped = sessions.map((session) => session.status).sort();
+    await Promise.all(
+      sessions.map((session) => session[Symbol.asyncDispose]()),
+    );
+    assertEquals(capped, [101, 101, 429, 429]);
+  },
 });

@@ -37,10 +37,8 @@ Deno.test("openSession closes a session opened while the table drains with 1001,
     hostname: "127.0.0.1",
     port: backend.port,
   });
-  const table = new SessionTable<RelaySession>({
-    maxSessions: 1,
-    maxSessionsPerIp: 1,
-  });
+  const table = new SessionTable<RelaySession>();
+  const caps = { clientKey: "127.0.0.1", perIpLimit: 1, sessionLimit: 1 };
   await table.drain(0);
   const events: GatewayEvent[] = [];
   const reporter = new Reporter(
@@ -57,7 +55,8 @@ Deno.test("openSession closes a session opened while the table drains with 1001,
     client: "127.0.0.1:1",
     target: backend.target,
   };
-  assertStrictEquals(table.acquire("127.0.0.1"), "ok");
+  const admitted = await table.admit(caps);
+  assert(admitted.kind === "admitted");
   const session = openSession({
     labels,
     route: config.routes.get("/")!,
@@ -65,7 +64,7 @@ Deno.test("openSession closes a session opened while the table drains with 1001,
     browser,
     backend: backendConn,
     leftover: undefined,
-    clientIp: "127.0.0.1",
+    admission: admitted.admission,
     table,
     reporter,
   });
@@ -80,7 +79,11 @@ Deno.test("openSession closes a session opened while the table drains with 1001,
     browserSide.close();
   }
   assertStrictEquals(table.size, 0);
-  assertStrictEquals(table.acquire("127.0.0.1"), "ok", "the slot is back");
+  assertStrictEquals(
+    (await table.admit(caps)).kind,
+    "admitted",
+    "the slot is back",
+  );
   const close = events.find((event) => event.type === "session_close");
   assert(close?.type === "session_close");
   assertEquals(

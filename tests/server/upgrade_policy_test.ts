@@ -486,22 +486,31 @@ Deno.test("UpgradePolicy.decide refuses a ticket whose target claim is another t
 });
 
 Deno.test("UpgradePolicy.decide refuses a replayed single-use ticket and one without jti with 401", async () => {
-  const policy = await policyFor({
-    ticketSecret: SECRET,
-    routes: [{
-      path: "/",
-      target: TARGET,
-      requireTicket: true,
-      singleUseTickets: true,
-    }],
-  });
+  const replayCache = new ReplayCache();
+  const policy = new UpgradePolicy(
+    resolveOptions({
+      ticketSecret: SECRET,
+      routes: [{
+        path: "/",
+        target: TARGET,
+        requireTicket: true,
+        singleUseTickets: true,
+      }],
+    }),
+    { replayCache },
+  );
+  await policy.init();
   const once = await ticket({ route: "/", jti: crypto.randomUUID() });
   const first = assertAccepted(
     await policy.decide(request(`/?ticket=${once}`)),
   );
-  // decide only checks the id; the server spends it once it admits.
+  // decide only checks the id; the session table spends it once it admits.
   assertAccepted(await policy.decide(request(`/?ticket=${once}`)));
-  assertStrictEquals(policy.spendTicket(first), "fresh");
+  replayCache.use(
+    first.ticketUse!.id,
+    first.ticketUse!.expiresAtMs,
+    Date.now(),
+  );
   const detail = assertRefused(
     await policy.decide(request(`/?ticket=${once}`)),
     401,
@@ -520,7 +529,7 @@ Deno.test("UpgradePolicy.decide refuses a replayed single-use ticket and one wit
   );
 });
 
-Deno.test("UpgradePolicy.releaseTicket gives a spent single-use ticket back, and a shared replay cache outlives the policy", async () => {
+Deno.test("UpgradePolicy.decide refuses a ticket id spent in a shared replay cache, which outlives the policy", async () => {
   const replayCache = new ReplayCache();
   const options: GatewayOptions = {
     ticketSecret: SECRET,
@@ -537,9 +546,11 @@ Deno.test("UpgradePolicy.releaseTicket gives a spent single-use ticket back, and
   const decision = assertAccepted(
     await first.decide(request(`/?ticket=${once}`)),
   );
-  assertStrictEquals(first.spendTicket(decision), "fresh");
-  first.releaseTicket(decision);
-  assertStrictEquals(first.spendTicket(decision), "fresh");
+  const use = decision.ticketUse!;
+  assertStrictEquals(
+    replayCache.use(use.id, use.expiresAtMs, Date.now()),
+    "fresh",
+  );
   // A reload builds a new policy with the process's cache: still spent.
   const second = new UpgradePolicy(resolveOptions(options), { replayCache });
   await second.init();

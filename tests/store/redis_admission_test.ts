@@ -254,3 +254,23 @@ Deno.test("RedisAdmission: the slots of an instance killed with SIGKILL expire w
     await child.stdout.cancel().catch(() => {});
   }
 });
+
+Deno.test("RedisAdmission counts a session with neither a per-IP cap nor a ticket in the instance only, so it is admitted while the store is down", async () => {
+  const server = await startRedisServer();
+  await using _server = server;
+  await using one = await instance(server, { prefix: "local:" });
+  assertEquals(await one.admission.checkHealth(), undefined);
+  const plain = admitted(
+    await one.admission.admit({ clientKey: "a", perIpLimit: Infinity }),
+  );
+  assertEquals(await one.client.send(["KEYS", "local:*"]), []);
+  await server.stop();
+  assert((await one.admission.checkHealth()) !== undefined);
+  const during = admitted(
+    await one.admission.admit({ clientKey: "a", perIpLimit: Infinity }),
+  );
+  assertEquals(one.admission.liveCount, 2);
+  await one.admission.release(plain);
+  await one.admission.release(during);
+  assertEquals(one.admission.liveCount, 0);
+});
