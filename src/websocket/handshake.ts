@@ -188,14 +188,22 @@ const BASE64 =
 export function computeAcceptKey(key: string): string {
   // A key of the valid length is written over the reused input (no
   // encoding op); one that is not is encoded as given.
-  let input: Uint8Array;
-  if (key.length === 24 && /^[\x00-\x7f]*$/.test(key)) {
-    for (let i = 0; i < 24; i++) KEY_INPUT[i] = key.charCodeAt(i);
-    input = KEY_INPUT;
-  } else {
-    input = ASCII.encode(key + WS_GUID);
-  }
+  const input = writeKeyInput(key) ? KEY_INPUT : ASCII.encode(key + WS_GUID);
   return base64Of20(sha1(input));
+}
+
+/**
+ * Writes a 24-character ASCII key over the start of the reused input.
+ * @returns Whether it did (false: another length, or a non-ASCII char).
+ */
+function writeKeyInput(key: string): boolean {
+  if (key.length !== 24) return false;
+  for (let i = 0; i < 24; i++) {
+    const code = key.charCodeAt(i);
+    if (code > 0x7f) return false;
+    KEY_INPUT[i] = code;
+  }
+  return true;
 }
 
 /** Base64 of a 20-byte digest (28 characters, one `=`), without an op. */
