@@ -1,5 +1,5 @@
 import { assert } from "./_util/assert.ts";
-import { SETTINGS } from "../src/config/settings.ts";
+import { SETTINGS } from "../src/cli/cli_settings.ts";
 import { CloseCode } from "../src/session/close_codes.ts";
 
 const README = await Deno.readTextFile(

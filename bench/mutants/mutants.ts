@@ -174,10 +174,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "lp-max-off-by-one",
     file: LP,
-    find:
-      "if (length < 0 || rest < 0 || rest > restLimit) this.#reject(length);",
-    replace:
-      "if (length < 0 || rest < 0 || rest >= restLimit) this.#reject(length);",
+    find: "if (length < 0 || rest < 0 || rest > restLimit) {",
+    replace: "if (length < 0 || rest < 0 || rest >= restLimit) {",
     tests: FRAMING_TESTS,
     note: "length-prefix: a message of exactly the limit refused (fast path)",
   },
@@ -362,7 +360,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "relay-idle-browser-no-reset",
     file: RELAY,
-    find: "    this.#lastDataMs = this.#lastFromBrowserMs;\n  }",
+    find: "    times.lastDataMs = times.lastFromBrowserMs;\n  }",
     replace: "  }",
     tests: RELAY_TESTS,
     note: "a browser message does not reset the idle timeout",
@@ -370,8 +368,11 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "relay-idle-backend-no-reset",
     file: RELAY,
-    find: "    this.#lastDataMs = this.#lastFromBackendMs;\n  }",
-    replace: "  }",
+    find: 'this.#options.onTraffic?.("to_browser", message);\n' +
+      "    this.#times.lastDataMs = this.#times.lastFromBackendMs;\n  }\n\n" +
+      "  /**\n   * Each backend message of a compressing session",
+    replace: 'this.#options.onTraffic?.("to_browser", message);\n  }\n\n' +
+      "  /**\n   * Each backend message of a compressing session",
     tests: RELAY_TESTS,
     note: "a backend message does not reset the idle timeout",
   },
@@ -386,11 +387,28 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "relay-backend-not-drained",
     file: RELAY,
-    find:
-      "        await withTimeout(this.#toBackend.drained(), remaining());\n",
+    find: "        await withTimeout(toBackend.drained(), remaining());\n",
     replace: "",
     tests: RELAY_TESTS,
     note: "the backend is closed without draining what is queued for it",
+  },
+  // --- session/message_compression.ts, session/output_writer.ts
+  {
+    id: "compression-control-jumps-queue",
+    file: "src/session/message_compression.ts",
+    find: "this.#inbound = this.#inbound.then(() =>\n" +
+      "      this.#handlers.control(opcode, copy)\n    );",
+    replace: "this.#handlers.control(opcode, copy);",
+    tests: ["tests/session/message_compression_test.ts"],
+    note: "a browser ping overtakes the compressed messages still inflating",
+  },
+  {
+    id: "output-no-release",
+    file: "src/session/output_writer.ts",
+    find: "...(source === undefined ? {} : { releaseTo: source }),",
+    replace: "",
+    tests: ["tests/session/output_writer_test.ts"],
+    note: "read buffers lent to a writer never come back to the pump's pool",
   },
   // --- server/upgrade_policy.ts
   {
@@ -452,7 +470,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "gateway-slot-not-released",
     file: "src/server/session_table.ts",
-    find: "this.#limits.release(row.clientIp);",
+    find: "void this.#admission.release(row.admission);",
     replace: "",
     tests: [
       "tests/server/gateway_test.ts",

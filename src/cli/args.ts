@@ -9,15 +9,14 @@
 
 import type { GatewayOptions, RouteOptions } from "../config/config.ts";
 import { applyConfigFile } from "../config/config_file.ts";
+import { convertValue, EXPECTED } from "../config/settings.ts";
 import {
+  type CliSettingDefinition,
   type CliSettings,
-  convertValue,
+  type CliSettingTargets,
   defaultCliSettings,
-  EXPECTED,
-  type SettingDefinition,
   SETTINGS,
-  type SettingTargets,
-} from "../config/settings.ts";
+} from "./cli_settings.ts";
 import { ConfigError } from "../errors.ts";
 
 export { parseByteSize, parseDurationMs } from "../config/settings.ts";
@@ -33,7 +32,7 @@ export interface LogSettings {
 /** A flag given on the command line, with its converted value. */
 export interface GivenFlag {
   /** The setting. */
-  setting: SettingDefinition;
+  setting: CliSettingDefinition;
   /** The converted value. */
   value: unknown;
 }
@@ -188,7 +187,7 @@ export function ticketHelpText(): string {
   ].join("\n");
 }
 
-function metavar(setting: SettingDefinition): string {
+function metavar(setting: CliSettingDefinition): string {
   switch (setting.kind) {
     case "address":
     case "target":
@@ -403,13 +402,15 @@ export function buildRunConfig(
   isDemo: boolean,
 ): RunConfig {
   const problems: string[] = [];
-  const targets: SettingTargets = {
+  const targets: CliSettingTargets = {
     options: { hostname: "127.0.0.1", port: 8080 },
     route: {},
     cli: defaultCliSettings(),
     baseDir: file?.baseDir ?? ".",
   };
-  if (file !== undefined) applyConfigFile(file.json, targets, problems);
+  if (file !== undefined) {
+    applyConfigFile(file.json, { settings: SETTINGS, targets, problems });
+  }
   const hasFileTopLevelFraming = targets.route.framing !== undefined ||
     targets.route.framingToBackend !== undefined ||
     targets.route.framingToBrowser !== undefined;

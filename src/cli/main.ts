@@ -48,7 +48,7 @@ import {
   ServerLifetime,
   type ServerLifetimeOptions,
 } from "./server_lifetime.ts";
-import { defaultCliSettings } from "../config/settings.ts";
+import { defaultCliSettings } from "./cli_settings.ts";
 import { checkStartupFiles } from "./preflight.ts";
 import { startupSummary } from "./startup_summary.ts";
 import { unreachableTargets } from "./target_check.ts";

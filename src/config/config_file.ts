@@ -1,6 +1,7 @@
 /**
  * The config file schema: a JSON (JSONC) object whose top-level keys are the
- * twins of the CLI flags (see `cli/settings.ts`) plus `routes`. Converts a
+ * twins of the CLI flags (the rows of `cli/cli_settings.ts`, passed in) plus
+ * `routes`. Converts a
  * parsed file into gateway options, reporting every problem with its path,
  * e.g. `routes[2].framing: ...`. Pure.
  *
@@ -11,7 +12,6 @@ import type { RouteOptions } from "./config.ts";
 import {
   convertValue,
   type SettingDefinition,
-  SETTINGS,
   type SettingTargets,
 } from "./settings.ts";
 import { parseFramingSpec } from "../framing/spec.ts";
@@ -46,9 +46,15 @@ const ROUTE_KEYS: Record<string, string> = {
     '"off", "on", or { "contextTakeover", "level", "minSize", "maxWindowBits" }',
 };
 
-const SETTINGS_BY_KEY = new Map(
-  SETTINGS.map((setting) => [setting.key, setting]),
-);
+/** What {@linkcode applyConfigFile} applies a file with, and to. */
+export interface ConfigFileContext<T extends SettingTargets> {
+  /** The settings the file's top-level keys name (the CLI's table). */
+  settings: readonly SettingDefinition<T>[];
+  /** Where settings land. */
+  targets: T;
+  /** Collects one line per problem. */
+  problems: string[];
+}
 
 /**
  * Applies a parsed config file onto `targets`, pushing one line per problem.
@@ -56,34 +62,38 @@ const SETTINGS_BY_KEY = new Map(
  * @example
  * ```ts
  * import { applyConfigFile } from "./config_file.ts";
- * import { defaultCliSettings } from "./settings.ts";
  * import assert from "node:assert/strict";
- * const targets = { options: {}, route: {}, cli: defaultCliSettings(), baseDir: "/etc/wsgate" };
+ * const targets = { options: {}, route: {}, baseDir: "/etc/wsgate" };
  * const problems: string[] = [];
- * applyConfigFile({ listen: "127.0.0.1:0", routes: [{ path: "/a", target: "127.0.0.1:1", framing: "u7" }] }, targets, problems);
- * assert.match(problems[0]!, /^routes\[0\]\.framing: /);
+ * applyConfigFile({ routes: [{ path: "/a", target: "127.0.0.1:1", framing: "u7" }], colour: "red" }, {
+ *   settings: [],
+ *   targets,
+ *   problems,
+ * });
+ * assert.match(problems[0]!, /^colour: unknown setting/);
+ * assert.match(problems[1]!, /^routes\[0\]\.framing: /);
  * ```
  *
  * @param file The parsed file.
- * @param targets Where settings land.
- * @param problems Collects problems.
+ * @param context The settings table, the targets and the problem list.
  */
-export function applyConfigFile(
+export function applyConfigFile<T extends SettingTargets>(
   file: unknown,
-  targets: SettingTargets,
-  problems: string[],
+  context: ConfigFileContext<T>,
 ): void {
+  const { settings, targets, problems } = context;
   if (!isObject(file)) {
     problems.push("config: must be a JSON object");
     return;
   }
+  const byKey = new Map(settings.map((setting) => [setting.key, setting]));
   for (const [key, value] of Object.entries(file)) {
     if (key === "routes") continue;
-    const setting = SETTINGS_BY_KEY.get(key);
+    const setting = byKey.get(key);
     if (setting === undefined) {
       problems.push(
         `${key}: unknown setting (expected one of ${
-          [...SETTINGS_BY_KEY.keys(), "routes"].join(", ")
+          [...byKey.keys(), "routes"].join(", ")
         })`,
       );
       continue;
@@ -109,11 +119,11 @@ export function applyConfigFile(
 }
 
 /** Parses one setting value and applies it, or records the problem. */
-export function applySetting(
-  setting: SettingDefinition,
+export function applySetting<T extends SettingTargets>(
+  setting: SettingDefinition<T>,
   raw: unknown,
   at: string,
-  targets: SettingTargets,
+  targets: T,
   problems: string[],
 ): void {
   try {

@@ -9,7 +9,7 @@
 
 import type { ResolvedGatewayConfig, ResolvedRoute } from "../config/config.ts";
 import { routeTimers } from "../config/route_options.ts";
-import { COPY_THRESHOLD_BYTES } from "../session/browser_output.ts";
+import { COPY_THRESHOLD_BYTES } from "../session/output_writer.ts";
 import {
   createFrameDecoder,
   createFrameEncoder,

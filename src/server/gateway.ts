@@ -1,10 +1,10 @@
 /**
- * The gateway: accepts TCP (or TLS) connections with `Deno.listen`, parses
- * the HTTP request head itself, answers plain GETs with the small HTTP
- * responder, decides upgrades with the {@linkcode UpgradePolicy}, dials the
- * backend and hands both sockets to a {@linkcode RelaySession}. One shared
- * coarse sweep drives every session's timers, handshake deadlines, metrics
- * and certificate reloads.
+ * The gateway's lifecycle: listen (the admission store, the listener, the
+ * warm-up), the accept loop, reload, TLS certificate reload and graceful
+ * shutdown. Each accepted connection goes through the {@linkcode HttpPhase}
+ * (the request head, then the HTTP responder or the upgrade pipeline). One
+ * shared coarse sweep drives every session's timers, handshake deadlines,
+ * the memory budget, metrics and certificate reloads.
  *
  * @module
  */
@@ -21,43 +21,25 @@ import type { AdmissionStore } from "../security/admission.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import { defaultMemoryBudgetBytes, pickOverBudget } from "./memory_budget.ts";
-import { withTimeout } from "../io/deadline_queue.ts";
 import type { RelaySession } from "../session/relay.ts";
-import type { HttpRefusal, RequestHead } from "../http/request_head.ts";
-import { isUpgradeRequest } from "../websocket/handshake.ts";
 import { CompressionNegotiator } from "./_compression_negotiator.ts";
-import { closeQuietly } from "../io/close_quietly.ts";
-import { WriteStalledError } from "../io/write_progress.ts";
-import {
-  sendHttpResponse,
-  sendRefusal,
-  sendRefusalWithoutLinger,
-} from "../http/http_replies.ts";
 import { sweepPeriodMs } from "./_relay_settings.ts";
 import { Reporter } from "./_reporter.ts";
 import { recordTraffic } from "./_session_reports.ts";
-import { clientAddress, remoteAddress } from "./client_address.ts";
 import {
   buildGeneration,
   type Generation,
   initGeneration,
 } from "./generation.ts";
 import { consoleStats, renderMetrics } from "./gateway_views.ts";
-import {
-  ConnectionsByAddress,
-  type TrackedConnection,
-} from "./connections_by_address.ts";
-import { respondToHttpRequest } from "../http/http_routes.ts";
-import { demoPageHtml } from "../demo/demo_page.ts";
+import { HttpPhase } from "./http_phase.ts";
 import {
   FleetAdmission,
   openAdmissionStore,
   type OpenedAdmissionStore,
 } from "./fleet_admission.ts";
 import { AcceptRetry } from "./accept_retry.ts";
-import { isPlaintextOnTls, PlaintextNotices } from "./plaintext_on_tls.ts";
 import { ListenerOpener } from "./listener_opener.ts";
-import { readRequestHead } from "../http/request_head_reader.ts";
 import { SessionTable } from "./session_table.ts";
 import { UpgradePipeline } from "./upgrade_pipeline.ts";
 import { warmUp } from "./warm_up.ts";
@@ -111,7 +93,6 @@ export interface Gateway {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** A connection still in its HTTP phase, with its deadline. */
 /**
  * Creates a gateway from options; validates them at once (throws
  * `ConfigError`) but opens no socket until `listen()`.
@@ -182,16 +163,12 @@ class GatewayServer implements Gateway {
   #listener: Deno.Listener | undefined;
   /** Open sessions, session counts and used ticket ids: process state. */
   #table: SessionTable<RelaySession>;
-  #pipeline: UpgradePipeline;
   /** permessage-deflate under the process-wide context memory budget. */
   #compression: CompressionNegotiator;
-  #handshakes = new ConnectionsByAddress();
+  /** Accepted connections until their upgrade or plain response. */
+  #http: HttpPhase;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #acceptLoops: Promise<void>[] = [];
-  #pendingHttp = new Set<Promise<void>>();
-  /** Connections being sent a plain HTTP response, cut at the drain deadline. */
-  /** Connections receiving a plain HTTP response (static files, metrics). */
-  #httpConns = new ConnectionsByAddress();
   #closing: Promise<void> | undefined;
   #isListenCalled = false;
   /** Set just before shutdown closes the listener: accept loops end. */
@@ -201,13 +178,11 @@ class GatewayServer implements Gateway {
   /** Wakes the accept loops waiting out a backoff, at shutdown. */
   #acceptPauseWakers = new Set<() => void>();
   #listenerOpener = new ListenerOpener();
-  #plaintextNotices = new PlaintextNotices();
   #lastCertCheckMs = 0;
   /** Bytes held by all sessions at the last sweep (a gauge's last value). */
   #lastBuffered = 0;
   readonly metrics: GatewayMetrics = new GatewayMetrics();
 
-  #metricsRenderer: (() => string) | undefined;
   /** A store owned by another (the main thread's, for a worker). */
   #sharedStore: AdmissionStore | undefined;
   /** The store this gateway opened (with --store), closed at shutdown. */
@@ -220,7 +195,6 @@ class GatewayServer implements Gateway {
     sharedStore?: AdmissionStore,
   ) {
     this.#reporter = new Reporter(this.metrics, onEvent ?? (() => {}));
-    this.#metricsRenderer = metricsRenderer;
     // Counts and used ticket ids belong to the process, not to one
     // configuration: the table keeps them for every generation.
     this.#table = new SessionTable();
@@ -232,10 +206,17 @@ class GatewayServer implements Gateway {
       metrics: this.metrics,
       onEvent: (event) => this.#reporter.emit(event),
     });
-    this.#pipeline = new UpgradePipeline({
+    this.#http = new HttpPhase({
+      generation: () => this.#generation,
       table: this.#table,
+      pipeline: new UpgradePipeline({
+        table: this.#table,
+        reporter: this.#reporter,
+        compression: this.#compression,
+      }),
       reporter: this.#reporter,
-      compression: this.#compression,
+      renderMetrics: metricsRenderer ?? (() => this.renderMetrics()),
+      consoleStats: () => this.consoleStats(),
     });
     // Every route's series exist at zero from the start (and after each
     // reload), so rate() works from the first scrape.
@@ -383,7 +364,7 @@ class GatewayServer implements Gateway {
     // Draining: new upgrades get 503 and /healthz answers 503 (so a load
     // balancer moves on), while every open session flushes and closes 1001
     // (aborted past the drain timeout).
-    for (const pending of this.#handshakes) closeQuietly(pending.conn);
+    this.#http.closeHandshakes();
     const drainTimeoutMs = this.#generation.config.drainTimeoutMs;
     const deadline = performance.now() + drainTimeoutMs;
     const remaining = () => Math.max(0, deadline - performance.now());
@@ -396,13 +377,10 @@ class GatewayServer implements Gateway {
     }
     for (const wake of [...this.#acceptPauseWakers]) wake();
     await Promise.all(this.#acceptLoops);
-    for (const pending of this.#handshakes) closeQuietly(pending.conn);
     // Plain HTTP responses (a large static file to a client that reads
     // nothing) and upgrades still connecting get what is left of the drain
     // time; then their connections are cut.
-    await withTimeout(Promise.all(this.#pendingHttp), remaining());
-    for (const entry of this.#httpConns) closeQuietly(entry.conn);
-    await Promise.all(this.#pendingHttp);
+    await this.#http.finish(remaining());
     // An upgrade that passed the draining check before the drain began can
     // open its session after the snapshot above: cut it too.
     await this.#table.abortAll();
@@ -456,15 +434,7 @@ class GatewayServer implements Gateway {
         this.#emit({ type: "warning", message: "accepting again" });
       }
       retry.succeeded();
-      const handling = this.#handleConnection(conn).catch((error) =>
-        this.#emit({
-          type: "error",
-          message: "connection handling failed",
-          detail: String(error),
-        })
-      );
-      this.#pendingHttp.add(handling);
-      handling.then(() => this.#pendingHttp.delete(handling));
+      this.#http.handle(conn);
     }
   }
 
@@ -498,12 +468,7 @@ class GatewayServer implements Gateway {
 
   #sweep(): void {
     const now = Date.now();
-    for (const pending of this.#handshakes) {
-      if (now >= pending.deadlineMs) {
-        this.#handshakes.delete(pending);
-        this.#expireHandshake(pending);
-      }
-    }
+    this.#http.expireHandshakes(now);
     let buffered = 0;
     const held: number[] = [];
     const holders: RelaySession[] = [];
@@ -591,160 +556,6 @@ class GatewayServer implements Gateway {
     }
   }
 
-  async #handleConnection(conn: Deno.Conn): Promise<void> {
-    const generation = this.#generation;
-    const config = generation.config;
-    const peer = remoteAddress(conn.remoteAddr);
-    const pending: TrackedConnection = {
-      conn,
-      deadlineMs: Date.now() + config.handshakeTimeoutMs,
-      client: peer.text,
-      ip: peer.ip,
-    };
-    const unfinished = this.#handshakes.size + this.#httpConns.size;
-    if (unfinished >= config.maxSessions) {
-      // Connections that have not finished their request, or their plain
-      // HTTP response, count against the session limit too, so slow
-      // handshakes and slow readers cannot pile up without bound.
-      await this.#refuse(
-        conn,
-        {
-          status: 503,
-          body: "Too many connections",
-          headers: { "retry-after": "5" },
-        },
-        peer.text,
-        "",
-        `${unfinished} handshakes and HTTP responses in progress (limit ${config.maxSessions})`,
-      );
-      return;
-    }
-    const fromPeer = this.#handshakes.countFor(peer.ip) +
-      this.#httpConns.countFor(peer.ip);
-    if (
-      config.maxHandshakesPerIp > 0 &&
-      fromPeer >= config.maxHandshakesPerIp &&
-      unfinished * 2 >= config.maxSessions &&
-      generation.trustedProxies?.(peer.ip) !== true
-    ) {
-      // Under pressure (half the cap above is taken), one address may not
-      // hold more than its share, so it cannot starve every other client;
-      // without pressure a burst from one address (a local proxy, a
-      // reconnect storm) passes.
-      await this.#refuse(
-        conn,
-        {
-          status: 429,
-          body: "Too many handshakes from this address",
-          headers: { "retry-after": "5" },
-        },
-        peer.text,
-        "",
-        `${fromPeer} handshakes and HTTP responses in progress from ${peer.ip} (limit ${config.maxHandshakesPerIp})`,
-      );
-      return;
-    }
-    this.#handshakes.add(pending);
-    let head: RequestHead;
-    let leftover: Uint8Array | undefined;
-    try {
-      const read = await readRequestHead(conn, config.maxHeadBytes);
-      if (read.kind === "closed") {
-        this.#handshakes.delete(pending);
-        closeQuietly(conn);
-        return;
-      }
-      if (read.kind === "refused") {
-        this.#handshakes.delete(pending);
-        await this.#refuse(
-          conn,
-          read.refusal,
-          peer.text,
-          "",
-          read.refusal.body,
-        );
-        return;
-      }
-      head = read.head;
-      leftover = read.leftover;
-    } catch (error) {
-      // Read failed, TLS failed, or the sweep closed a slow handshake.
-      this.#handshakes.delete(pending);
-      if (isPlaintextOnTls(error)) this.#notePlaintextOnTls(peer.text);
-      closeQuietly(conn);
-      return;
-    }
-    this.#handshakes.delete(pending);
-    const client = clientAddress(peer, head, generation.trustedProxies);
-    try {
-      if (isUpgradeRequest(head.headers)) {
-        await this.#pipeline.run({ conn, head, client, leftover, generation });
-      } else {
-        await this.#respondHttp(pending, head, generation);
-      }
-    } catch (error) {
-      closeQuietly(conn);
-      this.#emit({
-        type: "error",
-        message: "connection handling failed",
-        detail: error instanceof Error ? error.message : String(error),
-      });
-    }
-  }
-
-  /** Logs (at most once per interval) a client that skipped TLS. */
-  #notePlaintextOnTls(client: string): void {
-    const detail = this.#plaintextNotices.take(client, Date.now());
-    if (detail === undefined) return;
-    this.#emit({
-      type: "warning",
-      message: "plain HTTP on the TLS port",
-      detail,
-    });
-  }
-
-  async #respondHttp(
-    tracked: TrackedConnection,
-    head: RequestHead,
-    generation: Generation,
-  ): Promise<void> {
-    const conn = tracked.conn;
-    const config = generation.config;
-    const response = await respondToHttpRequest(head, {
-      isDraining: this.#table.isDraining,
-      ...(head.path === "/healthz"
-        ? { storeProblem: await this.#table.checkHealth() }
-        : {}),
-      // An admin listener (which turns metrics off here) serves health too.
-      isHealthEnabled: config.metricsOnGatewayPort,
-      demoPage: config.demoPage ? demoPageHtml : undefined,
-      isConsoleEnabled: config.console,
-      routes: [...config.routes.keys()],
-      renderMetrics: config.metricsOnGatewayPort
-        ? this.#metricsRenderer ?? (() => this.renderMetrics())
-        : undefined,
-      consoleStats: () => this.consoleStats(),
-      staticFiles: generation.staticFiles,
-      ...(config.isWebAuth && config.authCheck !== undefined
-        ? { authCheck: config.authCheck }
-        : {}),
-    });
-    this.#httpConns.add(tracked);
-    try {
-      await sendHttpResponse(conn, response, config.handshakeTimeoutMs);
-    } catch (error) {
-      if (!(error instanceof WriteStalledError)) throw error;
-      this.#emit({
-        type: "warning",
-        message: "slow reader cut",
-        detail:
-          `${tracked.client} ${head.method} ${head.path}: ${error.message}`,
-      });
-    } finally {
-      this.#httpConns.delete(tracked);
-    }
-  }
-
   /** Renders the Prometheus text (after folding in live traffic). */
   renderMetrics(): string {
     return renderMetrics(this.#table, this.metrics);
@@ -753,35 +564,5 @@ class GatewayServer implements Gateway {
   /** The console's live view. */
   consoleStats(): ConsoleStats {
     return consoleStats(this.#table, this.metrics);
-  }
-
-  /**
-   * A connection that did not send its whole request head in time (slow
-   * loris, or a client that never speaks): 408, logged and counted like
-   * every refusal. The head reader's pending read then fails and its
-   * handler ends quietly.
-   */
-  #expireHandshake(pending: TrackedConnection): void {
-    const refusal: HttpRefusal = { status: 408, body: "Request head timeout" };
-    this.#reporter.refused(
-      refusal,
-      pending.client,
-      "",
-      `no complete request head within ${this.#generation.config.handshakeTimeoutMs} ms`,
-    );
-    const sending = sendRefusalWithoutLinger(pending.conn, refusal);
-    this.#pendingHttp.add(sending);
-    sending.then(() => this.#pendingHttp.delete(sending));
-  }
-
-  async #refuse(
-    conn: Deno.Conn,
-    refusal: HttpRefusal,
-    client: string,
-    path: string,
-    detail: string,
-  ): Promise<void> {
-    this.#reporter.refused(refusal, client, path, detail);
-    await sendRefusal(conn, refusal);
   }
 }

@@ -7,31 +7,19 @@
  */
 
 import type { FrameEncoder } from "../framing/codec.ts";
-import { COPY_THRESHOLD_BYTES } from "./browser_output.ts";
-import type { ReadBuffer } from "./read_buffer.ts";
-import { ReadFloor } from "./read_floor.ts";
-import { type ByteSink, SocketWriter } from "./socket_writer.ts";
+import type { ReadFloor } from "./read_floor.ts";
+import type { ByteSink, SocketWriter } from "./socket_writer.ts";
+import {
+  COPY_THRESHOLD_BYTES,
+  createOutputWriter,
+  type OutputWriterOptions,
+} from "./output_writer.ts";
 
-/** Options for {@linkcode BackendOutput}. */
-export interface BackendOutputOptions {
-  /**
-   * Pending bytes above which the output reports back-pressure.
-   * @default {1048576}
-   */
-  highWaterBytes?: number;
-  /**
-   * The browser pump's read buffer: large messages that lie in it are
-   * framed in place and its buffers come back once written. None: every
-   * message is framed by copy or by reference.
-   * @default {undefined}
-   */
-  source?: ReadBuffer;
-  /**
-   * Called once when a write fails; later output is dropped.
-   * @default {undefined}
-   */
-  onError?: (error: unknown) => void;
-}
+/**
+ * Options for {@linkcode BackendOutput}; `source` is the browser pump's
+ * read buffer.
+ */
+export type BackendOutputOptions = OutputWriterOptions;
 
 /**
  * Frames and queues everything the gateway sends to one backend.
@@ -78,19 +66,14 @@ export class BackendOutput {
     encoder: FrameEncoder,
     options: BackendOutputOptions = {},
   ) {
-    const { highWaterBytes = 1024 * 1024, source, onError } = options;
     this.#encoder = encoder;
     this.#encodeFrame = (message, buffer, offset) =>
       encoder.encodeInto(message, buffer, offset);
     this.#encodeHead = (message, buffer, offset) =>
       encoder.encodeHeadInto(message, buffer, offset);
-    this.#source = source === undefined ? undefined : new ReadFloor(source);
-    this.#writer = new SocketWriter(socket, {
-      highWaterBytes,
-      copyThresholdBytes: COPY_THRESHOLD_BYTES,
-      ...(source === undefined ? {} : { releaseTo: source }),
-      ...(onError === undefined ? {} : { onError }),
-    });
+    const { writer, floor } = createOutputWriter(socket, options);
+    this.#writer = writer;
+    this.#source = floor;
   }
 
   /** The write queue: flow control, draining, abandoning. */

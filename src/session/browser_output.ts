@@ -16,45 +16,28 @@ import {
   writeFrameHeader,
 } from "../websocket/ws_frame_codec.ts";
 import { encodeClosePayload } from "../websocket/close_frame.ts";
-import type { ReadBuffer } from "./read_buffer.ts";
-import { ReadFloor } from "./read_floor.ts";
-import { type ByteSink, SocketWriter } from "./socket_writer.ts";
-
-/**
- * Messages below this size are copied into the write batch (so a codec may
- * hand them over in a reused scratch buffer); larger ones go by reference.
- */
-export const COPY_THRESHOLD_BYTES = 128 * 1024;
+import type { ReadFloor } from "./read_floor.ts";
+import type { ByteSink, SocketWriter } from "./socket_writer.ts";
+import {
+  COPY_THRESHOLD_BYTES,
+  createOutputWriter,
+  type OutputWriterOptions,
+} from "./output_writer.ts";
 
 /** The longest header of a frame wsgate sends (unmasked, 64-bit length). */
 export const MAX_SERVER_HEADER_BYTES = 10;
 
-/** Options for {@linkcode BrowserOutput}. */
-export interface BrowserOutputOptions {
+/**
+ * Options for {@linkcode BrowserOutput}; `source` is the backend pump's
+ * read buffer.
+ */
+export interface BrowserOutputOptions extends OutputWriterOptions {
   /**
    * Whether messages go out as text frames (validated as UTF-8) rather
    * than binary ones.
    * @default {false}
    */
   isText?: boolean;
-  /**
-   * Pending bytes above which the output reports back-pressure.
-   * @default {1048576}
-   */
-  highWaterBytes?: number;
-  /**
-   * The backend pump's read buffer: large messages that lie in it are
-   * framed in place (their header written over the bytes just before
-   * them) and its buffers come back once written. None: every message is
-   * framed by copy or by reference.
-   * @default {undefined}
-   */
-  source?: ReadBuffer;
-  /**
-   * Called once when a write fails; later output is dropped.
-   * @default {undefined}
-   */
-  onError?: (error: unknown) => void;
 }
 
 type Encode = (
@@ -127,25 +110,16 @@ export class BrowserOutput {
    * @param options Frame type, water mark, in-place source and errors.
    */
   constructor(socket: ByteSink, options: BrowserOutputOptions = {}) {
-    const {
-      isText = false,
-      highWaterBytes = 1024 * 1024,
-      source,
-      onError,
-    } = options;
+    const { isText = false } = options;
     this.#isText = isText;
     this.#opcode = isText ? Opcode.TEXT : Opcode.BINARY;
     this.#encodeFrame = frameOf(this.#opcode);
     this.#encodeHead = headOf(this.#opcode);
     this.#encodeCompressed = frameOf(this.#opcode | RSV1_COMPRESSED);
     this.#encodeCompressedHead = headOf(this.#opcode | RSV1_COMPRESSED);
-    this.#source = source === undefined ? undefined : new ReadFloor(source);
-    this.#writer = new SocketWriter(socket, {
-      highWaterBytes,
-      copyThresholdBytes: COPY_THRESHOLD_BYTES,
-      ...(source === undefined ? {} : { releaseTo: source }),
-      ...(onError === undefined ? {} : { onError }),
-    });
+    const { writer, floor } = createOutputWriter(socket, options);
+    this.#writer = writer;
+    this.#source = floor;
   }
 
   /** The write queue: flow control, draining, abandoning. */

@@ -132,6 +132,43 @@ export function backendWriteFailed(error: unknown): EndCause {
   };
 }
 
+/** How each liveness end but a missing pong closes, and what the log says. */
+const LIVENESS_ENDS: {
+  [end in Exclude<LivenessEnd, null | "ping_timeout">]: {
+    code: number;
+    reason: string;
+    initiator: EndCause["initiator"];
+    detail: (timers: SessionTimers) => string;
+  };
+} = {
+  lifetime: {
+    code: CloseCode.LIFETIME_EXCEEDED,
+    reason: "session lifetime exceeded",
+    initiator: "gateway",
+    detail: (timers) => `session older than ${timers.maxLifetimeMs} ms`,
+  },
+  idle: {
+    code: CloseCode.IDLE_TIMEOUT,
+    reason: "idle timeout",
+    initiator: "gateway",
+    detail: (timers) => `no data either way for ${timers.idleTimeoutMs} ms`,
+  },
+  "backend_silent": {
+    code: CloseCode.BACKEND_SILENT,
+    reason: "backend silent",
+    initiator: "backend",
+    detail: (timers) =>
+      `nothing from the backend for ${timers.backendSilenceMs} ms`,
+  },
+  stalled: {
+    code: CloseCode.STALLED,
+    reason: "session stalled",
+    initiator: "gateway",
+    detail: (timers) =>
+      `browser not read and nothing moved for ${timers.stallTimeoutMs} ms`,
+  },
+};
+
 /**
  * The end a liveness verdict asks for.
  *
@@ -160,37 +197,9 @@ export function livenessEnd(
   end: Exclude<LivenessEnd, null>,
   timers: SessionTimers,
 ): EndCause {
-  switch (end) {
-    case "lifetime":
-      return {
-        code: CloseCode.LIFETIME_EXCEEDED,
-        reason: "session lifetime exceeded",
-        detail: `session older than ${timers.maxLifetimeMs} ms`,
-        initiator: "gateway",
-      };
-    case "idle":
-      return {
-        code: CloseCode.IDLE_TIMEOUT,
-        reason: "idle timeout",
-        detail: `no data either way for ${timers.idleTimeoutMs} ms`,
-        initiator: "gateway",
-      };
-    case "backend_silent":
-      return {
-        code: CloseCode.BACKEND_SILENT,
-        reason: "backend silent",
-        detail: `nothing from the backend for ${timers.backendSilenceMs} ms`,
-        initiator: "backend",
-      };
-    case "stalled":
-      return {
-        code: CloseCode.STALLED,
-        reason: "session stalled",
-        detail:
-          `browser not read and nothing moved for ${timers.stallTimeoutMs} ms`,
-        initiator: "gateway",
-      };
-    case "ping_timeout":
-      return browserGone(`no pong within ${timers.pingTimeoutMs} ms`);
+  if (end === "ping_timeout") {
+    return browserGone(`no pong within ${timers.pingTimeoutMs} ms`);
   }
+  const { code, reason, initiator, detail } = LIVENESS_ENDS[end];
+  return { code, reason, detail: detail(timers), initiator };
 }

@@ -5,16 +5,13 @@
  * is plain TCP: a pump stops reading while the bytes held for the other side
  * are above the high-water mark. Frames are built by the two outputs
  * ({@linkcode BrowserOutput}, {@linkcode BackendOutput}), liveness is judged
- * by the pure `judgeLiveness`, traffic is counted by {@linkcode RelayStats}.
+ * by the pure `judgeLiveness`, traffic is counted by {@linkcode RelayStats},
+ * and permessage-deflate runs in {@linkcode MessageCompression}.
  *
  * @module
  */
 
-import {
-  Opcode,
-  validateUtf8,
-  WsFrameParser,
-} from "../websocket/ws_frame_codec.ts";
+import { Opcode, WsFrameParser } from "../websocket/ws_frame_codec.ts";
 import { parseClosePayload } from "../websocket/close_frame.ts";
 import { Latch } from "./latch.ts";
 import { ReadBuffer } from "./read_buffer.ts";
@@ -34,7 +31,6 @@ import {
 import type {
   DuplexSocket,
   RelaySessionOptions,
-  SessionCompression,
   SessionSummary,
 } from "./relay_options.ts";
 import { RelayStats, type RelayStatsDelta } from "./relay_stats.ts";
@@ -47,12 +43,10 @@ import {
   type EndCause,
   livenessEnd,
 } from "./end_cause.ts";
-import {
-  BrowserOutput,
-  COPY_THRESHOLD_BYTES,
-  MAX_SERVER_HEADER_BYTES,
-} from "./browser_output.ts";
+import { BrowserOutput, MAX_SERVER_HEADER_BYTES } from "./browser_output.ts";
+import { COPY_THRESHOLD_BYTES } from "./output_writer.ts";
 import { BackendOutput } from "./backend_output.ts";
+import { MessageCompression } from "./message_compression.ts";
 
 /** How long a faulty browser gets to answer our close frame. */
 const FAULTY_CLOSE_WAIT_MS = 1000;
@@ -86,13 +80,11 @@ export class RelaySession {
   #parser: WsFrameParser;
   #toBrowser: BrowserOutput;
   /**
-   * permessage-deflate, when negotiated: browser messages (and control
-   * frames, to keep their order) go through #inbound, backend messages
-   * through #outbound; each pump awaits its chain before reading on.
+   * permessage-deflate, when negotiated: browser messages and control
+   * frames go through its inbound queue, backend messages through its
+   * outbound one; each pump awaits its queue before reading on.
    */
-  #compression: SessionCompression | undefined;
-  #inbound: Promise<void> = Promise.resolve();
-  #outbound: Promise<void> = Promise.resolve();
+  #compression: MessageCompression | undefined;
   #toBackend: BackendOutput;
   #stats = new RelayStats();
   #now: () => number;
@@ -148,7 +140,14 @@ export class RelaySession {
     if (controlRate > 0) {
       this.#controlBudget = new ControlFrameBudget(controlRate, now);
     }
-    const compression = options.compression;
+    const compression = options.compression === undefined
+      ? undefined
+      : new MessageCompression(options.compression, {
+        toBackend: (message) => this.#relayToBackend(message),
+        control: (opcode, payload) => this.#onBrowserControl(opcode, payload),
+        toBrowser: (message, compressed) =>
+          this.#relayCompressedToBrowser(message, compressed),
+      }, { isTextToBrowser: options.isTextToBrowser });
     this.#compression = compression;
     this.#parser = new WsFrameParser(
       compression === undefined
@@ -159,14 +158,9 @@ export class RelaySession {
         }
         : {
           onMessage: (isText, payload, isCompressed) =>
-            this.#queueInbound(compression, isText, payload, isCompressed),
-          onControl: (opcode, payload) => {
-            // After the messages before it, which may still be inflating.
-            const copy = payload.slice();
-            this.#inbound = this.#inbound.then(() =>
-              this.#onBrowserControl(opcode, copy)
-            );
-          },
+            compression.queueInbound(isText, payload, isCompressed),
+          onControl: (opcode, payload) =>
+            compression.queueControl(opcode, payload),
         },
       {
         maxMessageBytes: options.maxMessageBytes,
@@ -317,11 +311,12 @@ export class RelaySession {
     const output = this.#toBackend;
     const writer = output.writer;
     const times = this.#times;
+    const compression = this.#compression;
     try {
       const initial = this.#options.initialBrowserBytes;
       if (initial !== undefined && initial.length > 0) {
         this.#parser.push(initial);
-        if (this.#compression !== undefined) await this.#inbound;
+        if (compression !== undefined) await compression.inbound;
         output.flush();
       }
       let streakBytes = 0;
@@ -350,7 +345,7 @@ export class RelaySession {
         times.pingSentAtMs = 0;
         output.beginRead();
         this.#parser.push(regionOf(bytes, 0, count));
-        if (this.#compression !== undefined) await this.#inbound;
+        if (compression !== undefined) await compression.inbound;
         // Part of a message arrived: data is moving (idle timeout).
         if (this.#parser.pendingBytes > 0) {
           times.lastDataMs = times.lastFromBrowserMs;
@@ -381,30 +376,6 @@ export class RelaySession {
       this.#now(),
       this.#toBrowser.writer.writtenBytes,
     );
-
-  /**
-   * Each browser message of a compressing session, from the parser:
-   * inflated (capped at the message limit) and relayed in order; the pump
-   * awaits the chain before reading on, and its failure (1009, 1007) ends
-   * the session like a parser error.
-   */
-  #queueInbound(
-    compression: SessionCompression,
-    isText: boolean,
-    payload: Uint8Array,
-    isCompressed: boolean,
-  ): void {
-    const copy = payload.slice();
-    this.#inbound = this.#inbound.then(async () => {
-      if (!isCompressed) {
-        this.#relayToBackend(copy);
-        return;
-      }
-      const message = await compression.inflater.decompress(copy);
-      if (isText) validateUtf8(message);
-      this.#relayToBackend(message);
-    });
-  }
 
   /** Each complete browser message, from the parser. */
   #relayToBackend(payload: Uint8Array): void {
@@ -475,7 +446,7 @@ export class RelaySession {
     const compression = this.#compression;
     const relayToBrowser = compression === undefined
       ? (message: Uint8Array) => this.#relayToBrowser(message)
-      : (message: Uint8Array) => this.#queueOutbound(compression, message);
+      : (message: Uint8Array) => compression.queueOutbound(message);
     let streakBytes = 0;
     try {
       for (;;) {
@@ -506,7 +477,7 @@ export class RelaySession {
         if (output.isFinished) continue;
         output.beginRead();
         decoder.push(regionOf(bytes, 0, count), relayToBrowser);
-        if (compression !== undefined) await this.#outbound;
+        if (compression !== undefined) await compression.outbound;
         if (decoder.pendingBytes > 0) {
           times.lastDataMs = times.lastFromBackendMs;
         }
@@ -539,26 +510,23 @@ export class RelaySession {
   }
 
   /**
-   * Each backend message of a compressing session: compressed and sent in
-   * order with RSV1 (or plain below the route's `minSize`); the pump awaits
-   * the chain before reading on.
+   * Each backend message of a compressing session, once compressed: sent
+   * with RSV1 (or plain below the route's `minSize`) unless nothing more
+   * can reach the browser.
    */
-  #queueOutbound(compression: SessionCompression, message: Uint8Array): void {
-    if (this.#options.isTextToBrowser) validateUtf8(message);
-    // The decoder may hand messages over in a reused scratch buffer.
-    const copy = message.slice();
-    this.#outbound = this.#outbound.then(async () => {
-      const compressed = await compression.deflater.compress(copy);
-      if (this.#toBrowser.isFinished) return;
-      if (compressed === null) {
-        this.#relayToBrowser(copy);
-        return;
-      }
-      this.#toBrowser.sendCompressed(compressed);
-      this.#stats.countToBrowser(copy.length);
-      this.#options.onTraffic?.("to_browser", copy);
-      this.#times.lastDataMs = this.#times.lastFromBackendMs;
-    });
+  #relayCompressedToBrowser(
+    message: Uint8Array,
+    compressed: Uint8Array | null,
+  ): void {
+    if (this.#toBrowser.isFinished) return;
+    if (compressed === null) {
+      this.#relayToBrowser(message);
+      return;
+    }
+    this.#toBrowser.sendCompressed(compressed);
+    this.#stats.countToBrowser(message.length);
+    this.#options.onTraffic?.("to_browser", message);
+    this.#times.lastDataMs = this.#times.lastFromBackendMs;
   }
 
   async #lingerBrowser(timeoutMs: number): Promise<void> {
@@ -615,7 +583,10 @@ export class RelaySession {
     }
     // Messages still compressing go out before our close frame.
     if (this.#compression !== undefined) {
-      await withTimeout(this.#outbound.catch(() => {}), remaining());
+      await withTimeout(
+        this.#compression.outbound.catch(() => {}),
+        remaining(),
+      );
     }
     if (!toBrowser.hasFailed) {
       // Browser side: queued messages first, then our close frame (an echo
@@ -641,8 +612,7 @@ export class RelaySession {
     this.#toBrowser.stop();
     closeQuietly(this.#browser);
     await this.#closeBackend(remaining);
-    this.#compression?.deflater.close();
-    this.#compression?.inflater.close();
+    this.#compression?.close();
     return this.#summary(cause);
   }
 

@@ -9,7 +9,7 @@ import {
   parseDurationMs,
   type RunConfig,
 } from "../../src/cli/args.ts";
-import { defaultCliSettings, SETTINGS } from "../../src/config/settings.ts";
+import { defaultCliSettings, SETTINGS } from "../../src/cli/cli_settings.ts";
 import { ConfigError } from "../../src/errors.ts";
 
 const TARGET = ["--target", "127.0.0.1:9000"];

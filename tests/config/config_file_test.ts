@@ -2,10 +2,10 @@ import { assert, assertEquals } from "../_util/assert.ts";
 import { applyConfigFile, applySetting } from "../../src/config/config_file.ts";
 import { parseJsonc } from "../../src/config/jsonc.ts";
 import {
+  type CliSettingTargets,
   defaultCliSettings,
   SETTINGS,
-  type SettingTargets,
-} from "../../src/config/settings.ts";
+} from "../../src/cli/cli_settings.ts";
 
 const BASE_DIR = "/etc/wsgate";
 
@@ -13,15 +13,15 @@ const BASE_DIR = "/etc/wsgate";
 function applyFile(
   file: unknown,
   baseDir = BASE_DIR,
-): { targets: SettingTargets; problems: string[] } {
-  const targets: SettingTargets = {
+): { targets: CliSettingTargets; problems: string[] } {
+  const targets: CliSettingTargets = {
     options: {},
     route: {},
     cli: defaultCliSettings(),
     baseDir,
   };
   const problems: string[] = [];
-  applyConfigFile(file, targets, problems);
+  applyConfigFile(file, { settings: SETTINGS, targets, problems });
   return { targets, problems };
 }
 
@@ -507,14 +507,18 @@ Deno.test("applyConfigFile resolves relative paths against the config file direc
 });
 
 Deno.test("applyConfigFile appends its routes to routes already in the targets", () => {
-  const targets: SettingTargets = {
+  const targets: CliSettingTargets = {
     options: { routes: [{ path: "/first", target: "127.0.0.1:1" }] },
     route: {},
     cli: defaultCliSettings(),
     baseDir: BASE_DIR,
   };
   const problems: string[] = [];
-  applyConfigFile({ routes: [ROUTE] }, targets, problems);
+  applyConfigFile({ routes: [ROUTE] }, {
+    settings: SETTINGS,
+    targets,
+    problems,
+  });
   assertEquals(problems, []);
   assertEquals(targets.options.routes, [
     { path: "/first", target: "127.0.0.1:1" },
@@ -524,7 +528,7 @@ Deno.test("applyConfigFile appends its routes to routes already in the targets",
 
 Deno.test("applySetting reports a bad value at the given path with the value as JSON", () => {
   const setting = SETTINGS.find((item) => item.key === "pingInterval")!;
-  const targets: SettingTargets = {
+  const targets: CliSettingTargets = {
     options: {},
     route: {},
     cli: defaultCliSettings(),

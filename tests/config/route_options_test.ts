@@ -5,7 +5,6 @@ import {
   routeTimers,
 } from "../../src/config/route_options.ts";
 import { applyConfigFile } from "../../src/config/config_file.ts";
-import { defaultCliSettings } from "../../src/config/settings.ts";
 import type { RouteOptions } from "../../src/config/config.ts";
 
 const ROUTE = { path: "/", target: "127.0.0.1:9" };
@@ -53,20 +52,13 @@ Deno.test("applyConfigFile reads every route timer with a file key as a duration
   for (const { option, fileKey } of ROUTE_TIMERS) {
     if (fileKey === undefined) continue;
     await t.step(fileKey, () => {
-      const targets = {
-        options: {},
-        route: {},
-        cli: defaultCliSettings(),
-        baseDir: "/etc/wsgate",
-      };
+      const targets = { options: {}, route: {}, baseDir: "/etc/wsgate" };
       const problems: string[] = [];
-      applyConfigFile(
-        {
-          routes: [{ ...ROUTE, [fileKey]: "2s" }],
-        },
+      applyConfigFile({ routes: [{ ...ROUTE, [fileKey]: "2s" }] }, {
+        settings: [],
         targets,
         problems,
-      );
+      });
       assertEquals(problems, []);
       const routes = (targets.options as { routes?: RouteOptions[] }).routes;
       assertStrictEquals(routes?.[0]?.[option], 2000);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BackendOutput } from "../../src/session/backend_output.ts";
-import { COPY_THRESHOLD_BYTES } from "../../src/session/browser_output.ts";
+import { COPY_THRESHOLD_BYTES } from "../../src/session/output_writer.ts";
 import { ReadBuffer } from "../../src/session/read_buffer.ts";
 import { createFrameEncoder } from "../../src/framing/create_codec.ts";
 import { parseFramingSpec } from "../../src/framing/spec.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import {
   BrowserOutput,
-  COPY_THRESHOLD_BYTES,
   MAX_SERVER_HEADER_BYTES,
 } from "../../src/session/browser_output.ts";
+import { COPY_THRESHOLD_BYTES } from "../../src/session/output_writer.ts";
 import { ReadBuffer } from "../../src/session/read_buffer.ts";
 import { InvalidMessageError } from "../../src/errors.ts";
 import { RecordingSink } from "./_recording_sink.ts";

@@ -19,27 +19,41 @@ const TIMERS: SessionTimers = {
   stallTimeoutMs: 7,
 };
 
-Deno.test("livenessEnd gives each liveness end its close code, reason and initiator", () => {
+Deno.test("livenessEnd gives each liveness end its close code, reason, initiator and log detail", () => {
   const cases = [
-    ["lifetime", 4002, "session lifetime exceeded", "gateway"],
-    ["idle", 4001, "idle timeout", "gateway"],
-    ["backend_silent", 4000, "backend silent", "backend"],
-    ["stalled", 4003, "session stalled", "gateway"],
-    ["ping_timeout", 1006, "browser gone", "browser"],
+    [
+      "lifetime",
+      4002,
+      "session lifetime exceeded",
+      "gateway",
+      "session older than 4 ms",
+    ],
+    ["idle", 4001, "idle timeout", "gateway", "no data either way for 3 ms"],
+    [
+      "backend_silent",
+      4000,
+      "backend silent",
+      "backend",
+      "nothing from the backend for 5 ms",
+    ],
+    [
+      "stalled",
+      4003,
+      "session stalled",
+      "gateway",
+      "browser not read and nothing moved for 7 ms",
+    ],
+    ["ping_timeout", 1006, "browser gone", "browser", "no pong within 2 ms"],
   ] as const;
-  for (const [end, code, reason, initiator] of cases) {
+  for (const [end, code, reason, initiator, detail] of cases) {
     const cause = livenessEnd(end, TIMERS);
-    assert.deepEqual([cause.code, cause.reason, cause.initiator], [
-      code,
-      reason,
-      initiator,
-    ], end);
+    assert.deepEqual(
+      [cause.code, cause.reason, cause.initiator, cause.detail],
+      [code, reason, initiator, detail],
+      end,
+    );
   }
   assert.equal(livenessEnd("ping_timeout", TIMERS).isBrowserGone, true);
-  assert.equal(
-    livenessEnd("stalled", TIMERS).detail,
-    "browser not read and nothing moved for 7 ms",
-  );
 });
 
 Deno.test("browserReadFailed tells a gone browser from a faulty one", () => {
