@@ -38,6 +38,7 @@ export type {
   DynamicTargetOptions,
   GatewayOptions,
   RouteOptions,
+  TokenApiOptions,
 } from "./src/config/config.ts";
 
 // Framing codecs

@@ -39,7 +39,6 @@ import { LineWriter } from "./log_sink.ts";
 import {
   buildWebsockifyOptions,
   parseWebsockifyArgs,
-  unwiredFeatures,
   websockifyHelpText,
 } from "./websockify_args.ts";
 import { formatWebsockifyBanner } from "./websockify_banner.ts";
@@ -153,8 +152,7 @@ async function dispatch(args: readonly string[]): Promise<number> {
 
 /**
  * The `websockify` command: websockify's command line, its settings block
- * on stderr, then the same serve loop as a plain run. Features that need
- * hooks the gateway lacks yet are refused (exit 2) rather than ignored.
+ * on stderr, then the same serve loop as a plain run.
  */
 async function runWebsockify(argv: readonly string[]): Promise<number> {
   const command = parseWebsockifyArgs(argv);
@@ -164,8 +162,6 @@ async function runWebsockify(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const { settings } = command;
-  const unwired = unwiredFeatures(settings);
-  if (unwired.length > 0) throw new ConfigError(unwired);
   let isCertPresent = true;
   try {
     await Deno.stat(settings.cert);

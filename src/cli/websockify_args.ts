@@ -16,6 +16,7 @@
 
 import type { GatewayOptions, RouteOptions } from "../config/config.ts";
 import { ConfigError } from "../errors.ts";
+import { parseRedisTokenSource } from "../routing/redis_token_source.ts";
 
 /** The token plugins understood, by websockify's class name. */
 export const TOKEN_PLUGINS = [
@@ -540,12 +541,7 @@ export function buildWebsockifyOptions(
   const { target } = settings;
   if (target.kind === "tcp") base.target = formatHostPort(target);
   if (target.kind === "unix") base.target = `unix:${target.path}`;
-  if (
-    target.kind === "token" &&
-    (target.plugin === "TokenFile" || target.plugin === "ReadOnlyTokenFile")
-  ) {
-    base.tokens = target.source!;
-  }
+  if (target.kind === "token") Object.assign(base, tokenRouteOptions(target));
   if (settings.isSslTarget) base.backendTls = true;
   if (settings.record !== undefined) base.recordDir = dirname(settings.record);
   gateway.routes = WEBSOCKIFY_PATHS.map((path) => ({ path, ...base }));
@@ -553,39 +549,36 @@ export function buildWebsockifyOptions(
 }
 
 /**
- * The features of `settings` the gateway cannot serve yet, one line each
- * naming the option and the missing hook; empty when everything is wired.
- * The CLI refuses to start on any of them rather than run without them.
- *
- * @example
- * ```ts
- * import { parseWebsockifyArgs, unwiredFeatures } from "./websockify_args.ts";
- * import assert from "node:assert/strict";
- * const command = parseWebsockifyArgs(["--token-plugin", "TokenFile", "--token-source", "t", "--host-token", "6080"]);
- * if (command.kind !== "run") throw new Error("unreachable");
- * assert.equal(unwiredFeatures(command.settings).length, 1);
- * ```
- *
- * @param settings The parsed command line.
- * @returns One line per unwired feature.
+ * The route keys of a token plugin: a token file, Redis in websockify's
+ * layout (`tokenStore` and `tokenPrefix` from the source), or a token API;
+ * `--host-token` reads the token from the Host header.
  */
-export function unwiredFeatures(settings: WebsockifySettings): string[] {
-  const lines: string[] = [];
-  const { target } = settings;
-  if (target.kind === "token" && target.isHostToken) {
-    lines.push(
-      "--host-token: not wired yet (needs a token resolver hook in the upgrade pipeline); pass the token as ?token= meanwhile",
-    );
+function tokenRouteOptions(
+  target: Extract<WebsockifyTarget, { kind: "token" }>,
+): Partial<RouteOptions> {
+  const source = target.source ?? "";
+  const keys: Partial<RouteOptions> = target.isHostToken
+    ? { hostToken: true }
+    : {};
+  switch (target.plugin) {
+    case "TokenFile":
+    case "ReadOnlyTokenFile":
+      // `tokens: "redis"` means Redis: a file named so is spelled ./redis.
+      return { ...keys, tokens: source === "redis" ? "./redis" : source };
+    case "TokenRedis": {
+      const redis = parseRedisTokenSource(source);
+      return {
+        ...keys,
+        tokens: "redis",
+        tokenStore: redis.url,
+        tokenPrefix: redis.keyPrefix,
+      };
+    }
+    case "JWTTokenApi":
+      return { ...keys, tokenApi: { jwtKeyFile: source } };
+    case "JSONTokenApi":
+      return { ...keys, tokenApi: { jsonUrl: source } };
   }
-  if (
-    target.kind === "token" && target.plugin !== "TokenFile" &&
-    target.plugin !== "ReadOnlyTokenFile"
-  ) {
-    lines.push(
-      `--token-plugin ${target.plugin}: not wired yet (needs a token resolver hook in the upgrade pipeline); use TokenFile meanwhile`,
-    );
-  }
-  return lines;
 }
 
 function checkSslVersion(version: string): void {
@@ -671,6 +664,15 @@ function checkTokenSource(
       ? "a URL with %s for the token"
       : "a token file or directory";
     fail(`--token-plugin ${plugin}: needs --token-source (${what})`);
+  }
+  if (plugin === "TokenRedis") {
+    try {
+      parseRedisTokenSource(source);
+    } catch {
+      fail(
+        `--token-source: invalid value "${source}" (expected host[:port[:db[:password[:namespace]]]] for TokenRedis)`,
+      );
+    }
   }
   if (plugin === "JSONTokenApi" && !source.includes("%s")) {
     fail(

@@ -21,6 +21,7 @@ import {
   isStringList,
 } from "./_checks.ts";
 import {
+  REDIS_TOKENS,
   type ResolvedRoute,
   resolveRoute,
   type RouteOptions,
@@ -41,6 +42,7 @@ export type {
   DynamicTargetOptions,
   ResolvedRoute,
   RouteOptions,
+  TokenApiOptions,
 } from "./route_options.ts";
 export { type BackendTarget, parseHostPort, parseTarget } from "./target.ts";
 
@@ -492,6 +494,16 @@ export function resolveOptions(options: GatewayOptions): ResolvedGatewayConfig {
     resolvedRoutes.set(resolved.path, resolved);
   });
   const store = storeSettings(options, problems);
+  routes.forEach((route, index) => {
+    if (
+      route.tokens === REDIS_TOKENS && route.tokenStore === undefined &&
+      store === undefined
+    ) {
+      problems.push(
+        `routes[${index}].tokens: "redis" needs a store (store or tokenStore)`,
+      );
+    }
+  });
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     hostname,

@@ -35,7 +35,12 @@ const ROUTE_KEYS: Record<string, string> = {
       fileKey === undefined ? [] : [[fileKey, fileHelp]]
     ),
   ),
-  tokens: "websockify token file or directory",
+  tokens: 'websockify token file or directory, or "redis"',
+  tokenPrefix: 'key prefix of the tokens with "tokens": "redis"',
+  tokenCacheTtl: 'how long a Redis token lookup is reused, e.g. "5s"',
+  tokenStore: "redis:// URL of the tokens when not the gateway's store",
+  tokenApi: '{ "jwtKeyFile": FILE } or { "jsonUrl": URL with %s }',
+  hostToken: "true to take the token from the Host header",
   dynamic: '{ "hosts": [...], "cidrs": [...], "ports": [...] }',
   ticket: "true to require a signed ticket",
   singleUseTickets: "true to refuse a reused ticket jti",
@@ -257,7 +262,37 @@ function convertRoute(
     if (value !== undefined) route[option] = value;
   }
   const tokens = text("tokens");
-  if (tokens !== undefined) route.tokens = resolvePath(baseDir, tokens);
+  if (tokens !== undefined) {
+    route.tokens = tokens === "redis" ? tokens : resolvePath(baseDir, tokens);
+  }
+  const tokenPrefix = text("tokenPrefix");
+  if (tokenPrefix !== undefined) route.tokenPrefix = tokenPrefix;
+  const tokenStore = text("tokenStore");
+  if (tokenStore !== undefined) route.tokenStore = tokenStore;
+  if (raw.tokenCacheTtl !== undefined) {
+    const value = duration("tokenCacheTtl", raw.tokenCacheTtl);
+    if (value !== undefined) route.tokenCacheTtlMs = value;
+  }
+  if (raw.tokenApi !== undefined) {
+    const api = raw.tokenApi;
+    if (
+      isObject(api) &&
+      checkKeys(api, ["jwtKeyFile", "jsonUrl"], `${at}.tokenApi`, problems) &&
+      Object.keys(api).length === 1
+    ) {
+      if (typeof api.jwtKeyFile === "string" && api.jwtKeyFile !== "") {
+        route.tokenApi = { jwtKeyFile: resolvePath(baseDir, api.jwtKeyFile) };
+      } else if (typeof api.jsonUrl === "string" && api.jsonUrl !== "") {
+        route.tokenApi = { jsonUrl: api.jsonUrl };
+      } else problems.push(`${at}.tokenApi: must be ${ROUTE_KEYS.tokenApi}`);
+    } else if (!isObject(api) || Object.keys(api).length !== 1) {
+      problems.push(`${at}.tokenApi: must be ${ROUTE_KEYS.tokenApi}`);
+    }
+  }
+  if (raw.hostToken !== undefined) {
+    if (typeof raw.hostToken === "boolean") route.hostToken = raw.hostToken;
+    else problems.push(`${at}.hostToken: must be true or false`);
+  }
   if (raw.dynamic !== undefined) {
     const dynamic = raw.dynamic;
     if (!isObject(dynamic)) {

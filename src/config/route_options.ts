@@ -16,6 +16,7 @@ import { createFrameEncoder } from "../framing/create_codec.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 import { checkNonNegative, checkPositive, frozenCopy } from "./_checks.ts";
 import { type BackendTarget, parseTarget } from "./target.ts";
+import { parseStoreUrl } from "../store/store_url.ts";
 import type { DeflateSettings } from "../websocket/permessage_deflate_offer.ts";
 
 /** One route: a URL path mapped to one backend. */
@@ -56,14 +57,54 @@ export interface RouteOptions {
    */
   maxMessageBytes?: number;
   /**
-   * A websockify-style token file (or directory): the target comes from
-   * `?token=` and `target` may be omitted. Re-read when it changes.
+   * Where the target of `?token=` comes from (`target` may then be
+   * omitted): a websockify-style token file or directory (re-read when it
+   * changes), or `"redis"`: the value of the key `<tokenPrefix><token>` in
+   * the store (`tokenStore`, else the gateway's `store`). Name a file
+   * called `redis` as `./redis`.
+   * @default {undefined}
    */
   tokens?: string;
   /**
+   * With `tokens: "redis"`: the prefix of the token keys (websockify's
+   * TokenRedis namespace plus `:`).
+   * @default {""}
+   */
+  tokenPrefix?: string;
+  /**
+   * With `tokens: "redis"`: how long a looked-up token (found or not) is
+   * reused, in ms; 0 asks the store on every handshake.
+   * @default {0}
+   */
+  tokenCacheTtlMs?: number;
+  /**
+   * With `tokens: "redis"`: the Redis holding the tokens
+   * (`redis://[[user]:password@]host[:port][/db]`, `rediss://`,
+   * `unix:///path`), when it is not the gateway's `store`.
+   * @default {the gateway's store}
+   */
+  tokenStore?: string;
+  /**
+   * A websockify token API that names the target of each token (instead of
+   * `tokens`): `{ jwtKeyFile }` (JWTTokenApi: the token is an HS256 JWT
+   * with `host` and `port` claims) or `{ jsonUrl }` (JSONTokenApi: GET the
+   * URL with `%s` replaced by the token; a 2xx JSON `{host, port}` answer).
+   * @default {undefined}
+   */
+  tokenApi?: TokenApiOptions;
+  /**
+   * The token is the `Host` header up to its first `:` (websockify's
+   * `--host-token`) instead of `?token=`; needs `tokens` or `tokenApi`.
+   * @default {false}
+   */
+  hostToken?: boolean;
+  /**
    * Lets the browser name the target with `?host=H&port=P`, only inside
    * this allow-list. Loopback, link-local and private addresses are denied
-   * unless a listed CIDR covers them. Off when absent.
+   * unless a listed CIDR covers them. Off when absent. With `tokens` or
+   * `tokenApi` the browser names no target: the list then checks the
+   * token's target instead (so whoever writes the tokens reaches only what
+   * it allows).
    */
   dynamic?: DynamicTargetOptions;
   /** Require a signed ticket (needs the gateway's `ticketSecret`). @default {false} */
@@ -95,6 +136,20 @@ export interface CompressionOptions {
   /** The largest LZ77 window used and accepted, 9-15. @default {15} */
   maxWindowBits?: number;
 }
+
+/** A websockify token API (see `RouteOptions.tokenApi`). */
+export type TokenApiOptions =
+  | {
+    /** JWTTokenApi: the file holding the HS256 secret, base64url. */
+    jwtKeyFile: string;
+  }
+  | {
+    /** JSONTokenApi: the URL with `%s` where the token goes. */
+    jsonUrl: string;
+  };
+
+/** The value of `tokens` that reads tokens from Redis. */
+export const REDIS_TOKENS = "redis";
 
 /** The allow-list of a route with dynamic targets. */
 export interface DynamicTargetOptions {
@@ -142,8 +197,18 @@ export interface ResolvedRoute {
   readonly idleTimeoutMs: number;
   /** Maximum lifetime (0 = off). */
   readonly maxLifetimeMs: number;
-  /** Token file, if the target comes from `?token=`. */
+  /** Token file or `"redis"`, if the target comes from a token. */
   readonly tokens: string | undefined;
+  /** The token key prefix (`tokens: "redis"`). */
+  readonly tokenPrefix: string;
+  /** How long a Redis token lookup is reused, in ms (0 = never). */
+  readonly tokenCacheTtlMs: number;
+  /** The Redis of the tokens when not the gateway's store. */
+  readonly tokenStore: string | undefined;
+  /** The token API, if one names the targets. */
+  readonly tokenApi: Readonly<TokenApiOptions> | undefined;
+  /** Whether the token is the Host header without its port. */
+  readonly hostToken: boolean;
   /** Dynamic target allow-list, if enabled. */
   readonly dynamic: Readonly<DynamicTargetOptions> | undefined;
   /** Whether a ticket is required. */
@@ -289,7 +354,7 @@ export function resolveRoute(
   }
   let target: BackendTarget | undefined;
   const hasOtherTargets = route.tokens !== undefined ||
-    route.dynamic !== undefined;
+    route.tokenApi !== undefined || route.dynamic !== undefined;
   if (route.target !== undefined || !hasOtherTargets) {
     try {
       target = parseTarget(route.target);
@@ -297,12 +362,7 @@ export function resolveRoute(
       problems.push(`${at}.target: ${(error as Error).message}`);
     }
   }
-  if (route.tokens !== undefined && route.dynamic !== undefined) {
-    problems.push(`${at}: tokens and dynamic cannot be combined`);
-  }
-  if (route.tokens !== undefined && typeof route.tokens !== "string") {
-    problems.push(`${at}.tokens: must be a file or directory path`);
-  }
+  checkTokenSettings(route, at, problems);
   if (route.dynamic !== undefined) {
     try {
       compileBackendPolicy(route.dynamic);
@@ -395,8 +455,7 @@ export function resolveRoute(
     : route.backendTls;
   return Object.freeze({
     path: route.path,
-    targetText: route.target ??
-      (route.tokens !== undefined ? `tokens:${route.tokens}` : "dynamic"),
+    targetText: route.target ?? tokenTargetText(route) ?? "dynamic",
     target: frozenCopy(target),
     toBackend,
     toBrowser,
@@ -406,6 +465,11 @@ export function resolveRoute(
     ...timers,
     backendHeartbeatMessage: heartbeat ?? new Uint8Array(0),
     tokens: route.tokens,
+    tokenPrefix: route.tokenPrefix ?? "",
+    tokenCacheTtlMs: route.tokenCacheTtlMs ?? 0,
+    tokenStore: route.tokenStore,
+    tokenApi: frozenCopy(route.tokenApi),
+    hostToken: route.hostToken ?? false,
     dynamic: frozenCopy(route.dynamic),
     requireTicket: route.requireTicket ?? false,
     singleUseTickets: route.singleUseTickets ?? false,
@@ -414,6 +478,79 @@ export function resolveRoute(
     recordDir: route.recordDir,
     compression,
   });
+}
+
+/** Checks a route's token settings (`tokens`, `tokenApi` and their keys). */
+function checkTokenSettings(
+  route: RouteOptions,
+  at: string,
+  problems: string[],
+): void {
+  const { tokens, tokenApi } = route;
+  if (tokens !== undefined && (typeof tokens !== "string" || tokens === "")) {
+    problems.push(`${at}.tokens: must be a file or directory path, or "redis"`);
+  }
+  if (tokens !== undefined && tokenApi !== undefined) {
+    problems.push(`${at}: tokens and tokenApi cannot be combined`);
+  }
+  if (tokenApi !== undefined) {
+    const api = tokenApi as Record<string, unknown>;
+    const keys = typeof api === "object" && api !== null
+      ? Object.keys(api)
+      : [];
+    const isJwt = keys.length === 1 && typeof api.jwtKeyFile === "string" &&
+      api.jwtKeyFile !== "";
+    const isJson = keys.length === 1 && typeof api.jsonUrl === "string" &&
+      api.jsonUrl.includes("%s");
+    if (!isJwt && !isJson) {
+      problems.push(
+        `${at}.tokenApi: must be { "jwtKeyFile": FILE } or { "jsonUrl": URL with %s }`,
+      );
+    }
+  }
+  const isRedis = tokens === REDIS_TOKENS;
+  const redisOnly = {
+    tokenPrefix: route.tokenPrefix,
+    tokenCacheTtlMs: route.tokenCacheTtlMs,
+    tokenStore: route.tokenStore,
+  };
+  for (const [name, value] of Object.entries(redisOnly)) {
+    if (value !== undefined && !isRedis) {
+      problems.push(`${at}.${name}: needs tokens: "redis"`);
+    }
+  }
+  if (
+    route.tokenPrefix !== undefined &&
+    (typeof route.tokenPrefix !== "string" || route.tokenPrefix.length > 256)
+  ) {
+    problems.push(
+      `${at}.tokenPrefix: must be a string of at most 256 characters`,
+    );
+  }
+  if (route.tokenCacheTtlMs !== undefined) {
+    checkNonNegative(problems, `${at}.tokenCacheTtlMs`, route.tokenCacheTtlMs);
+  }
+  if (route.tokenStore !== undefined) {
+    try {
+      parseStoreUrl(route.tokenStore);
+    } catch (error) {
+      problems.push(`${at}.tokenStore: ${(error as Error).message}`);
+    }
+  }
+  if (
+    route.hostToken === true && tokens === undefined && tokenApi === undefined
+  ) {
+    problems.push(`${at}.hostToken: needs tokens or tokenApi`);
+  }
+}
+
+/** The log text of a token route's target (`tokens:...`, `tokenApi:...`). */
+function tokenTargetText(route: RouteOptions): string | undefined {
+  if (route.tokens !== undefined) return `tokens:${route.tokens}`;
+  const api = route.tokenApi;
+  if (api === undefined) return undefined;
+  // Not the URL: it may carry credentials, and this text is logged.
+  return "jwtKeyFile" in api ? "tokenApi:jwt" : "tokenApi:json";
 }
 
 function resolveCompression(

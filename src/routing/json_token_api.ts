@@ -1,8 +1,10 @@
 /**
  * websockify's `JSONTokenApi`: the token is put in place of `%s` in a URL,
  * fetched, and a 2xx JSON answer `{"host": ..., "port": ...}` names the
- * target; any other answer refuses the token. Needs `--allow-net` for the
- * URL's host.
+ * target; a 4xx or a bad answer refuses the token (404). An API that cannot
+ * be reached, answers later than `timeoutMs` or fails with a 5xx refuses
+ * with 503 (fail closed: retry later). Needs `--allow-net` for the URL's
+ * host.
  *
  * @module
  */
@@ -63,7 +65,7 @@ export class JsonTokenApiResolver implements TokenResolver {
   /**
    * Asks the API for the token's target.
    * @param token The token (URL-encoded into the URL).
-   * @returns The target, 404 for a refused token, 502 when the API fails.
+   * @returns The target, 404 for a refused token, 503 when the API fails.
    */
   async resolve(token: string): Promise<TokenResolution> {
     const url = this.#urlTemplate.replace("%s", encodeURIComponent(token));
@@ -73,12 +75,11 @@ export class JsonTokenApiResolver implements TokenResolver {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (error) {
-      return {
-        kind: "refuse",
-        status: 502,
-        body: "Token lookup failed",
-        detail: `JSONTokenApi ${url}: ${(error as Error).message}`,
-      };
+      return apiUnavailable(`${url}: ${(error as Error).message}`);
+    }
+    if (response.status >= 500) {
+      await response.body?.cancel();
+      return apiUnavailable(`${url} answered ${response.status}`);
     }
     if (!response.ok) {
       await response.body?.cancel();
@@ -97,4 +98,15 @@ export class JsonTokenApiResolver implements TokenResolver {
     }
     return { kind: "target", target };
   }
+}
+
+/** A 503 for an API that cannot answer now: no target is guessed. */
+function apiUnavailable(detail: string): TokenResolution {
+  return {
+    kind: "refuse",
+    status: 503,
+    body: "Token lookup failed",
+    detail: `token_api_unavailable: JSONTokenApi ${detail}`,
+    headers: { "retry-after": "1" },
+  };
 }

@@ -20,12 +20,14 @@ export type TokenResolution =
   | {
     /** Refuse the upgrade. */
     readonly kind: "refuse";
-    /** The HTTP status (404 unknown token, 502 lookup failed). */
+    /** The HTTP status (404 unknown token, 503 lookup unavailable). */
     readonly status: number;
     /** The short body sent to the client. */
     readonly body: string;
     /** The detail for the log (never sent). */
     readonly detail: string;
+    /** Extra response headers (`retry-after` on a 503). */
+    readonly headers?: Readonly<Record<string, string>>;
   };
 
 /** A token plugin. */
@@ -79,22 +81,26 @@ export function tokenOfRequest(
  * ```ts
  * import { unknownToken } from "./token_resolver.ts";
  * import assert from "node:assert/strict";
- * assert.equal(unknownToken("vm9", "not in Redis").status, 404);
+ * const refusal = unknownToken("vm9", "no such key in the store");
+ * assert.equal(refusal.status, 404);
+ * assert.equal(refusal.detail, 'unknown token "vm9": no such key in the store');
+ * assert.equal(unknownToken("vm9").detail, 'unknown token "vm9"');
  * ```
  *
  * @param token The token (cut to 64 characters in the log).
- * @param why The log detail.
+ * @param why Why it is unknown, for the log (none for a plain miss).
  * @returns The refusal.
  */
 export function unknownToken(
   token: string,
-  why: string,
+  why?: string,
 ): Extract<TokenResolution, { kind: "refuse" }> {
+  const named = `unknown token ${JSON.stringify(token.slice(0, 64))}`;
   return {
     kind: "refuse",
     status: 404,
     body: "Unknown token",
-    detail: `token ${JSON.stringify(token.slice(0, 64))}: ${why}`,
+    detail: why === undefined ? named : `${named}: ${why}`,
   };
 }
 

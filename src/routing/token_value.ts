@@ -53,7 +53,9 @@ export interface TokenValueOptions {
 
 /**
  * Parses a stored token value: `host:port`, websockify's JSON
- * `{"host": "host:port"}`, or `{"host": "h", "port": p}`.
+ * `{"host": "host:port"}`, or `{"host": "h", "port": p}`. An IPv6 host
+ * needs brackets (`[::1]:5900`) except in the two-field JSON form; an
+ * unbracketed `::1:5900` is refused (`bad_host`), as websockify refuses it.
  * @param value The value as read from the store.
  * @param options The size limit.
  * @returns The target, or a refusal reason with a detail for the log.
@@ -68,6 +70,8 @@ export interface TokenValueOptions {
  * });
  * const bad = parseTokenValue("10.0.0.5:99999");
  * assert.equal(bad.ok ? "" : bad.reason, "bad_port");
+ * const ambiguous = parseTokenValue("::1:5900");
+ * assert.equal(ambiguous.ok ? "" : ambiguous.reason, "bad_host");
  * ```
  */
 export function parseTokenValue(
@@ -98,6 +102,16 @@ export function parseTokenValue(
   const portText = text.slice(colon + 1);
   if (!/^[0-9]{1,5}$/.test(portText) || !isPort(Number(portText))) {
     return refuse("bad_port", "its port must be 1-65535", value);
+  }
+  const hostText = text.slice(0, colon);
+  if (hostText.includes(":") && !hostText.startsWith("[")) {
+    // "::1:5900" could be [::1]:5900 or [::1:5900] with no port; websockify
+    // refuses it too (its split(":") finds more than two fields).
+    return refuse(
+      "bad_host",
+      "an IPv6 host must be in brackets ([::1]:5900)",
+      value,
+    );
   }
   const target = parseTokenTarget(text);
   if (typeof target === "string" || target.transport !== "tcp") {

@@ -19,6 +19,7 @@ import {
 } from "../store/store_options.ts";
 import { RedisAdmission } from "../store/redis_admission.ts";
 import { RedisClient } from "../store/redis_client.ts";
+import { STORE_UNAVAILABLE_BODY } from "../store/store_errors.ts";
 import { sharedDeadlines } from "../io/deadline_queue.ts";
 import type {
   Admission,
@@ -28,9 +29,6 @@ import type {
 import { LocalAdmission } from "../security/local_admission.ts";
 import type { ReplayCache } from "../security/replay_cache.ts";
 import type { HttpRefusal } from "../http/request_head.ts";
-
-/** The client-facing reason of a handshake refused while the store is out. */
-export const STORE_UNAVAILABLE_BODY = "Store unavailable";
 
 /** The outcome of {@linkcode FleetAdmission.admit}. */
 export type AdmissionOutcome =

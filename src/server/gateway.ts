@@ -18,6 +18,7 @@ import type { ConsoleStats } from "../http/console_page.ts";
 import type { EventSink, GatewayEvent } from "../observability/events.ts";
 import { GatewayMetrics } from "../observability/gateway_metrics.ts";
 import type { AdmissionStore } from "../security/admission.ts";
+import { StoreClientPool } from "../store/store_client_pool.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
 import { defaultMemoryBudgetBytes, pickOverBudget } from "./memory_budget.ts";
@@ -187,6 +188,8 @@ class GatewayServer implements Gateway {
   #sharedStore: AdmissionStore | undefined;
   /** The store this gateway opened (with --store), closed at shutdown. */
   #ownedStore: OpenedAdmissionStore | undefined;
+  /** The Redis clients of `tokens: "redis"` routes, kept across reloads. */
+  readonly #storeClients = new StoreClientPool();
 
   constructor(
     config: ResolvedGatewayConfig,
@@ -200,6 +203,7 @@ class GatewayServer implements Gateway {
     this.#table = new SessionTable();
     this.#generation = buildGeneration(config, {
       replayCache: this.#table.replayCache,
+      storeClients: this.#storeClients,
     });
     this.#compression = new CompressionNegotiator({
       limitBytes: config.compressionMemoryBytes,
@@ -334,6 +338,7 @@ class GatewayServer implements Gateway {
   async reload(options: GatewayOptions): Promise<void> {
     const generation = buildGeneration(resolveOptions(options), {
       replayCache: this.#table.replayCache,
+      storeClients: this.#storeClients,
     });
     await initGeneration(generation);
     if (
@@ -386,6 +391,7 @@ class GatewayServer implements Gateway {
     await this.#table.abortAll();
     clearInterval(this.#sweepTimer);
     await this.#ownedStore?.close();
+    await this.#storeClients.close();
   }
 
   /**

@@ -12,6 +12,7 @@ import { ConfigError } from "../errors.ts";
 import { StaticFiles } from "../http/static_files.ts";
 import { compileBackendPolicy } from "../security/backend_policy.ts";
 import { ReplayCache } from "../security/replay_cache.ts";
+import type { StoreClientPool } from "../store/store_client_pool.ts";
 import type { BackendTlsSettings } from "./backend_connect.ts";
 import { UpgradePolicy } from "./upgrade_policy.ts";
 
@@ -36,6 +37,11 @@ export interface BuildGenerationOptions {
    * @default {a new ReplayCache}
    */
   replayCache?: ReplayCache;
+  /**
+   * The process's Redis clients for token lookups, kept across reloads.
+   * @default {a new StoreClientPool, never closed}
+   */
+  storeClients?: StoreClientPool;
 }
 
 /**
@@ -65,6 +71,9 @@ export function buildGeneration(
 ): Generation {
   const policy = new UpgradePolicy(config, {
     replayCache: options.replayCache ?? new ReplayCache(),
+    ...(options.storeClients === undefined
+      ? {}
+      : { storeClients: options.storeClients }),
   });
   const trusted = config.trustedProxies.length === 0
     ? undefined

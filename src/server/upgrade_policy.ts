@@ -14,7 +14,8 @@ import type {
   ResolvedGatewayConfig,
   ResolvedRoute,
 } from "../config/config.ts";
-import { TokenTable } from "../routing/token_file.ts";
+import { StoreClientPool } from "../store/store_client_pool.ts";
+import { RouteTokens } from "./route_tokens.ts";
 import {
   type BackendPolicy,
   compileBackendPolicy,
@@ -88,6 +89,12 @@ export interface UpgradePolicyOptions {
    * @default {a new ReplayCache}
    */
   replayCache?: ReplayCache;
+  /**
+   * The process's Redis clients for `tokens: "redis"` routes (the server
+   * passes its one pool, kept across reloads and closed with it).
+   * @default {a new StoreClientPool, never closed}
+   */
+  storeClients?: StoreClientPool;
 }
 
 /** Where an upgrade request came in, for {@linkcode UpgradePolicy.decide}. */
@@ -111,7 +118,7 @@ export class UpgradePolicy {
   #config: ResolvedGatewayConfig;
   #origins: OriginPolicy;
   #proxiedOrigins: OriginPolicy;
-  #tokens = new Map<string, TokenTable>();
+  #tokens: RouteTokens;
   #dynamic = new Map<string, BackendPolicy>();
   #ticketKey: CryptoKey | undefined;
   #replayCache: ReplayCache;
@@ -127,34 +134,27 @@ export class UpgradePolicy {
   ) {
     this.#config = config;
     this.#replayCache = options.replayCache ?? new ReplayCache();
+    this.#tokens = new RouteTokens(
+      config,
+      options.storeClients ?? new StoreClientPool(),
+    );
     this.#origins = compileOriginPolicy(config.allowOrigins, {
       listenHostname: config.hostname,
     });
     this.#proxiedOrigins = compileOriginPolicy(config.allowOrigins);
     for (const route of config.routes.values()) {
-      if (route.tokens !== undefined) {
-        this.#tokens.set(route.path, new TokenTable(route.tokens));
-      }
       if (route.dynamic !== undefined) {
         this.#dynamic.set(route.path, compileBackendPolicy(route.dynamic));
       }
     }
   }
 
-  /** Loads token files and imports the ticket key; throws `ConfigError`. */
+  /**
+   * Loads token files and keys, sets up token stores and imports the ticket
+   * key; throws `ConfigError`.
+   */
   async init(): Promise<void> {
-    const problems: string[] = [];
-    for (const [path, table] of this.#tokens) {
-      try {
-        await Deno.stat(this.#config.routes.get(path)!.tokens!);
-        await table.reload();
-        problems.push(
-          ...table.problems.map((line) => `route ${path}: ${line}`),
-        );
-      } catch (error) {
-        problems.push(`route ${path}: tokens: ${(error as Error).message}`);
-      }
-    }
+    const problems = await this.#tokens.init();
     if (this.#config.ticketSecret !== undefined) {
       this.#ticketKey = await importTicketKey(this.#config.ticketSecret);
     }
@@ -292,20 +292,38 @@ export class UpgradePolicy {
       const text = formatTarget(route.target);
       return { target: route.target, text, claimText: text };
     }
-    const table = this.#tokens.get(route.path);
-    if (table !== undefined) {
-      const token = head.query.get("token") ?? "";
-      const target = token === "" ? undefined : await table.lookup(token);
-      if (target === undefined) {
+    const policy = this.#dynamic.get(route.path);
+    if (RouteTokens.isTokenRoute(route)) {
+      const found = await this.#tokens.resolve(route, head);
+      if (found.kind === "refuse") {
         return {
-          refusal: { status: 404, body: "Unknown token" },
-          detail: `unknown token ${JSON.stringify(token.slice(0, 64))}`,
+          refusal: {
+            status: found.status,
+            body: found.body,
+            ...(found.headers === undefined
+              ? {}
+              : { headers: { ...found.headers } }),
+          },
+          detail: found.detail,
         };
       }
-      const text = formatTarget(target);
-      return { target, text, claimText: text };
+      const target = found.target;
+      if (policy === undefined) {
+        const text = formatTarget(target);
+        return { target, text, claimText: text };
+      }
+      // The route's allow-list also bounds what a token may name, so a
+      // write to the token store cannot reach what the operator denied.
+      if (target.transport !== "tcp") {
+        return {
+          refusal: { status: 403, body: "Target not allowed" },
+          detail: `token target ${
+            formatTarget(target)
+          } refused: a Unix socket is outside the allow-list`,
+        };
+      }
+      return await this.#checkAllowed(policy, target.hostname, target.port);
     }
-    const policy = this.#dynamic.get(route.path)!;
     const host = head.query.get("host") ?? "";
     // Decimal digits only: Number() would also read "0x50" or "8e1" as 80.
     const portText = head.query.get("port") ?? "";
@@ -318,6 +336,22 @@ export class UpgradePolicy {
         }`,
       };
     }
+    return await this.#checkAllowed(policy!, host, port);
+  }
+
+  /**
+   * Checks a target named by the browser or a token against the route's
+   * allow-list; a name is resolved once, and the address that passes is
+   * the one dialled.
+   */
+  async #checkAllowed(
+    policy: BackendPolicy,
+    host: string,
+    port: number,
+  ): Promise<
+    | { target: BackendTarget; text: string; claimText: string }
+    | { refusal: HttpRefusal; detail: string }
+  > {
     const check = policy.checkTarget(host, port);
     if (check.kind === "refused") {
       return targetRefused(host, port, check.reason);

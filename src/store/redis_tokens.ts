@@ -13,6 +13,7 @@ import {
   type TokenValueTarget,
 } from "../routing/token_value.ts";
 import type { RedisClient } from "./redis_client.ts";
+import { StoreReplyError } from "./store_errors.ts";
 
 /** Options of {@linkcode RedisTokens}. */
 export interface RedisTokensOptions {
@@ -106,10 +107,13 @@ export class RedisTokens {
   }
 
   /**
-   * Looks one token up (one GET, unless cached).
+   * Looks one token up (one round trip, STRLEN and GETRANGE, unless
+   * cached); a value longer than `maxValueLength` is not transferred.
    * @param token The token from `?token=`.
    * @returns The target, `unknown`, or `malformed` with a reason.
    * @throws {StoreUnavailableError} When the store is unreachable or late.
+   * @throws {StoreReplyError} When the store answers with an error (the key
+   * holds no string: `WRONGTYPE`; or `NOAUTH`, ...).
    */
   async lookup(token: string): Promise<TokenLookup> {
     if (this.#cacheTtlMs > 0) {
@@ -119,10 +123,26 @@ export class RedisTokens {
       }
       this.#cache.delete(token);
     }
-    const value = await this.#client.send(["GET", this.#tokenPrefix + token]);
+    // One round trip that never moves more than maxValueLength + 1 bytes:
+    // a huge value is refused by its length, not read.
+    const key = this.#tokenPrefix + token;
+    const [length, value] = await this.#client.pipeline([
+      ["STRLEN", key],
+      ["GETRANGE", key, 0, this.#maxValueLength],
+    ]);
+    if (length instanceof StoreReplyError) throw length;
+    if (value instanceof StoreReplyError) throw value;
     let lookup: TokenLookup;
-    if (value === null) {
+    if (length === 0) {
+      // STRLEN is 0 for a missing key (and an empty value).
       lookup = { kind: "unknown" };
+    } else if (typeof length === "number" && length > this.#maxValueLength) {
+      lookup = {
+        kind: "malformed",
+        reason: "too_large",
+        detail:
+          `Cannot use token value as it must be <= ${this.#maxValueLength} characters: current length is ${length} bytes`,
+      };
     } else if (typeof value !== "string") {
       lookup = {
         kind: "malformed",

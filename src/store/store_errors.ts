@@ -6,6 +6,13 @@
  * @module
  */
 
+/**
+ * The client-facing body of a handshake refused (503) because the store
+ * did not answer in time: fleet admission and token lookups alike, so
+ * `/metrics` counts both under one reason.
+ */
+export const STORE_UNAVAILABLE_BODY = "Store unavailable";
+
 /** Options of the store error constructors. */
 export interface StoreErrorOptions {
   /** The underlying error, if any. */

@@ -22,19 +22,6 @@ Deno.test("wsgate websockify exits 2 with one line naming the alternative for --
   assert(stderr.includes("systemd"), stderr);
 });
 
-Deno.test("wsgate websockify refuses an unwired plugin instead of running without it", async () => {
-  const { code, stderr } = await runWebsockify([
-    "--token-plugin",
-    "TokenFile",
-    "--token-source",
-    "/nonexistent",
-    "--host-token",
-    "0",
-  ]);
-  assertEquals(code, 2);
-  assert(stderr.includes("--host-token: not wired yet"), stderr);
-});
-
 // Issue 18: a missing --web directory was reported as "staticDir", the
 // library's option name, after the settings banner.
 Deno.test("wsgate websockify exits 2 with one line naming --web for a missing web root", async () => {

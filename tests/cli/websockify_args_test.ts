@@ -2,7 +2,6 @@ import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
 import {
   buildWebsockifyOptions,
   parseWebsockifyArgs,
-  unwiredFeatures,
   type WebsockifySettings,
 } from "../../src/cli/websockify_args.ts";
 import { ConfigError } from "../../src/errors.ts";
@@ -489,55 +488,68 @@ Deno.test("websockify --help asks for help", () => {
   assertEquals(parseWebsockifyArgs(["6080", "-h"]), { kind: "help" });
 });
 
-Deno.test("unwiredFeatures names every feature without a pipeline hook", async (t) => {
-  const cases: [string[], RegExp | undefined][] = [
-    [["6080", "h:1"], undefined],
+Deno.test("buildWebsockifyOptions maps every token plugin and --host-token to route keys", async (t) => {
+  const cases: [string, string[], Record<string, unknown>][] = [
+    ["TokenFile", ["--token-plugin", "TokenFile", "--token-source", "/t"], {
+      tokens: "/t",
+    }],
     [
-      ["--token-plugin", "TokenFile", "--token-source", "/t", "6080"],
-      undefined,
-    ],
-    [["--unix-listen", "/s", "h:1"], undefined],
-    [[
-      "--token-plugin",
-      "TokenFile",
-      "--token-source",
-      "/t",
-      "--host-token",
-      "6080",
-    ], /--host-token: not wired/],
-    [
-      ["--token-plugin", "TokenRedis", "--token-source", "r", "6080"],
-      /TokenRedis: not wired/,
+      "a token file named redis",
+      ["--token-plugin", "TokenFile", "--token-source", "redis"],
+      { tokens: "./redis" },
     ],
     [
-      ["--token-plugin", "JWTTokenApi", "--token-source", "/k", "6080"],
-      /JWTTokenApi: not wired/,
+      "TokenRedis, every field",
+      [
+        "--token-plugin",
+        "TokenRedis",
+        "--token-source",
+        "r.internal:6380:2:pw:vnc",
+      ],
+      {
+        tokens: "redis",
+        tokenStore: "redis://:pw@r.internal:6380/2",
+        tokenPrefix: "vnc:",
+      },
     ],
-    [[
-      "--token-plugin",
+    [
+      "TokenRedis, host only",
+      ["--token-plugin", "TokenRedis", "--token-source", "r.internal"],
+      {
+        tokens: "redis",
+        tokenStore: "redis://r.internal:6379/0",
+        tokenPrefix: "",
+      },
+    ],
+    [
+      "JWTTokenApi",
+      ["--token-plugin", "JWTTokenApi", "--token-source", "/k"],
+      { tokenApi: { jwtKeyFile: "/k" } },
+    ],
+    [
       "JSONTokenApi",
-      "--token-source",
-      "http://x/%s",
-      "6080",
-    ], /JSONTokenApi: not wired/],
-    [
-      ["--auth-plugin", "BasicHTTPAuth", "--auth-source", "u:p", "6080", "h:1"],
-      undefined,
+      ["--token-plugin", "JSONTokenApi", "--token-source", "http://x/%s"],
+      { tokenApi: { jsonUrl: "http://x/%s" } },
     ],
-    [["--timeout", "5", "6080", "h:1"], undefined],
-    [["--idle-timeout", "5", "6080", "h:1"], undefined],
-    [["--run-once", "6080", "h:1"], undefined],
-    [["--log-file", "/tmp/l", "6080", "h:1"], undefined],
+    [
+      "--host-token",
+      ["--token-plugin", "TokenFile", "--token-source", "/t", "--host-token"],
+      { tokens: "/t", hostToken: true },
+    ],
   ];
-  for (const [argv, pattern] of cases) {
-    await t.step(argv.join(" "), () => {
-      const lines = unwiredFeatures(settingsOf(argv));
-      if (pattern === undefined) assertEquals(lines, []);
-      else {
-        assertEquals(lines.length, 1);
-        assert(pattern.test(lines[0]!), lines[0]);
+  for (const [name, argv, keys] of cases) {
+    await t.step(name, () => {
+      const options = optionsOf([...argv, "6080"]);
+      for (const route of options.routes!) {
+        assertEquals(route, { path: route.path, framing: "raw", ...keys });
       }
+      // The gateway accepts what the mapping builds.
+      resolveOptions(options);
     });
   }
+  assertRefused(
+    ["--token-plugin", "TokenRedis", "--token-source", "h:port", "6080"],
+    /--token-source: invalid value "h:port" \(expected host\[:port/,
+  );
   assertThrows(() => settingsOf(["--web-auth", "6080", "h:1"]));
 });

@@ -544,3 +544,47 @@ Deno.test("applySetting reports a bad value at the given path with the value as 
   assert(problems.every((line) => line.includes("expected a duration")));
   assertEquals(targets.options.pingIntervalMs, 5000);
 });
+
+Deno.test("applyConfigFile reads the token keys: redis tokens, token APIs, hostToken", () => {
+  const { targets, problems } = applyFile({
+    routes: [
+      {
+        path: "/r",
+        tokens: "redis",
+        tokenPrefix: "vnc:",
+        tokenCacheTtl: "5s",
+        tokenStore: "redis://127.0.0.1:6379/1",
+        hostToken: true,
+      },
+      { path: "/j", tokenApi: { jwtKeyFile: "jwt.key" } },
+      { path: "/h", tokenApi: { jsonUrl: "http://127.0.0.1/t/%s" } },
+      { path: "/f", tokens: "tokens.txt" },
+    ],
+  });
+  assertEquals(problems, []);
+  assertEquals(targets.options.routes, [
+    {
+      path: "/r",
+      tokens: "redis",
+      tokenPrefix: "vnc:",
+      tokenStore: "redis://127.0.0.1:6379/1",
+      tokenCacheTtlMs: 5000,
+      hostToken: true,
+    },
+    { path: "/j", tokenApi: { jwtKeyFile: "/etc/wsgate/jwt.key" } },
+    { path: "/h", tokenApi: { jsonUrl: "http://127.0.0.1/t/%s" } },
+    { path: "/f", tokens: "/etc/wsgate/tokens.txt" },
+  ]);
+  const bad = applyFile({
+    routes: [
+      { path: "/a", tokenApi: { jwtKeyFile: "k", jsonUrl: "u" } },
+      { path: "/b", tokenApi: "k" },
+      { path: "/c", tokens: "redis", hostToken: "yes" },
+    ],
+  });
+  assertEquals(problemPaths(bad.problems), [
+    "routes[0].tokenApi",
+    "routes[1].tokenApi",
+    "routes[2].hostToken",
+  ]);
+});

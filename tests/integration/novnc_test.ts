@@ -3,8 +3,9 @@
  * websockify: `websockify --web /usr/share/novnc PORT 127.0.0.1:VNCPORT` in
  * front of a real desktop (Xvfb + x11vnc), and headless Chromium opening
  * `vnc.html?...&autoconnect=true` until noVNC says "Connected". Then the
- * same through `--token-plugin TokenFile`. Skipped only when a package is
- * missing and `CI` is unset.
+ * same through `--token-plugin TokenFile` and through `TokenRedis` on a
+ * redis-server the test starts. Skipped only when a package is missing and
+ * `CI` is unset.
  *
  * @module
  */
@@ -17,6 +18,9 @@ import {
   vncSkipReason,
 } from "../_util/vnc_desktop.ts";
 import { spawnWsgate } from "../_util/wsgate_process.ts";
+import { startRedisServer } from "../_util/redis_server.ts";
+import { RedisClient } from "../../src/store/redis_client.ts";
+import { parseStoreUrl } from "../../src/store/store_url.ts";
 
 const SKIP_REASON = vncSkipReason() ?? chromiumSkipReason();
 const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
@@ -66,7 +70,7 @@ async function connectNoVnc(
 
 Deno.test({
   name:
-    "noVNC from Debian's novnc reaches Connected through wsgate websockify --web, directly and through TokenFile" +
+    "noVNC from Debian's novnc reaches Connected through wsgate websockify --web, directly, through TokenFile and through TokenRedis" +
     (SKIP_REASON === undefined ? "" : ` (ignored: ${SKIP_REASON})`),
   ignore: SKIP_REASON !== undefined,
   sanitizeOps: true,
@@ -118,6 +122,35 @@ Deno.test({
       } finally {
         await Deno.remove(dir, { recursive: true });
       }
+    });
+    await t.step("websockify --token-plugin TokenRedis", async () => {
+      await using redis = await startRedisServer();
+      await using writer = new RedisClient(
+        parseStoreUrl(`${redis.url}/1`),
+      );
+      // websockify's JSON value, under the source's namespace and db.
+      await writer.send([
+        "SET",
+        "vnc:desk",
+        JSON.stringify({ host: `127.0.0.1:${desktop.port}` }),
+      ]);
+      await using wsgate = spawnWsgate([
+        "websockify",
+        "--web",
+        NOVNC_DIR,
+        "--token-plugin",
+        "TokenRedis",
+        "--token-source",
+        `127.0.0.1:${redis.port}:1::vnc`,
+        "127.0.0.1:0",
+      ]);
+      const { port } = await wsgate.listening(15000);
+      const status = await connectNoVnc(
+        port,
+        { path: "websockify?token=desk" },
+        "novnc_token_redis.png",
+      );
+      assert(status.includes("wsgate-test"), status);
     });
   },
 });

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../_util/assert.ts";
+import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
 import { JsonTokenApiResolver } from "../../src/routing/json_token_api.ts";
 
 function startApi(): Deno.HttpServer<Deno.NetAddr> {
@@ -17,6 +17,8 @@ function startApi(): Deno.HttpServer<Deno.NetAddr> {
           return Response.json({ host: "vm" });
         case "text":
           return new Response("vm:5900");
+        case "broken":
+          return new Response("oops", { status: 500 });
         default:
           return new Response("unknown", { status: 404 });
       }
@@ -54,13 +56,47 @@ Deno.test("JsonTokenApiResolver refuses unknown tokens and bad answers with 404"
   }
 });
 
-Deno.test("JsonTokenApiResolver answers 502 when the API cannot be reached", async () => {
-  const api = startApi();
-  const port = api.addr.port;
-  await api.shutdown();
+Deno.test("JsonTokenApiResolver fails closed with 503 when the API cannot be reached or fails", async () => {
+  await using api = startApi();
+  const broken = await new JsonTokenApiResolver(
+    `http://127.0.0.1:${api.addr.port}/t/%s`,
+  ).resolve("broken");
+  assertEquals(broken.kind === "refuse" ? broken.status : 0, 503);
+  const down = startApi();
+  const port = down.addr.port;
+  await down.shutdown();
   const resolver = new JsonTokenApiResolver(`http://127.0.0.1:${port}/t/%s`);
   const resolution = await resolver.resolve("vm1");
-  assertEquals(resolution.kind === "refuse" ? resolution.status : 0, 502);
+  assert(resolution.kind === "refuse");
+  assertEquals(resolution.status, 503);
+  assert(
+    resolution.detail.startsWith("token_api_unavailable: JSONTokenApi "),
+    resolution.detail,
+  );
+});
+
+Deno.test("JsonTokenApiResolver fails closed with 503 when the API answers later than timeoutMs", async () => {
+  const answered = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  await using api = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async () => {
+      answered.resolve();
+      await release.promise;
+      return Response.json({ host: "h", port: 1 });
+    },
+  );
+  const resolver = new JsonTokenApiResolver(
+    `http://127.0.0.1:${api.addr.port}/t/%s`,
+    { timeoutMs: 200 },
+  );
+  try {
+    const resolution = await resolver.resolve("vm1");
+    assertEquals(resolution.kind === "refuse" ? resolution.status : 0, 503);
+    await answered.promise;
+  } finally {
+    release.resolve();
+  }
 });
 
 Deno.test("JsonTokenApiResolver refuses a URL without %s", () => {

@@ -48,5 +48,5 @@ Deno.test("unknownToken answers 404 and cuts the token in the log", () => {
   const refusal = unknownToken("x".repeat(100), "why");
   assertEquals(refusal.status, 404);
   assertEquals(refusal.body, "Unknown token");
-  assertEquals(refusal.detail, `token "${"x".repeat(64)}": why`);
+  assertEquals(refusal.detail, `unknown token "${"x".repeat(64)}": why`);
 });

@@ -39,6 +39,9 @@ Deno.test("parseTokenValue refuses malformed values with a reason instead of thr
     [":5900", "bad_host"],
     ["a b:5900", "bad_host"],
     ["unix:/run/x.sock", "bad_host"],
+    ["::1:5900", "bad_host"],
+    ["fe80::1:22", "bad_host"],
+    ['{"host": "::1:5900"}', "bad_host"],
     ["x".repeat(2000) + ":1", "too_large"],
   ];
   for (const [value, reason] of cases) {

@@ -3,8 +3,8 @@ import { startRedisServer } from "../_util/redis_server.ts";
 import {
   FleetAdmission,
   openAdmissionStore,
-  STORE_UNAVAILABLE_BODY,
 } from "../../src/server/fleet_admission.ts";
+import { STORE_UNAVAILABLE_BODY } from "../../src/store/store_errors.ts";
 import type {
   Admission,
   AdmissionRequest,
