@@ -22,7 +22,9 @@
  * `store/wsgate` column is its ratio to plain wsgate (aim: churn >= 0.8).
  *
  * Workloads: churn starts from a fresh gateway process with no warm-up (as a
- * restarted gateway meets a reconnect storm); churn_warm is the same after
+ * restarted gateway meets a reconnect storm) and also reports the gateway's
+ * CPU time per session (user + system of its process tree, the figure load
+ * from other processes changes least); churn_warm is the same after
  * `--churn-warm` unmeasured sessions.
  *
  * Flags: `--duration S` (small and bulk, default 10), `--runs N` (default 3),
@@ -75,6 +77,8 @@ type TargetName = "direct" | GatewayName;
  */
 const WEBSOCKIFY_IDLE_CAP = 400;
 const START_TIMEOUT_MS = 30_000;
+/** Measured sessions of the churn workloads. */
+const CHURN_SESSIONS = 2000;
 const STOP_TIMEOUT_MS = 10_000;
 const SETTLE_TIMEOUT_MS = 15_000;
 const SETTLE_POLL_MS = 100;
@@ -131,6 +135,11 @@ const METRICS: Record<WorkloadName, Metric[]> = {
   bulk: [{ key: "mb_per_s", label: "MB/s", higherIsBetter: true }],
   churn: [
     { key: "sessions_per_s", label: "sessions/s", higherIsBetter: true },
+    {
+      key: "cpu_us_per_session",
+      label: "gateway CPU us/session",
+      higherIsBetter: false,
+    },
   ],
   "churn_warm": [
     { key: "sessions_per_s", label: "sessions/s", higherIsBetter: true },
@@ -336,6 +345,28 @@ async function pssKib(root: number): Promise<{ kib: number; procs: number }> {
     }
   }
   return { kib, procs: tree.length };
+}
+
+/** Clock ticks per second of /proc/PID/stat times (USER_HZ). */
+const TICKS_PER_S = 100;
+
+/**
+ * CPU time in milliseconds used so far by a process tree (user + system,
+ * with the children it already reaped, as websockify's per-session forks).
+ */
+async function cpuMsOfTree(root: number): Promise<number> {
+  let ticks = 0;
+  for (const pid of await processTree(root)) {
+    try {
+      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // utime, stime, cutime, cstime (fields 14-17 of proc(5)).
+      for (let i = 11; i <= 14; i++) ticks += Number(fields[i]);
+    } catch {
+      // The process ended between listing and reading.
+    }
+  }
+  return ticks * 1000 / TICKS_PER_S;
 }
 
 /** Waits (bounded) until the gateway has no child processes left. */
@@ -640,7 +671,7 @@ function loadgenArgs(
         "--workload",
         "churn",
         "--count",
-        "2000",
+        String(CHURN_SESSIONS),
         "--warm",
         workload === "churn" ? "0" : String(args.churnWarm),
         "--parallel",
@@ -768,8 +799,10 @@ function formatNumber(value: number): string {
 
 function cellValue(cell: Cell | undefined, key: string): number | undefined {
   if (!cell || cell.runs.length === 0) return undefined;
-  const values = cell.runs.map((run) => Number(run[key]));
-  return median(values);
+  // A metric a target does not report (the CPU of "direct") is absent.
+  const values = cell.runs.map((run) => Number(run[key]))
+    .filter((value) => !Number.isNaN(value));
+  return values.length === 0 ? undefined : median(values);
 }
 
 function isPeer(target: TargetName): boolean {
@@ -1030,6 +1063,11 @@ async function main(): Promise<number> {
                 String(gateway.port),
                 ...loadArgs,
               ];
+              // Cold churn: the gateway's CPU time over every session of the
+              // run (the figure a loaded machine changes least).
+              const cpuBeforeMs = workload === "churn"
+                ? await cpuMsOfTree(gateway.pid)
+                : 0;
               result = workload === "idle"
                 ? await runIdle(
                   loadgen,
@@ -1039,9 +1077,15 @@ async function main(): Promise<number> {
                   timeoutMs,
                 )
                 : await runLoadgen(loadgen, wsArgs, timeoutMs);
+              if (workload === "churn") {
+                const cpuMs = await cpuMsOfTree(gateway.pid) - cpuBeforeMs;
+                result.cpu_us_per_session = cpuMs * 1000 /
+                  Number(result.sessions ?? CHURN_SESSIONS);
+              }
             }
             cell.runs.push(result);
             const shown = METRICS[workload]
+              .filter((m) => result[m.key] !== undefined)
               .map((m) => `${m.label} ${formatNumber(Number(result[m.key]))}`)
               .join(", ");
             const closes = Number(result.close_no_reply ?? 0);
@@ -1072,7 +1116,8 @@ async function main(): Promise<number> {
         "small: 32 sessions x 64 in flight x 64 B; " +
         "bulk: 4 sessions x 16 in flight x 64 KiB (MB = 10^6 B of echoed " +
         "payload); small/bulk measured after 1 s warm-up; churn: 2,000 " +
-        "sessions from a fresh gateway process (cold), 16 in parallel; " +
+        "sessions from a fresh gateway process (cold), 16 in parallel " +
+        "(gateway CPU: user + system time of its process tree over them); " +
         `churn_warm: the same after ${
           args.churnWarm.toLocaleString("en-US")
         } unmeasured sessions; idle: PSS of the gateway's process tree ` +

@@ -223,6 +223,42 @@ function popTop(heap: Entry[]): void {
 export const sharedDeadlines: DeadlineQueue = new DeadlineQueue();
 
 /**
+ * `promise`'s value, or `undefined` once `ms` passed first; its deadline is
+ * withdrawn either way. The deadline rides on {@linkcode sharedDeadlines}:
+ * no timer of its own. `Infinity` waits for `promise` alone.
+ *
+ * @example
+ * ```ts
+ * import { valueWithin } from "./deadline_queue.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(await valueWithin(new Promise(() => {}), 1), undefined);
+ * assert.equal(await valueWithin(Promise.resolve(7), 60_000), 7);
+ * ```
+ *
+ * @typeParam T The value's type.
+ * @param promise What to wait for.
+ * @param ms The longest wait in milliseconds.
+ * @returns Its value, or `undefined` when the time is up; rejects when
+ * `promise` rejects first.
+ */
+export function valueWithin<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<T | undefined> {
+  if (ms === Infinity) return promise;
+  return new Promise((resolve, reject) => {
+    const deadline = sharedDeadlines.add(ms, () => resolve(undefined));
+    promise.then((value) => {
+      sharedDeadlines.cancel(deadline);
+      resolve(value);
+    }, (error) => {
+      sharedDeadlines.cancel(deadline);
+      reject(error);
+    });
+  });
+}
+
+/**
  * Waits for `promise` or for `ms` to pass, whichever is first, and withdraws
  * its deadline either way. The deadline rides on {@linkcode sharedDeadlines}:
  * no timer of its own.
@@ -242,18 +278,9 @@ export const sharedDeadlines: DeadlineQueue = new DeadlineQueue();
  * @returns Resolves when `promise` fulfils or the time is up; rejects when
  * `promise` rejects first.
  */
-export function withTimeout(
+export async function withTimeout(
   promise: Promise<unknown>,
   ms: number,
 ): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const deadline = sharedDeadlines.add(ms, resolve);
-    promise.then(() => {
-      sharedDeadlines.cancel(deadline);
-      resolve();
-    }, (error) => {
-      sharedDeadlines.cancel(deadline);
-      reject(error);
-    });
-  });
+  await valueWithin(promise, ms);
 }

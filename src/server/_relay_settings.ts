@@ -15,6 +15,7 @@ import {
   createFrameEncoder,
 } from "../framing/create_codec.ts";
 import type { RelaySessionOptions } from "../session/relay_options.ts";
+import type { FrameEncoder } from "../framing/codec.ts";
 
 /** Relay session options that come from configuration alone. */
 export type RelaySettings = Omit<
@@ -22,8 +23,47 @@ export type RelaySettings = Omit<
   "id" | "onClose" | "onTraffic"
 >;
 
+/** The liveness timers of a session: one object per route and generation. */
+type SessionTimers = RelaySettings["timers"];
+
+/** What every session of a route shares under one configuration. */
+interface RouteShared {
+  config: ResolvedGatewayConfig;
+  timers: SessionTimers;
+  /** Encoders hold configuration only: one per route serves all sessions. */
+  encoder: FrameEncoder;
+}
+
 /**
- * The relay settings of a new session on `route`, with fresh codecs.
+ * Each route's shared settings under the configuration they were computed
+ * for: sessions of one route share one frozen timers object and one
+ * encoder instead of building them per session.
+ */
+const SHARED_OF = new WeakMap<ResolvedRoute, RouteShared>();
+
+function sharedOf(
+  route: ResolvedRoute,
+  config: ResolvedGatewayConfig,
+): RouteShared {
+  const cached = SHARED_OF.get(route);
+  if (cached !== undefined && cached.config === config) return cached;
+  const shared: RouteShared = {
+    config,
+    timers: Object.freeze({
+      pingIntervalMs: config.pingIntervalMs,
+      pingTimeoutMs: config.pingTimeoutMs,
+      ...routeTimers(route),
+      stallTimeoutMs: config.stallTimeoutMs,
+    }),
+    encoder: createFrameEncoder(route.toBackend),
+  };
+  SHARED_OF.set(route, shared);
+  return shared;
+}
+
+/**
+ * The relay settings of a new session on `route`, with a fresh decoder
+ * (the encoder and timers are the route's, shared).
  * @param route The session's route.
  * @param config The configuration generation the session starts under.
  * @param leftover Bytes that followed the request head, if any.
@@ -34,8 +74,9 @@ export function relaySettings(
   config: ResolvedGatewayConfig,
   leftover: Uint8Array | undefined,
 ): RelaySettings {
+  const shared = sharedOf(route, config);
   return {
-    encoder: createFrameEncoder(route.toBackend),
+    encoder: shared.encoder,
     // The relay copies every message below its copy threshold, so the
     // decoder may gather spanning frames in a reused scratch buffer.
     decoder: createFrameDecoder(route.toBrowser, {
@@ -45,12 +86,7 @@ export function relaySettings(
     maxMessageBytes: route.maxMessageBytes,
     highWaterBytes: route.bufferBytes,
     closeTimeoutMs: config.closeTimeoutMs,
-    timers: {
-      pingIntervalMs: config.pingIntervalMs,
-      pingTimeoutMs: config.pingTimeoutMs,
-      ...routeTimers(route),
-      stallTimeoutMs: config.stallTimeoutMs,
-    },
+    timers: shared.timers,
     heartbeatMessage: route.backendHeartbeatMessage,
     initialBrowserBytes: leftover,
     maxControlFramesPerSecond: config.maxControlFramesPerSecond,

@@ -20,7 +20,7 @@ import {
 import { RedisAdmission } from "../store/redis_admission.ts";
 import { RedisClient } from "../store/redis_client.ts";
 import { STORE_UNAVAILABLE_BODY } from "../store/store_errors.ts";
-import { sharedDeadlines } from "../io/deadline_queue.ts";
+import { valueWithin } from "../io/deadline_queue.ts";
 import type {
   Admission,
   AdmissionRequest,
@@ -275,22 +275,9 @@ export class FleetAdmission {
     }
   }
 
-  /** `promise`'s value wrapped, or `undefined` when the timer ran out. */
+  /** `promise`'s value, or `undefined` when the timer ran out. */
   #bounded<T>(promise: Promise<T>): Promise<T | undefined> {
-    if (this.#timeoutMs === Infinity) return promise;
-    return new Promise((resolve, reject) => {
-      const deadline = sharedDeadlines.add(
-        this.#timeoutMs,
-        () => resolve(undefined),
-      );
-      promise.then((value) => {
-        sharedDeadlines.cancel(deadline);
-        resolve(value);
-      }, (error) => {
-        sharedDeadlines.cancel(deadline);
-        reject(error);
-      });
-    });
+    return valueWithin(promise, this.#timeoutMs);
   }
 }
 

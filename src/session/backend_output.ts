@@ -15,6 +15,35 @@ import {
   type OutputWriterOptions,
 } from "./output_writer.ts";
 
+type Encode = (
+  message: Uint8Array,
+  buffer: Uint8Array,
+  offset: number,
+) => number;
+
+/**
+ * The batch encoders of each encoder: sessions sharing a route's encoder
+ * share these too, instead of holding two closures each.
+ */
+const ENCODERS_OF = new WeakMap<
+  FrameEncoder,
+  { frame: Encode; head: Encode }
+>();
+
+function encodersOf(encoder: FrameEncoder): { frame: Encode; head: Encode } {
+  let encoders = ENCODERS_OF.get(encoder);
+  if (encoders === undefined) {
+    encoders = {
+      frame: (message, buffer, offset) =>
+        encoder.encodeInto(message, buffer, offset),
+      head: (message, buffer, offset) =>
+        encoder.encodeHeadInto(message, buffer, offset),
+    };
+    ENCODERS_OF.set(encoder, encoders);
+  }
+  return encoders;
+}
+
 /**
  * Options for {@linkcode BackendOutput}; `source` is the browser pump's
  * read buffer.
@@ -67,10 +96,9 @@ export class BackendOutput {
     options: BackendOutputOptions = {},
   ) {
     this.#encoder = encoder;
-    this.#encodeFrame = (message, buffer, offset) =>
-      encoder.encodeInto(message, buffer, offset);
-    this.#encodeHead = (message, buffer, offset) =>
-      encoder.encodeHeadInto(message, buffer, offset);
+    const encode = encodersOf(encoder);
+    this.#encodeFrame = encode.frame;
+    this.#encodeHead = encode.head;
     const { writer, floor } = createOutputWriter(socket, options);
     this.#writer = writer;
     this.#source = floor;

@@ -62,6 +62,17 @@ function headOf(opcode: number): Encode {
 }
 
 const CLOSE_FRAME = frameOf(Opcode.CLOSE);
+
+/**
+ * The encoders of each kind of data frame, made once for all sessions (a
+ * closure per session and kind would stay with every idle session).
+ */
+const ENCODERS_OF = [Opcode.BINARY, Opcode.TEXT].map((opcode) => ({
+  frame: frameOf(opcode),
+  head: headOf(opcode),
+  compressed: frameOf(opcode | RSV1_COMPRESSED),
+  compressedHead: headOf(opcode | RSV1_COMPRESSED),
+}));
 const PING = Uint8Array.of(0x80 | Opcode.PING, 0);
 
 /** A whole control frame of `opcode` carrying `payload` (<= 125 bytes). */
@@ -113,10 +124,11 @@ export class BrowserOutput {
     const { isText = false } = options;
     this.#isText = isText;
     this.#opcode = isText ? Opcode.TEXT : Opcode.BINARY;
-    this.#encodeFrame = frameOf(this.#opcode);
-    this.#encodeHead = headOf(this.#opcode);
-    this.#encodeCompressed = frameOf(this.#opcode | RSV1_COMPRESSED);
-    this.#encodeCompressedHead = headOf(this.#opcode | RSV1_COMPRESSED);
+    const encoders = ENCODERS_OF[isText ? 1 : 0]!;
+    this.#encodeFrame = encoders.frame;
+    this.#encodeHead = encoders.head;
+    this.#encodeCompressed = encoders.compressed;
+    this.#encodeCompressedHead = encoders.compressedHead;
     const { writer, floor } = createOutputWriter(socket, options);
     this.#writer = writer;
     this.#source = floor;

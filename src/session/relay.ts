@@ -474,7 +474,12 @@ export class RelaySession {
           return;
         }
         times.lastFromBackendMs = this.#now();
-        if (output.isFinished) continue;
+        if (output.isFinished) {
+          // Discarding until the backend's end: the buffer still grows, so
+          // a long tail drains in a few large reads, not thousands.
+          buffer.afterRead(count, output.isReadRetained);
+          continue;
+        }
         output.beginRead();
         decoder.push(regionOf(bytes, 0, count), relayToBrowser);
         if (compression !== undefined) await compression.outbound;

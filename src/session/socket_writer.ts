@@ -57,6 +57,15 @@ interface Waiter {
 const MIN_BATCH_BYTES = 256;
 
 /**
+ * Smallest-size batch buffers of writers that went idle, shared by every
+ * writer of the process: an idle session holds no batch of its own, and the
+ * next burst of any session takes one back instead of allocating.
+ */
+const SHARED_BATCHES: Uint8Array[] = [];
+/** Enough shared batches for the sessions writing in one turn. */
+const MAX_SHARED_BATCHES = 64;
+
+/**
  * The shared, frozen empty list an idle writer's lists start as (idle
  * sessions are many); every push site replaces it with a real array first.
  */
@@ -92,7 +101,7 @@ export class SocketWriter {
   /** Buffers of bytes queued by reference, for releaseTo. */
   #referenced: ArrayBufferLike[] = NONE;
 
-  #segments: Uint8Array[] = [];
+  #segments: Uint8Array[] = NONE;
   #segmentBytes = 0;
   #batch: Uint8Array | null = null;
   #batchStart = 0;
@@ -279,7 +288,8 @@ export class SocketWriter {
           this.#continuations.add(merged);
         }
       } else {
-        segments.push(bytes);
+        if (segments === NONE) this.#segments = [bytes];
+        else segments.push(bytes);
         if (isContinuation) (this.#continuations ??= new Set()).add(bytes);
       }
       this.#segmentBytes += length;
@@ -334,6 +344,7 @@ export class SocketWriter {
   /** Releases the batch buffer when nothing is pending (idle sessions). */
   trim(): void {
     if (this.pendingBytes === 0 && !this.#isWriting) {
+      this.#shareBatch();
       this.#batch = null;
       this.#spares = NONE;
       this.#retired = NONE;
@@ -384,12 +395,31 @@ export class SocketWriter {
     if (spare !== null && spare.length >= Math.max(length, old?.length ?? 0)) {
       batch = spare;
       spares.pop();
+    } else if (size === MIN_BATCH_BYTES && SHARED_BATCHES.length > 0) {
+      batch = SHARED_BATCHES.pop()!;
     } else {
       batch = new Uint8Array(size);
     }
     this.#batch = batch;
     this.#batchStart = this.#batchEnd = 0;
     return batch;
+  }
+
+  /**
+   * Everything is written: a smallest-size batch goes back to the shared
+   * ones (nothing refers to it: no chunk is in flight, nothing is queued).
+   */
+  #shareBatch(): void {
+    const batch = this.#batch;
+    if (
+      batch !== null && batch.length === MIN_BATCH_BYTES &&
+      this.#segments.length === 0 && this.#urgent.length === 0
+    ) {
+      this.#batch = null;
+      if (SHARED_BATCHES.length < MAX_SHARED_BATCHES) {
+        SHARED_BATCHES.push(batch);
+      }
+    }
   }
 
   /** Whether a queued or in-flight piece lies in `buffer`. */
@@ -433,6 +463,7 @@ export class SocketWriter {
   /** Moves the open batch region into the segment list (keeps order). */
   #sealBatch(): void {
     if (this.#batch !== null && this.#batchEnd > this.#batchStart) {
+      if (this.#segments === NONE) this.#segments = [];
       this.#segments.push(
         regionOf(this.#batch, this.#batchStart, this.#batchEnd),
       );
@@ -477,6 +508,7 @@ export class SocketWriter {
       this.#isWriting = false;
       if (this.#batchStart === this.#batchEnd) {
         this.#batchStart = this.#batchEnd = 0;
+        this.#shareBatch();
       }
       this.#notify();
       return;
@@ -563,7 +595,7 @@ export class SocketWriter {
     if (this.#hasFailed) return;
     this.#hasFailed = true;
     this.#failure = error;
-    this.#segments = [];
+    this.#segments = NONE;
     this.#segmentBytes = 0;
     this.#batchStart = this.#batchEnd = 0;
     this.#inFlightBytes = 0;

@@ -14,7 +14,7 @@ import {
   type TokenResolver,
   unknownToken,
 } from "../routing/token_resolver.ts";
-import { sharedDeadlines } from "../io/deadline_queue.ts";
+import { valueWithin } from "../io/deadline_queue.ts";
 import type { RedisTokens, TokenLookup } from "./redis_tokens.ts";
 import { STORE_UNAVAILABLE_BODY, StoreReplyError } from "./store_errors.ts";
 
@@ -95,21 +95,9 @@ export class RedisTokenResolver implements TokenResolver {
     }
   }
 
-  /** `promise`'s value, or `undefined` when the deadline passed first. */
+  /** `promise`'s value, or `undefined` when the timer ran out. */
   #bounded<T>(promise: Promise<T>): Promise<T | undefined> {
-    return new Promise((resolve, reject) => {
-      const deadline = sharedDeadlines.add(
-        this.#timeoutMs,
-        () => resolve(undefined),
-      );
-      promise.then((value) => {
-        sharedDeadlines.cancel(deadline);
-        resolve(value);
-      }, (error) => {
-        sharedDeadlines.cancel(deadline);
-        reject(error);
-      });
-    });
+    return valueWithin(promise, this.#timeoutMs);
   }
 }
 

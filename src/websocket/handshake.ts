@@ -165,6 +165,10 @@ function isValidKey(key: string): boolean {
 
 const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const ASCII = new TextEncoder();
+/** Key + GUID as bytes, for keys of the valid length (24). */
+const KEY_INPUT = ASCII.encode("x".repeat(24) + WS_GUID);
+const BASE64 =
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /**
  * Computes `Sec-WebSocket-Accept` for a key (SHA-1, base64). Synchronous:
@@ -182,6 +186,35 @@ const ASCII = new TextEncoder();
  * @returns The accept value.
  */
 export function computeAcceptKey(key: string): string {
-  const digest = sha1(ASCII.encode(key + WS_GUID));
-  return btoa(String.fromCharCode(...digest));
+  // A key of the valid length is written over the reused input (no
+  // encoding op); one that is not is encoded as given.
+  const input = writeKeyInput(key) ? KEY_INPUT : ASCII.encode(key + WS_GUID);
+  return base64Of20(sha1(input));
+}
+
+/**
+ * Writes a 24-character ASCII key over the start of the reused input.
+ * @returns Whether it did (false: another length, or a non-ASCII char).
+ */
+function writeKeyInput(key: string): boolean {
+  if (key.length !== 24) return false;
+  for (let i = 0; i < 24; i++) {
+    const code = key.charCodeAt(i);
+    if (code > 0x7f) return false;
+    KEY_INPUT[i] = code;
+  }
+  return true;
+}
+
+/** Base64 of a 20-byte digest (28 characters, one `=`), without an op. */
+function base64Of20(digest: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < 18; i += 3) {
+    const word = (digest[i]! << 16) | (digest[i + 1]! << 8) | digest[i + 2]!;
+    text += BASE64[word >>> 18]! + BASE64[(word >>> 12) & 63]! +
+      BASE64[(word >>> 6) & 63]! + BASE64[word & 63]!;
+  }
+  const last = (digest[18]! << 8) | digest[19]!;
+  return text + BASE64[last >>> 10]! + BASE64[(last >>> 4) & 63]! +
+    BASE64[(last << 2) & 63]! + "=";
 }

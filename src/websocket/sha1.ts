@@ -8,6 +8,9 @@
  */
 
 const W = new Int32Array(80);
+/** The padded message of inputs up to 119 bytes (two blocks), reused. */
+const SMALL_PADDED = new Uint8Array(128);
+const SMALL_VIEW = new DataView(SMALL_PADDED.buffer);
 
 /**
  * Returns the SHA-1 digest of `bytes`.
@@ -28,10 +31,14 @@ export function sha1(bytes: Uint8Array): Uint8Array {
   const length = bytes.length;
   // Message + 0x80 + zero padding + 64-bit big-endian bit length.
   const blocks = ((length + 8) >>> 6) + 1;
-  const padded = new Uint8Array(blocks * 64);
+  // A handshake's 60-byte input fits the reused buffer: no allocation.
+  const isSmall = blocks * 64 <= SMALL_PADDED.length;
+  const padded = isSmall
+    ? SMALL_PADDED.subarray(0, blocks * 64).fill(0)
+    : new Uint8Array(blocks * 64);
   padded.set(bytes);
   padded[length] = 0x80;
-  const view = new DataView(padded.buffer);
+  const view = isSmall ? SMALL_VIEW : new DataView(padded.buffer);
   const bitLength = length * 8;
   view.setUint32(padded.length - 8, Math.floor(bitLength / 0x100000000));
   view.setUint32(padded.length - 4, bitLength >>> 0);

@@ -4,6 +4,11 @@
  * where `Deno.Conn.close()` sends a FIN. Stopped, with every socket, by
  * `await using`.
  *
+ * It shares the test's event loop: while that loop is busy (a soak under
+ * CPU pressure) Deno 2.9.6 accepted its connections seconds late, in
+ * bursts. A test under load runs its node:net backend in a child process
+ * instead (see `soak_reset_backend.ts`).
+ *
  * @module
  */
 

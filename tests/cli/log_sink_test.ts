@@ -43,3 +43,29 @@ Deno.test("LineWriter.flush resolves at once when nothing is queued", async () =
   await new LineWriter(target).flush();
   assertEquals(written, []);
 });
+
+Deno.test("LineWriter gathers lines of several event-loop turns into one write within the batch delay", async () => {
+  const { written, target } = collectingTarget();
+  const firstWrite = Promise.withResolvers<void>();
+  const writer = new LineWriter({
+    write(bytes) {
+      firstWrite.resolve();
+      return target.write(bytes);
+    },
+  }, { batchDelayMs: 50 });
+  writer.writeLine("a");
+  // A later turn: its timer is due before the batch's.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  writer.writeLine("b");
+  await firstWrite.promise;
+  await writer.flush();
+  assertEquals(written, ["a\nb\n"]);
+});
+
+Deno.test("LineWriter.flush writes at once without waiting out the batch delay", async () => {
+  const { written, target } = collectingTarget();
+  const writer = new LineWriter(target, { batchDelayMs: 60_000 });
+  writer.writeLine("now");
+  await writer.flush();
+  assertEquals(written, ["now\n"]);
+});

@@ -25,8 +25,12 @@ import {
 import { checkedMessage, inspectMessage } from "../_util/checked_messages.ts";
 import { openFdCount } from "../_util/fd_count.ts";
 import { type GatewayFixture, startGateway } from "../_util/gateway_fixture.ts";
-import { type NodeBackend, startNodeBackend } from "../_util/node_backend.ts";
 import { Prng, testSeeds } from "../_util/prng.ts";
+import {
+  faultAfter,
+  type SoakResetBackend,
+  startSoakResetBackend,
+} from "../_util/soak_reset_backend.ts";
 import {
   messagesOf,
   RawWsClient,
@@ -111,11 +115,6 @@ interface BackendLog {
 
 type Logs = Map<number, BackendLog>;
 
-/** How many frames a faulty backend echoes before its fault. */
-function faultAfter(stream: number): number {
-  return (stream * 7) % 5;
-}
-
 /** How many frames the push backend sends. */
 function pushCount(stream: number): number {
   return (stream * 13) % 40;
@@ -127,7 +126,15 @@ function record(
   log: BackendLog | undefined,
   payload: Uint8Array,
 ): BackendLog {
-  const seen = inspectMessage(payload);
+  return recordSeen(logs, log, inspectMessage(payload));
+}
+
+/** Records one received message (undefined: corrupt) in its stream's log. */
+function recordSeen(
+  logs: Logs,
+  log: BackendLog | undefined,
+  seen: { stream: number; seq: number } | undefined,
+): BackendLog {
   if (log === undefined) {
     log = { seqs: [], corrupt: 0, isEnded: false };
     // A corrupt first frame has no stream; park it where no one looks.
@@ -192,28 +199,24 @@ function startSoakBackend(mode: BackendMode, logs: Logs): TestBackend {
   });
 }
 
-/** A node:net backend that echoes, then resets (SO_LINGER 0). */
-function startResetBackend(logs: Logs): Promise<NodeBackend> {
-  return startNodeBackend((socket) => {
-    const splitter = new U32beSplitter();
-    let log: BackendLog | undefined;
-    let isFaulted = false;
-    socket.on("close", () => {
+/**
+ * The node:net backend that echoes, then resets (SO_LINGER 0), in a child
+ * process (see soak_reset_backend.ts for why), logged like the others.
+ */
+function startResetBackend(logs: Logs): Promise<SoakResetBackend> {
+  const connections = new Map<number, BackendLog>();
+  return startSoakResetBackend({
+    onFrame(connection, seen) {
+      connections.set(
+        connection,
+        recordSeen(logs, connections.get(connection), seen),
+      );
+    },
+    onClosed(connection) {
+      const log = connections.get(connection);
       if (log !== undefined) log.isEnded = true;
-    });
-    socket.on("data", (chunk: Uint8Array) => {
-      for (const payload of splitter.push(new Uint8Array(chunk))) {
-        log = record(logs, log, payload);
-        if (isFaulted) continue;
-        const stream = inspectMessage(payload)?.stream ?? 0;
-        if (log.seqs.length <= faultAfter(stream)) {
-          socket.write(u32beFrame(payload));
-        } else {
-          isFaulted = true;
-          socket.resetAndDestroy();
-        }
-      }
-    });
+      connections.delete(connection);
+    },
   });
 }
 

@@ -1,5 +1,13 @@
-import { assertEquals } from "../_util/assert.ts";
-import { DeadlineQueue } from "../../src/io/deadline_queue.ts";
+import {
+  assertEquals,
+  assertRejects,
+  assertStrictEquals,
+} from "../_util/assert.ts";
+import {
+  DeadlineQueue,
+  valueWithin,
+  withTimeout,
+} from "../../src/io/deadline_queue.ts";
 import { runDenoScript } from "../_util/deno_script.ts";
 
 const MODULE_URL = new URL(
@@ -100,4 +108,26 @@ Deno.test("DeadlineQueue holds the process open only while a deadline is pending
     queue.add(30, () => queue.cancel(last));
   `);
   assertEquals(output, "pending fired\n");
+});
+
+Deno.test("valueWithin gives the value when it comes in time, undefined when the time is up, and the rejection when it rejects first", async () => {
+  assertStrictEquals(await valueWithin(Promise.resolve("v"), 60_000), "v");
+  assertStrictEquals(await valueWithin(new Promise(() => {}), 1), undefined);
+  await assertRejects(
+    () => valueWithin(Promise.reject(new RangeError("no")), 60_000),
+    RangeError,
+  );
+  assertStrictEquals(
+    await valueWithin(Promise.resolve(0), Infinity),
+    0,
+    "Infinity waits for the promise alone",
+  );
+});
+
+Deno.test("withTimeout resolves at the deadline for a promise that never settles, and rejects with the promise's error", async () => {
+  assertStrictEquals(await withTimeout(new Promise(() => {}), 1), undefined);
+  await assertRejects(
+    () => withTimeout(Promise.reject(new RangeError("no")), 60_000),
+    RangeError,
+  );
 });

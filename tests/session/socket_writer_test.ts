@@ -652,3 +652,28 @@ Deno.test("SocketWriter drops urgent pieces with everything else once it fails",
   writer.appendUrgent(Uint8Array.of(9));
   assert.equal(writer.pendingBytes, 0);
 });
+
+Deno.test("SocketWriter holds no batch buffer once its small pieces are written, and two idle writers share one", async () => {
+  // An idle session held a 256-byte batch per socket until the idle trim.
+  const first = new ManualSink();
+  const second = new ManualSink();
+  const writerA = new SocketWriter(first);
+  const writerB = new SocketWriter(second);
+  writerA.append(new Uint8Array([1, 2, 3]));
+  writerA.flush();
+  assert.ok(writerA.bufferCapacity > 0);
+  (await first.nextCall()).complete();
+  await writerA.drained();
+  assert.equal(writerA.bufferCapacity, 0);
+  writerB.append(new Uint8Array([4]));
+  writerB.flush();
+  writerA.append(new Uint8Array([5]));
+  writerA.flush();
+  (await second.nextCall()).complete();
+  (await first.nextCall()).complete();
+  await Promise.all([writerA.drained(), writerB.drained()]);
+  assert.deepEqual(first.written, [1, 2, 3, 5]);
+  assert.deepEqual(second.written, [4]);
+  assert.equal(writerA.bufferCapacity, 0);
+  assert.equal(writerB.bufferCapacity, 0);
+});

@@ -43,6 +43,27 @@ Deno.test("computeAcceptKey gives the RFC 6455 sample accept value", async () =>
   );
 });
 
+Deno.test("computeAcceptKey agrees with WebCrypto SHA-1 and base64 for many keys, one after another", async () => {
+  // The accept key is computed over a reused input buffer: a key must not
+  // leave anything behind for the next one.
+  const keys = ["dGhlIHNhbXBsZSBub25jZQ==", "", "short", "x".repeat(40)];
+  for (let i = 0; i < 64; i++) {
+    const raw = new Uint8Array(16).map((_, j) => (i * 37 + j * 11) & 255);
+    keys.push(btoa(String.fromCharCode(...raw)));
+  }
+  for (const key of keys) {
+    const digest = await crypto.subtle.digest(
+      "SHA-1",
+      new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+    );
+    assert.equal(
+      computeAcceptKey(key),
+      btoa(String.fromCharCode(...new Uint8Array(digest))),
+      key,
+    );
+  }
+});
+
 Deno.test("list headers split on commas trim only SP and HTAB", () => {
   assert.equal(
     isUpgradeRequest(new Map([["upgrade", "h2c,\u00a0websocket"]])),
