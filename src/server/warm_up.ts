@@ -27,9 +27,9 @@ import {
 /** Options of {@linkcode warmUp}. */
 export interface WarmUpOptions {
   /**
-   * How long sessions are started for, in milliseconds; sessions under way
-   * then finish (each is short) or are cut, so the whole warm-up stays
-   * under about twice this.
+   * How long sessions are started for once the copy listens, in
+   * milliseconds (each client runs at least one); sessions under way then
+   * finish (each is short) or are cut after twice this (at least a second).
    * @default {200}
    */
   budgetMs?: number;
@@ -193,7 +193,7 @@ export async function warmUp(
   return report;
 }
 
-/** The copy's routes: one per distinct framing of `config` (at most 4). */
+/** The copy's routes: one per route of `config`, with its framings (at most 4). */
 function warmRoutes(config: ResolvedGatewayConfig): WarmRoute[] {
   const routes: WarmRoute[] = [];
   for (const route of config.routes.values()) {
