@@ -13,6 +13,7 @@ import { spawnWsgate } from "../_util/wsgate_process.ts";
 import { RedisClient } from "../../src/store/redis_client.ts";
 import { parseStoreUrl } from "../../src/store/store_url.ts";
 import { encodeBase64Url } from "../../src/security/base64url.ts";
+import { signJwt } from "../_util/jwt.ts";
 
 /**
  * The status of an upgrade of `path` at `port`; a 101 carries one echo
@@ -91,26 +92,6 @@ Deno.test("websockify --token-plugin TokenRedis answers 503 while Redis is down"
     5000,
   );
 });
-
-/** An HS256 JWT over `claims` signed with the raw `secret`. */
-async function signJwt(claims: unknown, secret: Uint8Array): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    secret as Uint8Array<ArrayBuffer>,
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const part = (value: unknown) =>
-    encodeBase64Url(new TextEncoder().encode(JSON.stringify(value)));
-  const body = `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}`;
-  const signature = await crypto.subtle.sign(
-    "HMAC",
-    key,
-    new TextEncoder().encode(body),
-  );
-  return `${body}.${encodeBase64Url(new Uint8Array(signature))}`;
-}
 
 Deno.test("websockify --token-plugin JWTTokenApi opens a signed token's host and port, honouring nbf and exp", async () => {
   await using backend = startEchoBackend();

@@ -3,27 +3,9 @@ import {
   importJwtKey,
   JwtTokenResolver,
 } from "../../src/routing/jwt_token_api.ts";
-import { encodeBase64Url } from "../../src/security/base64url.ts";
+import { signJwt as sign } from "../_util/jwt.ts";
 
 const NOW_MS = 1_000_000 * 1000;
-
-function part(value: unknown): string {
-  return encodeBase64Url(new TextEncoder().encode(JSON.stringify(value)));
-}
-
-async function sign(
-  claims: unknown,
-  key: CryptoKey,
-  header: unknown = { alg: "HS256", typ: "JWT" },
-): Promise<string> {
-  const body = `${part(header)}.${part(claims)}`;
-  const signature = await crypto.subtle.sign(
-    "HMAC",
-    key,
-    new TextEncoder().encode(body),
-  );
-  return `${body}.${encodeBase64Url(new Uint8Array(signature))}`;
-}
 
 async function resolveDetail(resolver: JwtTokenResolver, token: string) {
   const resolution = await resolver.resolve(token);

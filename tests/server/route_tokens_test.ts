@@ -10,6 +10,7 @@ import { RedisClient } from "../../src/store/redis_client.ts";
 import { parseStoreUrl } from "../../src/store/store_url.ts";
 import type { TokenResolution } from "../../src/routing/token_resolver.ts";
 import { encodeBase64Url } from "../../src/security/base64url.ts";
+import { signJwt } from "../_util/jwt.ts";
 
 /** A request head with this query and Host header. */
 function head(query: string, host = "127.0.0.1:6080") {
@@ -107,26 +108,6 @@ Deno.test("RouteTokens refuses 503 store_unavailable on a redis route whose stor
   const found = await tokens.resolve("/", head("token=vm1"));
   assert(found.startsWith("503 store_unavailable: token lookup: "), found);
 });
-
-/** An HS256 JWT over `claims` signed with the raw secret `secret`. */
-async function signJwt(claims: unknown, secret: Uint8Array): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    secret as Uint8Array<ArrayBuffer>,
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const part = (value: unknown) =>
-    encodeBase64Url(new TextEncoder().encode(JSON.stringify(value)));
-  const body = `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}`;
-  const signature = await crypto.subtle.sign(
-    "HMAC",
-    key,
-    new TextEncoder().encode(body),
-  );
-  return `${body}.${encodeBase64Url(new Uint8Array(signature))}`;
-}
 
 Deno.test("RouteTokens verifies JWTs with the tokenApi key file and refuses a PEM key at init", async () => {
   const dir = await Deno.makeTempDir();
