@@ -7,7 +7,6 @@
 import { TestPki } from "../_util/certificates.ts";
 import { assert, assertEquals, within } from "../_util/assert.ts";
 import { concat, u32beFrame } from "../_util/backends.ts";
-import { RawWsClient } from "../_util/raw_ws_client.ts";
 import { startU32beBackend } from "../_util/u32be_backend.ts";
 import { utf8, WsTestClient } from "../_util/web_socket_client.ts";
 import {
@@ -19,6 +18,7 @@ import {
   type WsgateProcess,
 } from "../_util/wsgate_process.ts";
 import { VERSION } from "../../src/cli/main.ts";
+import { upgradeStatus } from "../_util/raw_session.ts";
 
 Deno.test("wsgate --help prints the usage on stdout and exits 0", async () => {
   const { code, stdout, stderr } = await runWsgate(["--help"]);
@@ -293,13 +293,6 @@ function spawnWithTarget(target: string, flags: string[] = []): WsgateProcess {
 /** Opens a WebSocket to `path` on `port` (127.0.0.1). */
 function openClient(port: number, path: string): Promise<WsTestClient> {
   return WsTestClient.open(`ws://127.0.0.1:${port}${path}`);
-}
-
-/** The HTTP status of an upgrade request to `path` (for refusals). */
-async function upgradeStatus(port: number, path: string): Promise<number> {
-  const { client, response } = await RawWsClient.connect(port, path);
-  await client.close();
-  return response.status;
 }
 
 /** Waits for the JSON log line of a `warning`/`error` event whose message includes `needle`. */

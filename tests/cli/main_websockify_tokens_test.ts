@@ -5,38 +5,15 @@
  * `Deno.serve` API, and `--host-token`.
  */
 
-import { assert, assertEquals, assertStrictEquals } from "../_util/assert.ts";
+import { assertEquals } from "../_util/assert.ts";
 import { startEchoBackend } from "../_util/backends.ts";
-import { RawWsClient } from "../_util/raw_ws_client.ts";
 import { startRedisServer } from "../_util/redis_server.ts";
 import { spawnWsgate } from "../_util/wsgate_process.ts";
 import { RedisClient } from "../../src/store/redis_client.ts";
 import { parseStoreUrl } from "../../src/store/store_url.ts";
 import { encodeBase64Url } from "../../src/security/base64url.ts";
 import { signJwt } from "../_util/jwt.ts";
-
-/**
- * The status of an upgrade of `path` at `port`; a 101 carries one echo
- * round trip (raw framing: the bytes come back as they went).
- */
-async function upgradeStatus(
-  port: number,
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<number> {
-  const { client, response } = await RawWsClient.connect(port, path, headers);
-  try {
-    if (response.status === 101) {
-      await client.send(new TextEncoder().encode("ping"));
-      const frame = await client.next();
-      assert(frame?.kind === "message", JSON.stringify(frame));
-      assertStrictEquals(new TextDecoder().decode(frame.payload), "ping");
-    }
-    return response.status;
-  } finally {
-    await client.close();
-  }
-}
+import { echoedUpgradeStatus as upgradeStatus } from "../_util/raw_session.ts";
 
 Deno.test("websockify --token-plugin TokenRedis reads host:port or JSON under namespace: in the source's db, with its password", async () => {
   await using redis = await startRedisServer({ password: "s3cret" });

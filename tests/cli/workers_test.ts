@@ -10,6 +10,7 @@ import { RawWsClient } from "../_util/raw_ws_client.ts";
 import { startWorkers } from "../../src/cli/workers.ts";
 import { ConfigError } from "../../src/errors.ts";
 import type { GatewayEvent } from "../../src/observability/events.ts";
+import { upgradeStatus } from "../_util/raw_session.ts";
 
 async function healthz(port: number): Promise<number> {
   const response = await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -125,12 +126,6 @@ Deno.test("startWorkers rejects with the worker's ConfigError when the gateway c
     },
   );
 });
-
-async function upgradeStatus(port: number, path: string): Promise<number> {
-  const { client, response } = await RawWsClient.connect(port, path);
-  await client.close();
-  return response.status;
-}
 
 /**
  * The statuses of `count` upgrades to `path`, each on a new connection (the

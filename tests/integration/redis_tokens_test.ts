@@ -3,12 +3,12 @@
  * tokens written and deleted with Debian's redis-cli as an operator does.
  */
 
-import { assert, assertEquals, assertStrictEquals } from "../_util/assert.ts";
+import { assert, assertEquals } from "../_util/assert.ts";
 import { startRedisServer } from "../_util/redis_server.ts";
 import { startEchoBackend } from "../_util/backends.ts";
 import { type GatewayFixture, startGateway } from "../_util/gateway_fixture.ts";
-import { RawWsClient } from "../_util/raw_ws_client.ts";
 import type { GatewayEvent } from "../../src/observability/events.ts";
+import { echoedUpgradeStatus as upgradeStatus } from "../_util/raw_session.ts";
 
 type Refused = Extract<GatewayEvent, { type: "handshake_refused" }>;
 
@@ -39,22 +39,6 @@ async function redisCliSet(
   await writer.write(new TextEncoder().encode(value));
   await writer.close();
   assert((await child.status).success, `redis-cli -x SET ${key} failed`);
-}
-
-/** The status of an upgrade of `path`; a 101 carries one echo round trip. */
-async function upgradeStatus(port: number, path: string): Promise<number> {
-  const { client, response } = await RawWsClient.connect(port, path);
-  try {
-    if (response.status === 101) {
-      await client.send(new TextEncoder().encode("ping"));
-      const frame = await client.next();
-      assert(frame?.kind === "message", JSON.stringify(frame));
-      assertStrictEquals(new TextDecoder().decode(frame.payload), "ping");
-    }
-    return response.status;
-  } finally {
-    await client.close();
-  }
 }
 
 /** The body of a plain GET of `path`. */

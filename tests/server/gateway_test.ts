@@ -13,6 +13,7 @@ import { createGateway, type Gateway } from "../../src/server/gateway.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { importTicketKey, signTicket } from "../../src/security/ticket.ts";
 import type { GatewayEvent } from "../../src/observability/events.ts";
+import { upgradeStatus } from "../_util/raw_session.ts";
 
 /** Sends one request line and reads the response to EOF: status line and body. */
 async function rawGet(
@@ -61,12 +62,6 @@ async function assertRoundTrip(port: number, path: string): Promise<void> {
   } finally {
     await client.close();
   }
-}
-
-async function upgradeStatus(port: number, path: string): Promise<number> {
-  const { client, response } = await RawWsClient.connect(port, path);
-  await client.close();
-  return response.status;
 }
 
 Deno.test("createGateway throws ConfigError at once for invalid options and opens nothing", () => {
