@@ -105,15 +105,20 @@ Deno.test("SessionTable.remove gives the slot back once, and only for a session 
   );
 });
 
-Deno.test("SessionTable.release gives back a slot whose session never opened, and keeps its ticket spent", async () => {
-  const table = new SessionTable();
-  const request = {
+/** One client's request with a single-use ticket, caps of one session. */
+function ticketRequest() {
+  return {
     clientKey: "192.0.2.1",
     perIpLimit: 1,
     sessionLimit: 1,
     ticketId: "jti-1",
     ticketExpiresAtMs: Date.now() + 60_000,
   };
+}
+
+Deno.test("SessionTable.release gives back a slot whose session never opened, and keeps its ticket spent", async () => {
+  const table = new SessionTable();
+  const request = ticketRequest();
   const first = await table.admit(request);
   assert(first.kind === "admitted");
   table.release(first.admission);
@@ -126,13 +131,7 @@ Deno.test("SessionTable.release gives back a slot whose session never opened, an
 
 Deno.test("SessionTable.releaseTicket gives back the slot and the ticket of a session that never opened", async () => {
   const table = new SessionTable();
-  const request = {
-    clientKey: "192.0.2.1",
-    perIpLimit: 1,
-    sessionLimit: 1,
-    ticketId: "jti-1",
-    ticketExpiresAtMs: Date.now() + 60_000,
-  };
+  const request = ticketRequest();
   const first = await table.admit(request);
   assert(first.kind === "admitted");
   table.releaseTicket(first.admission);
