@@ -17,6 +17,8 @@ import {
   FleetAdmission,
   openAdmissionStore,
   type OpenedAdmissionStore,
+  slotUpkeepFailed,
+  storeTimeoutMs,
 } from "../server/fleet_admission.ts";
 import { type AdmissionService, serveAdmission } from "./admission_channel.ts";
 
@@ -239,19 +241,11 @@ export async function startWorkers(
   const storeSettings = resolveOptions(cloneable(options)).store;
   const opened: OpenedAdmissionStore = await openAdmissionStore(
     storeSettings,
-    {
-      onError: (error) =>
-        onEvent({
-          type: "warning",
-          message:
-            "store_unavailable: a session slot was not refreshed or released; it frees itself when its lease ends",
-          detail: String(error),
-        }),
-    },
+    { onError: (error) => onEvent(slotUpkeepFailed(error)) },
   );
   // The store's health for the admin /healthz, under the store timeout.
   const storeHealth = new FleetAdmission(opened.store, {
-    timeoutMs: storeSettings?.timeoutMs ?? 1000,
+    timeoutMs: storeTimeoutMs(storeSettings),
   });
   const stopAll = async () => {
     await Promise.all(handles.map((handle) => handle.admission.close()));

@@ -14,9 +14,11 @@
 
 import type { StoreSettings } from "../store/store_options.ts";
 import {
+  DEFAULT_STORE_TIMEOUT_MS,
   readStorePassword,
   resolveStoreOptions,
 } from "../store/store_options.ts";
+import type { GatewayEvent } from "../observability/events.ts";
 import { RedisAdmission } from "../store/redis_admission.ts";
 import { RedisClient } from "../store/redis_client.ts";
 import { STORE_UNAVAILABLE_BODY } from "../store/store_errors.ts";
@@ -125,6 +127,53 @@ export async function openAdmissionStore(
       await client.close();
     },
   };
+}
+
+/**
+ * The warning for a lease refresh or a release the store failed (which never
+ * fails a handshake): the slot frees itself when its lease ends.
+ *
+ * @example
+ * ```ts
+ * import { slotUpkeepFailed } from "./fleet_admission.ts";
+ * import assert from "node:assert/strict";
+ * const event = slotUpkeepFailed(new Error("timeout"));
+ * assert.equal(event.type, "warning");
+ * assert.ok(event.type === "warning" && event.message.startsWith("store_unavailable"));
+ * ```
+ *
+ * @param error What the store threw.
+ * @returns The event to report.
+ */
+export function slotUpkeepFailed(error: unknown): GatewayEvent {
+  return {
+    type: "warning",
+    message:
+      "store_unavailable: a session slot was not refreshed or released; it frees itself when its lease ends",
+    detail: String(error),
+  };
+}
+
+/**
+ * The hard timer on a store's answers: the settings' `--store-timeout`, or
+ * its default (also for a worker asking its main thread, which has no
+ * store settings).
+ *
+ * @example
+ * ```ts
+ * import { storeTimeoutMs } from "./fleet_admission.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(storeTimeoutMs(undefined), 1000);
+ * assert.equal(storeTimeoutMs({ url: "redis://h", timeoutMs: 250 }), 250);
+ * ```
+ *
+ * @param settings The store settings, if any.
+ * @returns The timer in milliseconds.
+ */
+export function storeTimeoutMs(
+  settings: Readonly<StoreSettings> | undefined,
+): number {
+  return settings?.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
 }
 
 /** Options of {@linkcode FleetAdmission}. */

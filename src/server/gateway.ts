@@ -38,6 +38,8 @@ import {
   FleetAdmission,
   openAdmissionStore,
   type OpenedAdmissionStore,
+  slotUpkeepFailed,
+  storeTimeoutMs,
 } from "./fleet_admission.ts";
 import { AcceptRetry } from "./accept_retry.ts";
 import { ListenerOpener } from "./listener_opener.ts";
@@ -154,9 +156,6 @@ export function createGatewayWithAdmission(
     admission,
   );
 }
-
-/** The hard timer on a store's answer when no store setting gives one. */
-const DEFAULT_STORE_TIMEOUT_MS = 1000;
 
 class GatewayServer implements Gateway {
   #generation: Generation;
@@ -309,18 +308,12 @@ class GatewayServer implements Gateway {
     if (store === undefined) {
       if (config.store === undefined) return;
       this.#ownedStore = await openAdmissionStore(config.store, {
-        onError: (error) =>
-          this.#emit({
-            type: "warning",
-            message:
-              "store_unavailable: a session slot was not refreshed or released; it frees itself when its lease ends",
-            detail: String(error),
-          }),
+        onError: (error) => this.#emit(slotUpkeepFailed(error)),
       });
       store = this.#ownedStore.store;
     }
     const admission = new FleetAdmission(store, {
-      timeoutMs: config.store?.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
+      timeoutMs: storeTimeoutMs(config.store),
     });
     this.#table.useAdmission(admission);
     // Connects now (the first handshake need not wait for it) and says at

@@ -25,6 +25,7 @@ import { RedisTokenResolver } from "../store/redis_token_resolver.ts";
 import { RedisTokens } from "../store/redis_tokens.ts";
 import type { StoreClientPool } from "../store/store_client_pool.ts";
 import {
+  DEFAULT_STORE_TIMEOUT_MS,
   readStorePassword,
   resolveStoreOptions,
 } from "../store/store_options.ts";
@@ -163,7 +164,7 @@ export class RouteTokens {
 
   async #openRedis(route: ResolvedRoute): Promise<TokenResolver> {
     const store = this.#config.store;
-    let timeoutMs = 1000;
+    let timeoutMs = DEFAULT_STORE_TIMEOUT_MS;
     let client;
     if (route.tokenStore !== undefined) {
       if (store !== undefined) timeoutMs = resolveStoreOptions(store).timeoutMs;

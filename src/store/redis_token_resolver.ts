@@ -17,6 +17,7 @@ import {
 import { valueWithin } from "../io/deadline_queue.ts";
 import type { RedisTokens, TokenLookup } from "./redis_tokens.ts";
 import { STORE_UNAVAILABLE_BODY, StoreReplyError } from "./store_errors.ts";
+import { DEFAULT_STORE_TIMEOUT_MS } from "./store_options.ts";
 
 /** Options of {@linkcode RedisTokenResolver}. */
 export interface RedisTokenResolverOptions {
@@ -57,7 +58,7 @@ export class RedisTokenResolver implements TokenResolver {
    * @param options The deadline.
    */
   constructor(tokens: RedisTokens, options: RedisTokenResolverOptions = {}) {
-    const { timeoutMs = 1000 } = options;
+    const { timeoutMs = DEFAULT_STORE_TIMEOUT_MS } = options;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
       throw new RangeError(
         `Cannot create token resolver as timeoutMs must be > 0: current value is ${timeoutMs}`,

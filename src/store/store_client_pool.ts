@@ -9,6 +9,7 @@
 
 import { RedisClient } from "./redis_client.ts";
 import type { StoreAddress } from "./store_url.ts";
+import { DEFAULT_STORE_TIMEOUT_MS } from "./store_options.ts";
 
 /** What identifies one client of the pool. */
 export interface StoreClientKey {
@@ -44,7 +45,7 @@ export class StoreClientPool {
    * @returns The pool's client for it.
    */
   client(key: StoreClientKey): RedisClient {
-    const { address, password, timeoutMs = 1000 } = key;
+    const { address, password, timeoutMs = DEFAULT_STORE_TIMEOUT_MS } = key;
     const id = JSON.stringify([address, password ?? null, timeoutMs]);
     let client = this.#clients.get(id);
     if (client === undefined) {

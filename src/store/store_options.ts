@@ -57,6 +57,9 @@ export interface ResolvedStoreOptions {
   readonly leaseMs: number;
 }
 
+/** The store's connect and command deadline when none is set, in ms. */
+export const DEFAULT_STORE_TIMEOUT_MS = 1000;
+
 /**
  * Resolves the settings: parses the URL, applies defaults, checks every
  * field, and throws one {@linkcode ConfigError} listing all problems.
@@ -82,7 +85,7 @@ export function resolveStoreOptions(
 ): ResolvedStoreOptions {
   const {
     url,
-    timeoutMs = 1000,
+    timeoutMs = DEFAULT_STORE_TIMEOUT_MS,
     prefix = "wsgate:",
     leaseMs = 30000,
   } = settings;
