@@ -21,7 +21,7 @@ import type { AdmissionStore } from "../security/admission.ts";
 import { StoreClientPool } from "../store/store_client_pool.ts";
 import { sameOriginExposureWarning } from "../security/origin_policy.ts";
 import { CloseCode } from "../session/close_codes.ts";
-import { defaultMemoryBudgetBytes, pickOverBudget } from "./memory_budget.ts";
+import { machineMemoryBudget, pickOverBudget } from "./memory_budget.ts";
 import type { RelaySession } from "../session/relay.ts";
 import { CompressionNegotiator } from "./_compression_negotiator.ts";
 import { sweepPeriodMs } from "./_relay_settings.ts";
@@ -506,14 +506,32 @@ class GatewayServer implements Gateway {
   }
 
   /**
+   * The default memory budget, read once. Without permission to read the
+   * machine's memory it is the 1 GiB fallback, said once as a warning.
+   */
+  #machineMemoryBudget(): number {
+    if (this.#defaultMemoryBudget === undefined) {
+      const found = machineMemoryBudget();
+      this.#defaultMemoryBudget = found.bytes;
+      if (found.problem !== undefined) {
+        this.#emit({
+          type: "warning",
+          message:
+            `memory budget: the machine's memory cannot be read, so sessions together may hold ${found.bytes} bytes; run deno with --allow-sys=systemMemoryInfo or set --memory-budget`,
+          detail: found.problem,
+        });
+      }
+    }
+    return this.#defaultMemoryBudget;
+  }
+
+  /**
    * Closes the largest holders with 1013 while all sessions together hold
    * more than the memory budget (each close is logged with its session).
    */
   #enforceMemoryBudget(held: number[], holders: RelaySession[]): void {
     const budget = this.#generation.config.memoryBudgetBytes ??
-      (this.#defaultMemoryBudget ??= defaultMemoryBudgetBytes(
-        Deno.systemMemoryInfo().total,
-      ));
+      this.#machineMemoryBudget();
     for (const index of pickOverBudget(held, budget)) {
       const session = holders[index]!;
       this.#shed.add(session);

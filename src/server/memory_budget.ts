@@ -28,6 +28,50 @@ export function defaultMemoryBudgetBytes(totalMemoryBytes: number): number {
   return Math.floor(totalMemoryBytes * DEFAULT_SHARE);
 }
 
+/** The budget when the machine's memory cannot be read (no `--allow-sys`): 1 GiB. */
+export const FALLBACK_MEMORY_BUDGET_BYTES: number = 2 ** 30;
+
+/** What {@linkcode machineMemoryBudget} found. */
+export interface MachineMemoryBudget {
+  /** The budget in bytes. */
+  bytes: number;
+  /** Why the machine's memory could not be read (the fallback is used). */
+  problem?: string;
+}
+
+/**
+ * The default budget of this machine: a quarter of its memory, or
+ * {@linkcode FALLBACK_MEMORY_BUDGET_BYTES} with the reason when reading it
+ * fails (Deno without `--allow-sys=systemMemoryInfo`). Never throws.
+ *
+ * @example Without permission to read the machine's memory
+ * ```ts
+ * import { FALLBACK_MEMORY_BUDGET_BYTES, machineMemoryBudget } from "./memory_budget.ts";
+ * import assert from "node:assert/strict";
+ * const found = machineMemoryBudget(() => {
+ *   throw new Deno.errors.NotCapable("Requires sys access");
+ * });
+ * assert.equal(found.bytes, FALLBACK_MEMORY_BUDGET_BYTES);
+ * assert.match(found.problem ?? "", /sys access/);
+ * assert.deepEqual(machineMemoryBudget(() => 8 * 2 ** 30), { bytes: 2 * 2 ** 30 });
+ * ```
+ *
+ * @param readTotal Reads the machine's memory in bytes.
+ * @returns The budget, and the problem when the fallback is used.
+ */
+export function machineMemoryBudget(
+  readTotal: () => number = () => Deno.systemMemoryInfo().total,
+): MachineMemoryBudget {
+  try {
+    return { bytes: defaultMemoryBudgetBytes(readTotal()) };
+  } catch (error) {
+    return {
+      bytes: FALLBACK_MEMORY_BUDGET_BYTES,
+      problem: error instanceof Error ? error.message : String(error),
+    };
+  }
+}
+
 /**
  * Which holders to close so that what the others hold fits the budget: the
  * largest first, as few as possible. Nothing when the total fits or the

@@ -59,12 +59,13 @@ export async function runWsgate(
   }
 }
 
-/** Spawns `mod.ts` with `args` (under `wrapper`, e.g. `prlimit ...`, when given); the caller awaits or disposes it. */
+/** Spawns `mod.ts` with `args` (under `wrapper`, e.g. `prlimit ...`, when given; with `permissions`, `-A` by default); the caller awaits or disposes it. */
 export function spawnWsgate(
   args: readonly string[],
   wrapper: readonly string[] = [],
+  permissions: readonly string[] = ["-A"],
 ): WsgateProcess {
-  return new WsgateProcess(args, wrapper);
+  return new WsgateProcess(args, wrapper, permissions);
 }
 
 /** A running `mod.ts` child process. */
@@ -80,9 +81,19 @@ export class WsgateProcess implements AsyncDisposable {
   #status: Deno.CommandStatus | undefined;
 
   /** Spawns the child; prefer {@linkcode spawnWsgate}. */
-  constructor(args: readonly string[], wrapper: readonly string[] = []) {
+  constructor(
+    args: readonly string[],
+    wrapper: readonly string[] = [],
+    permissions: readonly string[] = ["-A"],
+  ) {
     // A wrapper that execs its command (prlimit) keeps the child's pid.
-    const command = [...wrapper, Deno.execPath(), "run", "-A", MOD_PATH];
+    const command = [
+      ...wrapper,
+      Deno.execPath(),
+      "run",
+      ...permissions,
+      MOD_PATH,
+    ];
     this.child = new Deno.Command(command[0]!, {
       args: [...command.slice(1), ...args],
       stdin: "null",

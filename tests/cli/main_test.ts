@@ -704,6 +704,34 @@ Deno.test("wsgate /metrics shows every route's counters at zero before the first
   assertEquals(status.code, 0);
 });
 
+// Regression: the default memory budget read the machine's memory in the
+// sweep, which without --allow-sys threw and killed the process about a
+// second after it started (the README's own command and `deno task demo`).
+Deno.test("wsgate with only --allow-net keeps serving past its sweeps: the default memory budget falls back to 1 GiB with one warning", async () => {
+  await using backend = startU32beBackend();
+  await using wsgate = spawnWsgate(
+    ["--listen", "127.0.0.1:0", "--target", backend.target],
+    [],
+    ["--allow-net"],
+  );
+  const { port } = await wsgate.listening(15000);
+  const warning = await wsgate.waitForLine(
+    "stderr",
+    (line) => line.includes("memory budget"),
+    10_000,
+  );
+  assert(warning.includes("--allow-sys=systemMemoryInfo"), warning);
+  assert(warning.includes(`${2 ** 30} bytes`), warning);
+  assertEquals(await upgradeStatus(port, "/"), 101);
+  const status = await wsgate.stop("SIGTERM");
+  assertEquals(status.code, 0);
+  assertEquals(
+    wsgate.stderrLines.filter((line) => line.includes("memory budget")).length,
+    1,
+    "said once",
+  );
+});
+
 Deno.test("wsgate --admin-listen serves /metrics and /healthz on the admin address and not on the gateway port", async () => {
   await using backend = startU32beBackend();
   await using wsgate = spawnWithTarget(backend.target, [
